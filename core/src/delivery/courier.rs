@@ -1,0 +1,333 @@
+//! [`Courier`]: delivers text and streamed replies through one [`Outbox`],
+//! split to the platform's length, paced by its [`Pacer`], with the latest text
+//! winning over edits that had to wait, and the final text always delivered.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use super::pacer::Pacer;
+use super::split::split_once;
+use crate::backend::ModelError;
+use crate::chat::{ChatStream, Completion, StreamEvent};
+use crate::message::{ChannelRef, MessageId};
+use crate::outbox::{DeliveryError, Outbox, PlatformLimits, Rendered};
+
+/// Attempts at delivering one final part before giving up.
+const FINAL_ATTEMPTS: u32 = 8;
+/// First back-off after a transient failure; doubles each time.
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// Shown when a model finishes without saying anything.
+const EMPTY_REPLY: &str = "(The model returned an empty reply.)";
+/// Appended to a reply stopped with `/stop`.
+const STOPPED_NOTE: &str = "(stopped)";
+
+/// How a streamed reply ended.
+#[derive(Debug)]
+pub enum StreamEnd {
+    /// The model finished and the whole reply was delivered.
+    Completed(Completion),
+    /// `/stop` or shutdown cancelled it; what had arrived was delivered, marked as stopped.
+    Cancelled,
+    /// The model failed; what had arrived was delivered with a short notice.
+    ModelFailed(ModelError),
+    /// The platform would not take the final text.
+    DeliveryFailed(DeliveryError),
+}
+
+/// The outcome of [`Courier::stream_reply`].
+#[derive(Debug)]
+pub struct Streamed {
+    /// Everything the model said (without notices added for the user).
+    pub text: String,
+    /// How it ended.
+    pub end: StreamEnd,
+    /// The platform messages the reply occupies, in order.
+    pub messages: Vec<MessageId>,
+}
+
+/// Delivers replies through one outbox within its platform limits.
+pub struct Courier {
+    outbox: Arc<dyn Outbox>,
+    limits: PlatformLimits,
+    pacer: Pacer,
+}
+
+impl std::fmt::Debug for Courier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Courier")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether a put is the last word for its message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// An intermediate edit: skipped when the platform pushes back.
+    Partial,
+    /// Must arrive: retried through rate limits and transient failures.
+    Final,
+}
+
+/// One reply being delivered, possibly across several messages.
+struct Reply<'a> {
+    reply_to: Option<&'a MessageId>,
+    messages: Vec<MessageId>,
+    current: Option<MessageId>,
+    shown: Option<Rendered>,
+    pending: String,
+}
+
+impl Reply<'_> {
+    fn has_visible_text(&self) -> bool {
+        !self.pending.trim().is_empty()
+    }
+}
+
+impl Courier {
+    /// A courier for `outbox`, reading its limits once.
+    pub fn new(outbox: Arc<dyn Outbox>) -> Self {
+        let limits = outbox.limits();
+        let pacer = Pacer::new(&limits);
+        Self {
+            outbox,
+            limits,
+            pacer,
+        }
+    }
+
+    /// The outbox this courier delivers through.
+    pub fn outbox(&self) -> &Arc<dyn Outbox> {
+        &self.outbox
+    }
+
+    /// The platform limits in force.
+    pub fn limits(&self) -> &PlatformLimits {
+        &self.limits
+    }
+
+    /// The pacer shared by every delivery through this courier.
+    pub fn pacer(&self) -> &Pacer {
+        &self.pacer
+    }
+
+    fn fits(&self, markdown: &str) -> bool {
+        let unit = self.limits.unit;
+        let rendered = unit.measure(&self.outbox.render(markdown).text);
+        rendered.saturating_add(unit.measure(&self.limits.streaming_suffix)) <= self.limits.max_len
+    }
+
+    /// Sends `markdown` as one or more messages, the first replying to `reply_to`.
+    pub async fn send_text(
+        &self,
+        to: &ChannelRef,
+        markdown: &str,
+        reply_to: Option<&MessageId>,
+    ) -> Result<Vec<MessageId>, DeliveryError> {
+        let mut reply = Reply {
+            reply_to,
+            messages: Vec::new(),
+            current: None,
+            shown: None,
+            pending: markdown.to_owned(),
+        };
+        self.flush(to, &mut reply, Mode::Final, false).await?;
+        Ok(reply.messages)
+    }
+
+    /// Streams a model reply into `to`, editing the message as text arrives
+    /// (where the platform streams), and always finishing with the whole text.
+    ///
+    /// Cancelling `cancel` stops reading the model (dropping its stream) and
+    /// finishes the message with what had arrived, marked as stopped.
+    pub async fn stream_reply(
+        &self,
+        to: &ChannelRef,
+        reply_to: Option<&MessageId>,
+        mut stream: ChatStream,
+        cancel: &CancellationToken,
+    ) -> Streamed {
+        let mut reply = Reply {
+            reply_to,
+            messages: Vec::new(),
+            current: None,
+            shown: None,
+            pending: String::new(),
+        };
+        let mut text = String::new();
+        let mut dirty = false;
+        self.typing(to).await;
+        let typing_every = self.limits.typing_every.unwrap_or(Duration::MAX);
+        let mut typing = tokio::time::interval_at(
+            tokio::time::Instant::now()
+                .checked_add(typing_every)
+                .unwrap_or_else(far_future),
+            typing_every,
+        );
+
+        let end = loop {
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => break StreamEnd::Cancelled,
+                event = stream.next() => match event {
+                    Some(Ok(StreamEvent::Delta(delta))) => {
+                        if !delta.is_empty() {
+                            reply.pending.push_str(&delta);
+                            text.push_str(&delta);
+                            dirty = true;
+                        }
+                    }
+                    Some(Ok(StreamEvent::Done(completion))) => break StreamEnd::Completed(completion),
+                    Some(Err(error)) => break StreamEnd::ModelFailed(error),
+                    None => break StreamEnd::ModelFailed(ModelError::Protocol(
+                        "the stream ended before the reply was complete".into(),
+                    )),
+                },
+                () = self.pacer.acquire(to), if self.limits.streaming && dirty && reply.has_visible_text() => {
+                    dirty = false;
+                    if let Err(error) = self.flush(to, &mut reply, Mode::Partial, true).await {
+                        debug!(%error, "streaming edit failed; the final text will follow");
+                    }
+                }
+                _ = typing.tick(), if reply.messages.is_empty() => self.typing(to).await,
+            }
+        };
+        drop(stream);
+
+        match &end {
+            StreamEnd::Completed(_) if text.trim().is_empty() => reply.pending = EMPTY_REPLY.into(),
+            StreamEnd::Completed(_) | StreamEnd::DeliveryFailed(_) => {}
+            StreamEnd::Cancelled => append_note(&mut reply.pending, STOPPED_NOTE),
+            StreamEnd::ModelFailed(error) => {
+                append_note(&mut reply.pending, &format!("⚠️ {}", error.user_message()));
+            }
+        }
+        let end = match self.flush(to, &mut reply, Mode::Final, false).await {
+            Ok(()) => end,
+            Err(error) => StreamEnd::DeliveryFailed(error),
+        };
+        Streamed {
+            text,
+            end,
+            messages: reply.messages,
+        }
+    }
+
+    async fn typing(&self, to: &ChannelRef) {
+        if let Err(error) = self.outbox.typing(to).await {
+            debug!(%error, "typing indicator failed");
+        }
+    }
+
+    /// Delivers what `reply` holds: freezes every complete part that no longer
+    /// fits one message, then shows the rest (with the streaming suffix when partial).
+    async fn flush(
+        &self,
+        to: &ChannelRef,
+        reply: &mut Reply<'_>,
+        mode: Mode,
+        mut reserved: bool,
+    ) -> Result<(), DeliveryError> {
+        while let Some((head, rest)) = split_once(&reply.pending, &|s| self.fits(s)) {
+            self.put(to, reply, &head, Mode::Final, reserved).await?;
+            reserved = false;
+            reply.current = None;
+            reply.shown = None;
+            reply.pending = rest;
+        }
+        if mode == Mode::Partial {
+            let shown = format!("{}{}", reply.pending, self.limits.streaming_suffix);
+            self.put(to, reply, &shown, Mode::Partial, reserved).await
+        } else if reply.has_visible_text() || reply.messages.is_empty() {
+            let last = reply.pending.clone();
+            self.put(to, reply, &last, Mode::Final, reserved).await
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Shows `markdown` as the reply's current message: sends it if there is
+    /// none yet, edits it otherwise. A final put waits out rate limits and
+    /// retries transient failures; a partial one gives up at the first pushback.
+    async fn put(
+        &self,
+        to: &ChannelRef,
+        reply: &mut Reply<'_>,
+        markdown: &str,
+        mode: Mode,
+        mut reserved: bool,
+    ) -> Result<(), DeliveryError> {
+        let rendered = self.outbox.render(markdown);
+        if reply.shown.as_ref() == Some(&rendered) {
+            return Ok(());
+        }
+        let mut backoff = FIRST_BACKOFF;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            if !reserved {
+                self.pacer.acquire(to).await;
+            }
+            reserved = false;
+            let result = match &reply.current {
+                None => {
+                    let reply_to = if reply.messages.is_empty() {
+                        reply.reply_to
+                    } else {
+                        None
+                    };
+                    self.outbox.send(to, &rendered, reply_to).await.map(|id| {
+                        reply.messages.push(id.clone());
+                        reply.current = Some(id);
+                    })
+                }
+                Some(id) => self.outbox.edit(to, id, &rendered).await,
+            };
+            let error = match result {
+                Ok(()) => {
+                    reply.shown = Some(rendered);
+                    return Ok(());
+                }
+                Err(error) => error,
+            };
+            if mode == Mode::Partial || attempt >= FINAL_ATTEMPTS {
+                if let DeliveryError::RetryAfter(wait) = error {
+                    self.pacer.hold(to, wait);
+                }
+                return Err(error);
+            }
+            match &error {
+                DeliveryError::RetryAfter(wait) => {
+                    debug!(?wait, "platform asked to retry later");
+                    self.pacer.hold(to, *wait);
+                }
+                DeliveryError::Transient(reason) => {
+                    warn!(%reason, attempt, "delivery failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                }
+                DeliveryError::Rejected(reason) if reply.current.is_some() => {
+                    // The message we were editing is gone or frozen: post the text anew.
+                    warn!(%reason, "edit refused; sending the text as a new message");
+                    reply.current = None;
+                }
+                DeliveryError::Rejected(_) => return Err(error),
+            }
+        }
+    }
+}
+
+fn append_note(text: &mut String, note: &str) {
+    if !text.trim().is_empty() {
+        text.push_str("\n\n");
+    }
+    text.push_str(note);
+}
+
+fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(86_400 * 365)
+}

@@ -1,0 +1,276 @@
+//! [`Pacer`]: keeps sends and edits inside a platform's rate limits.
+//!
+//! Limits are sliding windows ("at most N in any P"), the way Telegram and
+//! Discord document them, checked per chat, additionally per group chat, and
+//! across the whole bot. A platform's `retry_after` holds a chat until then.
+//! Time comes from `tokio::time`, so tests run it on a paused clock.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::message::ChannelRef;
+use crate::outbox::{PlatformLimits, Rate};
+
+/// Chats idle this long lose their pacing state (once no window can still count them).
+const PRUNE_EVERY: u32 = 512;
+
+/// Rate limiter shared by every reply going through one platform.
+#[derive(Debug)]
+pub struct Pacer {
+    per_chat: Vec<Rate>,
+    per_group: Vec<Rate>,
+    global: Vec<Rate>,
+    longest_window: Duration,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    global: Windows,
+    chats: HashMap<String, ChatPace>,
+    ops_since_prune: u32,
+}
+
+#[derive(Debug)]
+struct ChatPace {
+    windows: Windows,
+    held_until: Option<Instant>,
+    last_used: Instant,
+}
+
+/// One deque of recent timestamps per rate.
+#[derive(Debug, Default)]
+struct Windows(Vec<VecDeque<Instant>>);
+
+impl Windows {
+    fn new(rates: usize) -> Self {
+        Self((0..rates).map(|_| VecDeque::new()).collect())
+    }
+
+    /// When the next operation may happen under `rates`, or `None` for now.
+    fn next_free(&mut self, rates: &[Rate], now: Instant) -> Option<Instant> {
+        let mut wait: Option<Instant> = None;
+        for (stamps, rate) in self.0.iter_mut().zip(rates) {
+            while stamps.front().is_some_and(|&t| t + rate.per <= now) {
+                stamps.pop_front();
+            }
+            if stamps.len() >= rate.count as usize {
+                if let Some(&oldest) = stamps.front() {
+                    let free_at = oldest + rate.per;
+                    wait = Some(wait.map_or(free_at, |w| w.max(free_at)));
+                }
+            }
+        }
+        wait
+    }
+
+    fn record(&mut self, now: Instant) {
+        for stamps in &mut self.0 {
+            stamps.push_back(now);
+        }
+    }
+}
+
+impl Pacer {
+    /// A pacer enforcing `limits`.
+    pub fn new(limits: &PlatformLimits) -> Self {
+        let longest_window = limits
+            .per_chat
+            .iter()
+            .chain(&limits.per_group)
+            .chain(&limits.global)
+            .map(|r| r.per)
+            .max()
+            .unwrap_or_default();
+        Self {
+            per_chat: limits.per_chat.clone(),
+            per_group: limits.per_group.clone(),
+            global: limits.global.clone(),
+            longest_window,
+            state: Mutex::new(State {
+                global: Windows::new(limits.global.len()),
+                ..State::default()
+            }),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until one more send or edit in `to` is allowed, and counts it.
+    ///
+    /// Cancel-safe: an operation is only counted when the future completes.
+    pub async fn acquire(&self, to: &ChannelRef) {
+        while let Some(at) = self.try_acquire(to, Instant::now()) {
+            tokio::time::sleep_until(at).await;
+        }
+    }
+
+    /// Counts an operation in `to` now if allowed; otherwise returns when to try again.
+    pub fn try_acquire(&self, to: &ChannelRef, now: Instant) -> Option<Instant> {
+        let mut state = self.state();
+        state.ops_since_prune += 1;
+        if state.ops_since_prune >= PRUNE_EVERY {
+            state.ops_since_prune = 0;
+            self.prune(&mut state, now);
+        }
+        let chat_rates = self.chat_rates(to);
+        let mut wait = state.global.next_free(&self.global, now);
+        let chat = state
+            .chats
+            .entry(to.pacing_key().to_owned())
+            .or_insert_with(|| ChatPace {
+                windows: Windows::new(chat_rates.len()),
+                held_until: None,
+                last_used: now,
+            });
+        if chat.windows.0.len() != chat_rates.len() {
+            chat.windows = Windows::new(chat_rates.len());
+        }
+        let chat_wait = chat.windows.next_free(&chat_rates, now);
+        let held = chat.held_until.filter(|&h| h > now);
+        for candidate in [chat_wait, held].into_iter().flatten() {
+            wait = Some(wait.map_or(candidate, |w| w.max(candidate)));
+        }
+        if wait.is_some() {
+            return wait;
+        }
+        chat.windows.record(now);
+        chat.last_used = now;
+        chat.held_until = None;
+        state.global.record(now);
+        None
+    }
+
+    /// Holds `to` for `duration` (the platform said retry after it).
+    pub fn hold(&self, to: &ChannelRef, duration: Duration) {
+        let until = Instant::now() + duration;
+        let chat_rates = self.chat_rates(to).len();
+        let mut state = self.state();
+        let chat = state
+            .chats
+            .entry(to.pacing_key().to_owned())
+            .or_insert_with(|| ChatPace {
+                windows: Windows::new(chat_rates),
+                held_until: None,
+                last_used: until,
+            });
+        chat.held_until = Some(chat.held_until.map_or(until, |h| h.max(until)));
+        chat.last_used = chat.last_used.max(until);
+    }
+
+    /// Chats whose pacing state the pacer currently holds (memory stays bounded).
+    pub fn tracked_chats(&self) -> usize {
+        self.state().chats.len()
+    }
+
+    fn chat_rates(&self, to: &ChannelRef) -> Vec<Rate> {
+        if to.is_private() {
+            self.per_chat.clone()
+        } else {
+            self.per_chat
+                .iter()
+                .chain(&self.per_group)
+                .copied()
+                .collect()
+        }
+    }
+
+    fn prune(&self, state: &mut State, now: Instant) {
+        let keep_for = self.longest_window;
+        state.chats.retain(|_, chat| {
+            chat.last_used + keep_for > now || chat.held_until.is_some_and(|h| h > now)
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Platform;
+
+    fn limits(per_chat: Vec<Rate>, global: Vec<Rate>) -> PlatformLimits {
+        PlatformLimits {
+            per_chat,
+            global,
+            ..PlatformLimits::unlimited()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn per_chat_window_spaces_operations() {
+        let pacer = Pacer::new(&limits(vec![Rate::new(1, Duration::from_secs(1))], vec![]));
+        let chat = ChannelRef::private(Platform::Test, "1");
+        let start = Instant::now();
+        for _ in 0..3 {
+            pacer.acquire(&chat).await;
+        }
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn chats_are_independent_but_share_the_global_budget() {
+        let pacer = Pacer::new(&limits(
+            vec![Rate::new(1, Duration::from_secs(1))],
+            vec![Rate::new(2, Duration::from_secs(1))],
+        ));
+        let start = Instant::now();
+        for id in ["a", "b", "c"] {
+            pacer
+                .acquire(&ChannelRef::private(Platform::Test, id))
+                .await;
+        }
+        // Two fit in the first second globally; the third waits for the window.
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn group_limits_apply_only_to_groups() {
+        let pacer = Pacer::new(&PlatformLimits {
+            per_group: vec![Rate::new(2, Duration::from_secs(60))],
+            ..PlatformLimits::unlimited()
+        });
+        let private = ChannelRef::private(Platform::Test, "p");
+        let group = ChannelRef::group(Platform::Test, "g");
+        let start = Instant::now();
+        for _ in 0..5 {
+            pacer.acquire(&private).await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        for _ in 0..3 {
+            pacer.acquire(&group).await;
+        }
+        assert_eq!(start.elapsed(), Duration::from_secs(60));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn hold_delays_the_next_operation() {
+        let pacer = Pacer::new(&PlatformLimits::unlimited());
+        let chat = ChannelRef::private(Platform::Test, "1");
+        pacer.hold(&chat, Duration::from_secs(7));
+        let start = Instant::now();
+        pacer.acquire(&chat).await;
+        assert_eq!(start.elapsed(), Duration::from_secs(7));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_chats_are_forgotten() {
+        let pacer = Pacer::new(&limits(vec![Rate::new(1, Duration::from_secs(1))], vec![]));
+        for id in 0..PRUNE_EVERY {
+            pacer
+                .acquire(&ChannelRef::private(Platform::Test, id.to_string()))
+                .await;
+        }
+        tokio::time::advance(Duration::from_secs(2)).await;
+        for _ in 0..PRUNE_EVERY {
+            pacer
+                .acquire(&ChannelRef::private(Platform::Test, "x"))
+                .await;
+        }
+        assert!(pacer.tracked_chats() <= 2, "{}", pacer.tracked_chats());
+    }
+}

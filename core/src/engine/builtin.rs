@@ -1,0 +1,104 @@
+//! The commands every natter bot has: `/help`, `/reset`, `/persona`, `/stop`.
+//! (`/stop` is answered as it arrives, ahead of the queue; see `dispatch`.)
+
+use tracing::error;
+
+use super::Shared;
+use super::dispatch::{may_administer, send};
+use crate::command::{Command, CommandSpec};
+use crate::delivery::Courier;
+use crate::message::Incoming;
+
+/// The built-in commands, as `/help` lists them.
+pub(crate) fn specs() -> Vec<CommandSpec> {
+    vec![
+        CommandSpec::new("help", "List the commands"),
+        CommandSpec::new("reset", "Forget this conversation's history"),
+        CommandSpec::new("persona", "Show or switch the persona").usage("[name|reset]"),
+        CommandSpec::new("stop", "Stop the reply being written"),
+    ]
+}
+
+pub(crate) fn is_builtin(name: &str) -> bool {
+    matches!(name, "help" | "reset" | "persona" | "stop")
+}
+
+pub(crate) async fn run(shared: &Shared, courier: &Courier, message: &Incoming, command: Command) {
+    let text = match command.name.as_str() {
+        "help" => help(shared),
+        "reset" => reset(shared, message).await,
+        "persona" => persona(shared, message, &command).await,
+        // Reaching the queue means nothing was in flight when it arrived.
+        _ => "Nothing to stop.".to_owned(),
+    };
+    send(courier, message, &text).await;
+}
+
+fn help(shared: &Shared) -> String {
+    let mut text = String::from("Commands:\n");
+    for spec in shared.commands() {
+        text.push_str(&spec.help_line());
+        text.push('\n');
+    }
+    text.push_str("\nIn group chats, mention me or reply to one of my messages.");
+    text
+}
+
+async fn reset(shared: &Shared, message: &Incoming) -> String {
+    match shared.store.clear_history(&message.key).await {
+        Ok(()) => "History cleared. Let's start fresh.".into(),
+        Err(e) => {
+            error!(error = %e, "could not clear history");
+            "Sorry, I couldn't clear the history. Please try again.".into()
+        }
+    }
+}
+
+async fn persona(shared: &Shared, message: &Incoming, command: &Command) -> String {
+    let available = shared
+        .personas
+        .iter()
+        .map(|(name, _)| name)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let arg = command.args.trim();
+    if arg.is_empty() {
+        return match shared.resolve_persona(message).await {
+            Ok((name, persona)) => {
+                let about = persona.description.unwrap_or(persona.system);
+                format!(
+                    "Persona: {name} — {about}\nAvailable: {available}.\n\
+                     /persona NAME switches; /persona reset returns to the default."
+                )
+            }
+            Err(e) => {
+                error!(error = %e, "could not look up the persona");
+                "Sorry, I couldn't look up the persona. Please try again.".into()
+            }
+        };
+    }
+    if !may_administer(message) {
+        return "Only admins can change the persona in group chats.".into();
+    }
+    let Some(scope) = message.channel.scopes().into_iter().next() else {
+        return "Sorry, I can't change the persona here.".into();
+    };
+    let choice = if arg.eq_ignore_ascii_case("reset") {
+        None
+    } else if shared.personas.get(arg).is_some() {
+        Some(arg)
+    } else {
+        return format!("There is no persona called {arg}. Available: {available}.");
+    };
+    if let Err(e) = shared.store.set_persona_override(&scope, choice).await {
+        error!(error = %e, "could not save the persona");
+        return "Sorry, I couldn't change the persona. Please try again.".into();
+    }
+    match choice {
+        Some(name) => format!("Persona is now {name}."),
+        None => match shared.resolve_persona(message).await {
+            Ok((name, _)) => format!("Persona reset to {name}."),
+            Err(_) => "Persona reset.".into(),
+        },
+    }
+}

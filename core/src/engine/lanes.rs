@@ -1,0 +1,102 @@
+//! Per-conversation lanes: each conversation's messages are handled one at a
+//! time, in arrival order, by a task that exists only while the conversation
+//! has work — so memory does not grow with the number of conversations seen.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::message::ConversationKey;
+
+/// The queues of conversations that have work.
+pub(crate) struct Lanes<J> {
+    lanes: Mutex<HashMap<ConversationKey, Lane<J>>>,
+}
+
+impl<J> Default for Lanes<J> {
+    fn default() -> Self {
+        Self {
+            lanes: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+struct Lane<J> {
+    queue: VecDeque<J>,
+    in_flight: Option<CancellationToken>,
+}
+
+/// What [`Lanes::push`] tells the caller to do.
+pub(crate) enum Pushed {
+    /// A worker already runs for this conversation; it will get to the job.
+    Queued,
+    /// No worker runs: start one.
+    StartWorker,
+}
+
+impl<J> Lanes<J> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<ConversationKey, Lane<J>>> {
+        self.lanes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `job` for `key`.
+    pub(crate) fn push(&self, key: &ConversationKey, job: J) -> Pushed {
+        let mut lanes = self.lock();
+        match lanes.get_mut(key) {
+            Some(lane) => {
+                lane.queue.push_back(job);
+                Pushed::Queued
+            }
+            None => {
+                lanes.insert(
+                    key.clone(),
+                    Lane {
+                        queue: VecDeque::from([job]),
+                        in_flight: None,
+                    },
+                );
+                Pushed::StartWorker
+            }
+        }
+    }
+
+    /// The worker's next job with a fresh cancellation token (a child of
+    /// `parent`), or `None` — and the lane is gone — when the queue is empty.
+    pub(crate) fn next(
+        &self,
+        key: &ConversationKey,
+        parent: &CancellationToken,
+    ) -> Option<(J, CancellationToken)> {
+        let mut lanes = self.lock();
+        let lane = lanes.get_mut(key)?;
+        match lane.queue.pop_front() {
+            Some(job) => {
+                let token = parent.child_token();
+                lane.in_flight = Some(token.clone());
+                Some((job, token))
+            }
+            None => {
+                lanes.remove(key);
+                None
+            }
+        }
+    }
+
+    /// Cancels the job in flight for `key`; true if there was one.
+    pub(crate) fn cancel(&self, key: &ConversationKey) -> bool {
+        let lanes = self.lock();
+        match lanes.get(key).and_then(|lane| lane.in_flight.as_ref()) {
+            Some(token) if !token.is_cancelled() => {
+                token.cancel();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Conversations with a worker right now.
+    pub(crate) fn active(&self) -> usize {
+        self.lock().len()
+    }
+}

@@ -1,0 +1,53 @@
+//! # natter-core — the conversation engine and its contracts
+//!
+//! natter is a framework for LLM chat bots. This crate holds everything that is
+//! the same on every platform and every model; the other crates plug into the
+//! traits defined here and never into each other.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`message`] | who said what, where: [`Incoming`], [`ConversationKey`], [`ChannelRef`] |
+//! | [`chat`] | what a model sees and says: [`ChatMessage`], [`ChatRequest`], [`StreamEvent`] |
+//! | [`backend`] | the [`ModelBackend`] trait every model implements |
+//! | [`outbox`] | the [`Outbox`] trait every platform adapter implements |
+//! | [`store`] | the [`ConversationStore`] trait and the in-memory [`MemoryStore`] |
+//! | [`persona`] | system prompts per conversation, channel and server |
+//! | [`history`] | fitting a conversation into the model's token budget |
+//! | [`command`] | parsing `/commands` and describing them for `/help` |
+//! | [`plugin`] | the [`Plugin`] trait and the [`PluginContext`] plugins work through |
+//! | [`delivery`] | getting a (streaming) reply onto a platform: splitting, pacing, coalescing |
+//! | [`engine`] | the [`Engine`]: ordering, parallelism, cancellation, built-in commands |
+//! | `test_utils` | (feature `test-utils`) a scripted backend and a recording outbox |
+//!
+//! An adapter turns platform events into [`Incoming`] messages and hands them to
+//! an [`Inbox`] it got from [`Engine::attach`]; the engine decides whether and how
+//! to answer and talks back through the adapter's [`Outbox`].
+
+pub mod backend;
+pub mod chat;
+pub mod command;
+pub mod delivery;
+pub mod engine;
+pub mod history;
+pub mod message;
+pub mod outbox;
+pub mod persona;
+pub mod plugin;
+pub mod store;
+#[cfg(feature = "test-utils")]
+pub mod test_utils;
+
+pub use backend::{Capabilities, ModelBackend, ModelError, estimate_tokens};
+pub use chat::{
+    ChatMessage, ChatRequest, ChatResponse, ChatStream, Completion, FinishReason, GenerationParams,
+    Role, StreamEvent, Usage,
+};
+pub use command::{Command, CommandSpec};
+pub use engine::{Engine, EngineBuilder, EngineSettings, Inbox, ModelDefaults, Receipt};
+pub use message::{
+    Addressed, Author, ChannelKind, ChannelRef, ConversationKey, Incoming, MessageId, Platform,
+};
+pub use outbox::{DeliveryError, LengthUnit, Outbox, PlatformLimits, Rate, Rendered, TextFormat};
+pub use persona::{Persona, PersonaSettings, Personas};
+pub use plugin::{Flow, Plugin, PluginContext, PluginError};
+pub use store::{ConversationStore, MemoryStore, StoreError, Turn, UsageRecord};

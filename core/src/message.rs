@@ -1,0 +1,249 @@
+//! Who said what, where: the platform-neutral message types adapters fill in.
+//!
+//! Adapters translate platform events into an [`Incoming`]; they decide nothing
+//! else. Whether to answer, with which persona and history, is the engine's job.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The chat platform a message came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    /// The terminal.
+    Console,
+    /// Telegram.
+    Telegram,
+    /// Discord.
+    Discord,
+    /// In-process tests and benchmarks.
+    Test,
+}
+
+impl Platform {
+    /// The lowercase name used in keys, scopes and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Console => "console",
+            Platform::Telegram => "telegram",
+            Platform::Discord => "discord",
+            Platform::Test => "test",
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who a conversation belongs to: one history, one queue, one persona override.
+///
+/// The adapter derives the scope from a platform message by its session policy
+/// (per chat, per channel, per thread or per member); the engine treats it as opaque.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ConversationKey {
+    platform: Platform,
+    scope: String,
+}
+
+impl ConversationKey {
+    /// A key for `scope` on `platform`, e.g. `(Telegram, "chat/42/topic/7")`.
+    pub fn new(platform: Platform, scope: impl Into<String>) -> Self {
+        Self {
+            platform,
+            scope: scope.into(),
+        }
+    }
+
+    /// The platform this conversation lives on.
+    pub fn platform(&self) -> Platform {
+        self.platform
+    }
+
+    /// The adapter-defined scope within the platform.
+    pub fn scope(&self) -> &str {
+        &self.scope
+    }
+}
+
+impl fmt::Display for ConversationKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.platform, self.scope)
+    }
+}
+
+/// Whether a channel is a one-to-one chat with the bot or shared with others.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    /// A private chat or DM: only the user and the bot.
+    Private,
+    /// A group, supergroup, guild channel or thread.
+    Group,
+}
+
+/// Where a message was posted and where its reply goes, with the places that
+/// contain it (server, channel, thread) for persona inheritance.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ChannelRef {
+    /// The platform.
+    pub platform: Platform,
+    /// The server (Discord guild) containing the channel, if any.
+    pub server: Option<String>,
+    /// The chat or channel id.
+    pub channel: String,
+    /// The thread or forum topic within the channel, if any.
+    pub thread: Option<String>,
+    /// Private chat or group.
+    pub kind: ChannelKind,
+}
+
+impl ChannelRef {
+    /// A private chat with id `channel`.
+    pub fn private(platform: Platform, channel: impl Into<String>) -> Self {
+        Self {
+            platform,
+            server: None,
+            channel: channel.into(),
+            thread: None,
+            kind: ChannelKind::Private,
+        }
+    }
+
+    /// A group chat or channel with id `channel`.
+    pub fn group(platform: Platform, channel: impl Into<String>) -> Self {
+        Self {
+            kind: ChannelKind::Group,
+            ..Self::private(platform, channel)
+        }
+    }
+
+    /// The same channel, inside server `server`.
+    pub fn in_server(mut self, server: impl Into<String>) -> Self {
+        self.server = Some(server.into());
+        self
+    }
+
+    /// The same channel, in thread or topic `thread`.
+    pub fn in_thread(mut self, thread: impl Into<String>) -> Self {
+        self.thread = Some(thread.into());
+        self
+    }
+
+    /// True for private chats and DMs.
+    pub fn is_private(&self) -> bool {
+        self.kind == ChannelKind::Private
+    }
+
+    /// The persona scopes containing this channel, most specific first:
+    /// `platform/thread/T`, `platform/channel/C`, `platform/server/S`.
+    pub fn scopes(&self) -> Vec<String> {
+        let p = self.platform;
+        let mut scopes = Vec::with_capacity(3);
+        if let Some(thread) = &self.thread {
+            scopes.push(format!("{p}/channel/{}/thread/{thread}", self.channel));
+        }
+        scopes.push(format!("{p}/channel/{}", self.channel));
+        if let Some(server) = &self.server {
+            scopes.push(format!("{p}/server/{server}"));
+        }
+        scopes
+    }
+
+    /// A stable key for pacing: the chat that platform rate limits count against.
+    pub fn pacing_key(&self) -> &str {
+        &self.channel
+    }
+}
+
+/// A platform's id for one message.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct MessageId(pub String);
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Who wrote a message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Author {
+    /// The platform's user id.
+    pub id: String,
+    /// The name to show and to give the model in group chats.
+    pub display_name: String,
+    /// Bots are not answered unless the engine is configured to.
+    pub is_bot: bool,
+    /// May change settings (such as the persona) in group chats.
+    pub is_admin: bool,
+}
+
+impl Author {
+    /// A human, non-admin author.
+    pub fn user(id: impl Into<String>, display_name: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            display_name: display_name.into(),
+            is_bot: false,
+            is_admin: false,
+        }
+    }
+
+    /// The same author, marked as an admin.
+    pub fn admin(mut self) -> Self {
+        self.is_admin = true;
+        self
+    }
+
+    /// The same author, marked as a bot.
+    pub fn bot(mut self) -> Self {
+        self.is_bot = true;
+        self
+    }
+}
+
+/// How a message reached the bot; decides whether the engine answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Addressed {
+    /// A private chat: every message is for the bot.
+    Private,
+    /// The bot was @mentioned.
+    Mentioned,
+    /// The message replies to one of the bot's messages.
+    ReplyToBot,
+    /// A `/command` meant for this bot.
+    Command,
+    /// Group chatter not meant for the bot. Never answered, but plugins may watch.
+    NotAddressed,
+}
+
+/// A message the engine may answer. Adapters fill it in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Incoming {
+    /// The conversation this message belongs to.
+    pub key: ConversationKey,
+    /// Where it was posted; replies go here.
+    pub channel: ChannelRef,
+    /// The platform's id for this message (replies reference it).
+    pub id: MessageId,
+    /// Who wrote it.
+    pub author: Author,
+    /// The text, with the bot's mention already stripped.
+    pub text: String,
+    /// How it reached the bot.
+    pub addressed: Addressed,
+    /// The text of the message this one replies to, where the platform has one.
+    pub replied_to_text: Option<String>,
+}
+
+impl Incoming {
+    /// True when the engine should consider answering it at all.
+    pub fn is_addressed(&self) -> bool {
+        self.addressed != Addressed::NotAddressed
+    }
+}

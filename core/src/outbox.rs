@@ -1,0 +1,172 @@
+//! The [`Outbox`] trait: how the engine talks back through a platform adapter,
+//! and the [`PlatformLimits`] the delivery driver must respect.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::message::{ChannelRef, MessageId};
+
+/// How a platform measures message length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LengthUnit {
+    /// Unicode scalar values (Discord).
+    Chars,
+    /// UTF-16 code units (Telegram).
+    Utf16,
+}
+
+impl LengthUnit {
+    /// The length of `text` in this unit.
+    pub fn measure(self, text: &str) -> usize {
+        match self {
+            LengthUnit::Chars => text.chars().count(),
+            LengthUnit::Utf16 => text.encode_utf16().count(),
+        }
+    }
+}
+
+/// At most `count` operations in any window of length `per`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate {
+    /// Operations allowed in the window.
+    pub count: u32,
+    /// The window.
+    pub per: Duration,
+}
+
+impl Rate {
+    /// `count` operations per `per`.
+    pub const fn new(count: u32, per: Duration) -> Self {
+        Self { count, per }
+    }
+}
+
+/// What a platform allows; the delivery driver stays inside it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlatformLimits {
+    /// Longest message, measured in `unit` after rendering. `usize::MAX` for none.
+    pub max_len: usize,
+    /// How `max_len` is measured.
+    pub unit: LengthUnit,
+    /// Stream replies by editing the message as text arrives; otherwise send the
+    /// finished reply only.
+    pub streaming: bool,
+    /// Appended to a message while it is still being written (e.g. `" …"`).
+    pub streaming_suffix: String,
+    /// Limits on sends and edits in any one chat.
+    pub per_chat: Vec<Rate>,
+    /// Further limits in group chats.
+    pub per_group: Vec<Rate>,
+    /// Limits across all chats of this bot.
+    pub global: Vec<Rate>,
+    /// How often to repeat the typing indicator while the model thinks; `None`
+    /// sends it once.
+    pub typing_every: Option<Duration>,
+}
+
+impl PlatformLimits {
+    /// No length limit, no pacing, no streaming.
+    pub fn unlimited() -> Self {
+        Self {
+            max_len: usize::MAX,
+            unit: LengthUnit::Chars,
+            streaming: false,
+            streaming_suffix: String::new(),
+            per_chat: Vec::new(),
+            per_group: Vec::new(),
+            global: Vec::new(),
+            typing_every: None,
+        }
+    }
+}
+
+/// Formatting of text handed to [`Outbox::send`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextFormat {
+    /// Show as is.
+    Plain,
+    /// Platform HTML (Telegram's subset).
+    Html,
+    /// Platform Markdown (Discord's flavour).
+    Markdown,
+}
+
+/// Text ready for a platform, with its format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rendered {
+    /// The text in `format`.
+    pub text: String,
+    /// How the platform should parse it.
+    pub format: TextFormat,
+}
+
+impl Rendered {
+    /// Plain text.
+    pub fn plain(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            format: TextFormat::Plain,
+        }
+    }
+}
+
+/// Why a send or edit failed. The delivery driver acts on the variant.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeliveryError {
+    /// The platform asked us to wait (Telegram 429, Discord rate limit).
+    #[error("rate limited by the platform; retry after {0:?}")]
+    RetryAfter(Duration),
+    /// A temporary failure (network, 5xx); trying again may work.
+    #[error("temporary delivery failure: {0}")]
+    Transient(String),
+    /// The platform refused for good (no access, chat gone, message deleted).
+    #[error("the platform refused the message: {0}")]
+    Rejected(String),
+}
+
+/// What a platform adapter gives the engine to answer with.
+///
+/// Implementations translate, nothing more: pacing, splitting, coalescing and
+/// retrying are done by the engine's delivery driver from [`Outbox::limits`].
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// The platform's limits. Called once per reply.
+    fn limits(&self) -> PlatformLimits;
+
+    /// Turns the model's Markdown into the platform's markup. The default is plain text.
+    fn render(&self, markdown: &str) -> Rendered {
+        Rendered::plain(markdown)
+    }
+
+    /// Shows "typing…" in `to`.
+    async fn typing(&self, to: &ChannelRef) -> Result<(), DeliveryError>;
+
+    /// Posts a new message in `to`, as a reply to `reply_to` when given.
+    async fn send(
+        &self,
+        to: &ChannelRef,
+        text: &Rendered,
+        reply_to: Option<&MessageId>,
+    ) -> Result<MessageId, DeliveryError>;
+
+    /// Replaces the text of message `id`. "Not modified" is success.
+    async fn edit(
+        &self,
+        to: &ChannelRef,
+        id: &MessageId,
+        text: &Rendered,
+    ) -> Result<(), DeliveryError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf16_counts_surrogate_pairs_twice() {
+        assert_eq!(LengthUnit::Chars.measure("a😀"), 2);
+        assert_eq!(LengthUnit::Utf16.measure("a😀"), 3);
+    }
+}

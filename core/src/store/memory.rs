@@ -1,0 +1,242 @@
+//! [`MemoryStore`]: the store that lives in the process and forgets on exit.
+//! Used by tests and by `[store] url = "memory"`.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+
+use super::{ConversationStore, ScheduledJob, StoreError, Turn, UsageRecord};
+use crate::message::ConversationKey;
+
+/// Turns kept per conversation; older ones can never fit a context window anyway.
+const DEFAULT_TURNS_KEPT: usize = 1_000;
+/// Usage rows kept; the memory store is not a ledger of record.
+const USAGE_KEPT: usize = 10_000;
+
+/// An in-process [`ConversationStore`].
+#[derive(Debug)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+    turns_kept: usize,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    turns: HashMap<ConversationKey, VecDeque<Turn>>,
+    personas: HashMap<String, String>,
+    plugin: HashMap<String, BTreeMap<String, serde_json::Value>>,
+    usage: VecDeque<UsageRecord>,
+    jobs: BTreeMap<i64, ScheduledJob>,
+    next_job_id: i64,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::with_turns_kept(DEFAULT_TURNS_KEPT)
+    }
+
+    /// An empty store keeping at most `turns_kept` turns per conversation.
+    pub fn with_turns_kept(turns_kept: usize) -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            turns_kept: turns_kept.max(1),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Usage rows recorded so far, oldest first (for tests).
+    pub fn usage(&self) -> Vec<UsageRecord> {
+        self.state().usage.iter().cloned().collect()
+    }
+
+    /// Conversations with stored history (for tests).
+    pub fn conversation_count(&self) -> usize {
+        self.state().turns.len()
+    }
+}
+
+#[async_trait]
+impl ConversationStore for MemoryStore {
+    async fn load_turns(
+        &self,
+        key: &ConversationKey,
+        limit: usize,
+    ) -> Result<Vec<Turn>, StoreError> {
+        let state = self.state();
+        Ok(state
+            .turns
+            .get(key)
+            .map(|turns| {
+                let skip = turns.len().saturating_sub(limit);
+                turns.iter().skip(skip).cloned().collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn append_turn(&self, key: &ConversationKey, turn: &Turn) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let turns = state.turns.entry(key.clone()).or_default();
+        turns.push_back(turn.clone());
+        while turns.len() > self.turns_kept {
+            turns.pop_front();
+        }
+        Ok(())
+    }
+
+    async fn clear_history(&self, key: &ConversationKey) -> Result<(), StoreError> {
+        self.state().turns.remove(key);
+        Ok(())
+    }
+
+    async fn persona_override(&self, scope: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.state().personas.get(scope).cloned())
+    }
+
+    async fn set_persona_override(
+        &self,
+        scope: &str,
+        persona: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        match persona {
+            Some(name) => state.personas.insert(scope.to_owned(), name.to_owned()),
+            None => state.personas.remove(scope),
+        };
+        Ok(())
+    }
+
+    async fn plugin_get(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        Ok(self
+            .state()
+            .plugin
+            .get(namespace)
+            .and_then(|values| values.get(key))
+            .cloned())
+    }
+
+    async fn plugin_put(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.state()
+            .plugin
+            .entry(namespace.to_owned())
+            .or_default()
+            .insert(key.to_owned(), value.clone());
+        Ok(())
+    }
+
+    async fn plugin_delete(&self, namespace: &str, key: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .state()
+            .plugin
+            .get_mut(namespace)
+            .and_then(|values| values.remove(key))
+            .is_some())
+    }
+
+    async fn plugin_list(
+        &self,
+        namespace: &str,
+        prefix: &str,
+    ) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        Ok(self
+            .state()
+            .plugin
+            .get(namespace)
+            .map(|values| {
+                values
+                    .range(prefix.to_owned()..)
+                    .take_while(|(k, _)| k.starts_with(prefix))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn record_usage(&self, record: &UsageRecord) -> Result<(), StoreError> {
+        let mut state = self.state();
+        state.usage.push_back(record.clone());
+        while state.usage.len() > USAGE_KEPT {
+            state.usage.pop_front();
+        }
+        Ok(())
+    }
+
+    async fn schedule_job(&self, job: &ScheduledJob) -> Result<i64, StoreError> {
+        let mut state = self.state();
+        state.next_job_id += 1;
+        let id = state.next_job_id;
+        state.jobs.insert(id, ScheduledJob { id, ..job.clone() });
+        Ok(id)
+    }
+
+    async fn take_due_jobs(
+        &self,
+        now_unix_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<ScheduledJob>, StoreError> {
+        let mut state = self.state();
+        let mut due: Vec<ScheduledJob> = state
+            .jobs
+            .values()
+            .filter(|job| job.due_unix_ms <= now_unix_ms)
+            .cloned()
+            .collect();
+        due.sort_by_key(|job| (job.due_unix_ms, job.id));
+        due.truncate(limit);
+        for job in &due {
+            state.jobs.remove(&job.id);
+        }
+        Ok(due)
+    }
+
+    async fn list_jobs(
+        &self,
+        namespace: &str,
+        owner: &str,
+    ) -> Result<Vec<ScheduledJob>, StoreError> {
+        let mut jobs: Vec<ScheduledJob> = self
+            .state()
+            .jobs
+            .values()
+            .filter(|job| job.namespace == namespace && job.owner == owner)
+            .cloned()
+            .collect();
+        jobs.sort_by_key(|job| (job.due_unix_ms, job.id));
+        Ok(jobs)
+    }
+
+    async fn cancel_job(&self, namespace: &str, owner: &str, id: i64) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        let owned = state
+            .jobs
+            .get(&id)
+            .is_some_and(|job| job.namespace == namespace && job.owner == owner);
+        if owned {
+            state.jobs.remove(&id);
+        }
+        Ok(owned)
+    }
+
+    async fn next_job_due(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self.state().jobs.values().map(|job| job.due_unix_ms).min())
+    }
+}

@@ -1,0 +1,724 @@
+//! Test helpers (feature `test-utils`): a [`ScriptedBackend`] that answers from
+//! a script, a [`RecordingOutbox`] that records every send and edit, a
+//! [`TestBot`] wiring both to an engine, and the store conformance suite.
+//!
+//! ```
+//! # tokio_test_shim::run(async {
+//! use natter_core::test_utils::TestBot;
+//!
+//! let bot = TestBot::new();
+//! bot.backend.reply("Hello there!");
+//! assert_eq!(bot.say("hi").await, vec!["Hello there!"]);
+//! # });
+//! # mod tokio_test_shim {
+//! #     pub fn run(f: impl std::future::Future<Output = ()>) {
+//! #         tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+//! #     }
+//! # }
+//! ```
+#![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use tokio::time::Instant;
+
+use crate::backend::{Capabilities, ModelBackend, ModelError, estimate_message_tokens};
+use crate::chat::{
+    ChatMessage, ChatRequest, ChatStream, Completion, FinishReason, StreamEvent, Usage,
+};
+use crate::engine::{Engine, EngineBuilder, Inbox};
+use crate::message::{
+    Addressed, Author, ChannelRef, ConversationKey, Incoming, MessageId, Platform,
+};
+use crate::outbox::{DeliveryError, Outbox, PlatformLimits, Rendered};
+use crate::store::{ConversationStore, ScheduledJob, Turn, UsageRecord};
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One step of a scripted reply.
+#[derive(Clone, Debug)]
+pub enum Step {
+    /// Emit text.
+    Delta(String),
+    /// Wait (on tokio's clock, so paused-clock tests stay instant).
+    Delay(Duration),
+    /// Fail the stream with this error.
+    Fail(ModelError),
+    /// End the stream without `Done`, as a cut connection would.
+    Cut,
+    /// Never produce anything more (until the stream is dropped).
+    Hang,
+}
+
+/// A model that answers from a script: each queued reply is used once, in
+/// order; with the queue empty it echoes the last user message (`echo: …`).
+pub struct ScriptedBackend {
+    scripts: Mutex<VecDeque<Result<Vec<Step>, ModelError>>>,
+    requests: Mutex<Vec<ChatRequest>>,
+    context_window: usize,
+    dropped_streams: Arc<AtomicUsize>,
+    record_requests: bool,
+}
+
+impl Default for ScriptedBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ScriptedBackend {
+    /// An echoing backend with a 4,096-token context window.
+    pub fn new() -> Self {
+        Self {
+            scripts: Mutex::new(VecDeque::new()),
+            requests: Mutex::new(Vec::new()),
+            context_window: 4096,
+            dropped_streams: Arc::new(AtomicUsize::new(0)),
+            record_requests: true,
+        }
+    }
+
+    /// The same backend with another context window.
+    pub fn with_context_window(mut self, tokens: usize) -> Self {
+        self.context_window = tokens;
+        self
+    }
+
+    /// The same backend, not keeping requests (for benchmarks).
+    pub fn without_recording(mut self) -> Self {
+        self.record_requests = false;
+        self
+    }
+
+    /// Queues a reply of `text` in one delta.
+    pub fn reply(&self, text: impl Into<String>) {
+        self.script(vec![Step::Delta(text.into())]);
+    }
+
+    /// Queues a reply streamed as `chunks`, `every` apart.
+    pub fn reply_chunks(&self, chunks: &[&str], every: Duration) {
+        let steps = chunks
+            .iter()
+            .flat_map(|c| [Step::Delay(every), Step::Delta((*c).to_owned())])
+            .collect();
+        self.script(steps);
+    }
+
+    /// Queues a scripted reply. Unless it fails, cuts or hangs, it ends with `Done`.
+    pub fn script(&self, steps: Vec<Step>) {
+        lock(&self.scripts).push_back(Ok(steps));
+    }
+
+    /// Queues a request that fails before streaming starts.
+    pub fn fail(&self, error: ModelError) {
+        lock(&self.scripts).push_back(Err(error));
+    }
+
+    /// Every request received, in order.
+    pub fn requests(&self) -> Vec<ChatRequest> {
+        lock(&self.requests).clone()
+    }
+
+    /// The last request received.
+    pub fn last_request(&self) -> ChatRequest {
+        lock(&self.requests)
+            .last()
+            .cloned()
+            .expect("no request was made")
+    }
+
+    /// How many streams were dropped before they finished (cancellations).
+    pub fn dropped_streams(&self) -> usize {
+        self.dropped_streams.load(Ordering::SeqCst)
+    }
+}
+
+/// Counts a stream as dropped unless it finished.
+struct DropGuard {
+    finished: bool,
+    dropped: Arc<AtomicUsize>,
+}
+
+impl DropGuard {
+    fn finish(mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.dropped.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+#[async_trait]
+impl ModelBackend for ScriptedBackend {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new("scripted", "script", self.context_window)
+    }
+
+    fn count_tokens(&self, messages: &[ChatMessage]) -> usize {
+        estimate_message_tokens(messages)
+    }
+
+    async fn stream(&self, request: ChatRequest) -> Result<ChatStream, ModelError> {
+        let echo = request
+            .messages
+            .last()
+            .map(|m| format!("echo: {}", m.content))
+            .unwrap_or_default();
+        if self.record_requests {
+            lock(&self.requests).push(request);
+        }
+        let steps = lock(&self.scripts)
+            .pop_front()
+            .unwrap_or_else(|| Ok(vec![Step::Delta(echo)]))?;
+        let guard = DropGuard {
+            finished: false,
+            dropped: Arc::clone(&self.dropped_streams),
+        };
+        let state = (VecDeque::from(steps), guard, 0u32, false);
+        let stream = futures::stream::unfold(
+            state,
+            |(mut steps, mut guard, mut emitted, ended)| async move {
+                if ended {
+                    return None;
+                }
+                loop {
+                    match steps.pop_front() {
+                        Some(Step::Delta(text)) => {
+                            emitted += 1;
+                            return Some((
+                                Ok(StreamEvent::Delta(text)),
+                                (steps, guard, emitted, false),
+                            ));
+                        }
+                        Some(Step::Delay(d)) => tokio::time::sleep(d).await,
+                        Some(Step::Fail(error)) => {
+                            guard.finished = true;
+                            return Some((Err(error), (steps, guard, emitted, true)));
+                        }
+                        Some(Step::Cut) => {
+                            guard.finish();
+                            return None;
+                        }
+                        Some(Step::Hang) => futures::future::pending::<()>().await,
+                        None => {
+                            guard.finished = true;
+                            let done = StreamEvent::Done(Completion {
+                                usage: Some(Usage {
+                                    prompt_tokens: 1,
+                                    completion_tokens: emitted,
+                                }),
+                                finish_reason: FinishReason::Stop,
+                            });
+                            return Some((Ok(done), (steps, guard, emitted, true)));
+                        }
+                    }
+                }
+            },
+        );
+        Ok(stream.boxed())
+    }
+}
+
+/// One thing an outbox was asked to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OutboxEvent {
+    /// A typing indicator.
+    Typing {
+        /// Where.
+        to: ChannelRef,
+        /// When (tokio clock).
+        at: Instant,
+    },
+    /// A new message.
+    Send {
+        /// Where.
+        to: ChannelRef,
+        /// Its id.
+        id: MessageId,
+        /// Its text.
+        text: String,
+        /// The message it replies to.
+        reply_to: Option<MessageId>,
+        /// When (tokio clock).
+        at: Instant,
+    },
+    /// An edit.
+    Edit {
+        /// Where.
+        to: ChannelRef,
+        /// Which message.
+        id: MessageId,
+        /// The new text.
+        text: String,
+        /// When (tokio clock).
+        at: Instant,
+    },
+}
+
+impl OutboxEvent {
+    /// When it happened.
+    pub fn at(&self) -> Instant {
+        match self {
+            OutboxEvent::Typing { at, .. }
+            | OutboxEvent::Send { at, .. }
+            | OutboxEvent::Edit { at, .. } => *at,
+        }
+    }
+
+    /// True for sends and edits (what platforms rate-limit).
+    pub fn is_write(&self) -> bool {
+        !matches!(self, OutboxEvent::Typing { .. })
+    }
+}
+
+/// Which outbox operation an injected failure hits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// [`Outbox::send`].
+    Send,
+    /// [`Outbox::edit`].
+    Edit,
+}
+
+/// An outbox that records everything and can be told to fail.
+pub struct RecordingOutbox {
+    limits: PlatformLimits,
+    events: Mutex<Vec<OutboxEvent>>,
+    texts: Mutex<BTreeMap<u64, String>>,
+    next_id: AtomicU64,
+    failures: Mutex<VecDeque<(Op, DeliveryError)>>,
+}
+
+impl Default for RecordingOutbox {
+    fn default() -> Self {
+        Self::new(PlatformLimits::unlimited())
+    }
+}
+
+impl RecordingOutbox {
+    /// An outbox reporting `limits`.
+    pub fn new(limits: PlatformLimits) -> Self {
+        Self {
+            limits,
+            events: Mutex::new(Vec::new()),
+            texts: Mutex::new(BTreeMap::new()),
+            next_id: AtomicU64::new(1),
+            failures: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// Makes the next `op` fail with `error` (queued in order).
+    pub fn fail_next(&self, op: Op, error: DeliveryError) {
+        lock(&self.failures).push_back((op, error));
+    }
+
+    fn injected(&self, op: Op) -> Option<DeliveryError> {
+        let mut failures = lock(&self.failures);
+        let index = failures.iter().position(|(o, _)| *o == op)?;
+        failures.remove(index).map(|(_, e)| e)
+    }
+
+    /// Everything recorded, in order.
+    pub fn events(&self) -> Vec<OutboxEvent> {
+        lock(&self.events).clone()
+    }
+
+    /// Sends and edits, in order.
+    pub fn writes(&self) -> Vec<OutboxEvent> {
+        self.events()
+            .into_iter()
+            .filter(OutboxEvent::is_write)
+            .collect()
+    }
+
+    /// The current text of every message sent, in the order they were sent.
+    pub fn messages(&self) -> Vec<String> {
+        lock(&self.texts).values().cloned().collect()
+    }
+
+    /// How many messages were sent.
+    pub fn message_count(&self) -> usize {
+        lock(&self.texts).len()
+    }
+}
+
+#[async_trait]
+impl Outbox for RecordingOutbox {
+    fn limits(&self) -> PlatformLimits {
+        self.limits.clone()
+    }
+
+    async fn typing(&self, to: &ChannelRef) -> Result<(), DeliveryError> {
+        lock(&self.events).push(OutboxEvent::Typing {
+            to: to.clone(),
+            at: Instant::now(),
+        });
+        Ok(())
+    }
+
+    async fn send(
+        &self,
+        to: &ChannelRef,
+        text: &Rendered,
+        reply_to: Option<&MessageId>,
+    ) -> Result<MessageId, DeliveryError> {
+        if let Some(error) = self.injected(Op::Send) {
+            return Err(error);
+        }
+        let n = self.next_id.fetch_add(1, Ordering::SeqCst);
+        let id = MessageId(n.to_string());
+        lock(&self.texts).insert(n, text.text.clone());
+        lock(&self.events).push(OutboxEvent::Send {
+            to: to.clone(),
+            id: id.clone(),
+            text: text.text.clone(),
+            reply_to: reply_to.cloned(),
+            at: Instant::now(),
+        });
+        Ok(id)
+    }
+
+    async fn edit(
+        &self,
+        to: &ChannelRef,
+        id: &MessageId,
+        text: &Rendered,
+    ) -> Result<(), DeliveryError> {
+        if let Some(error) = self.injected(Op::Edit) {
+            return Err(error);
+        }
+        let n: u64 =
+            id.0.parse()
+                .map_err(|_| DeliveryError::Rejected(format!("no message {id}")))?;
+        match lock(&self.texts).get_mut(&n) {
+            Some(current) => *current = text.text.clone(),
+            None => return Err(DeliveryError::Rejected(format!("no message {id}"))),
+        }
+        lock(&self.events).push(OutboxEvent::Edit {
+            to: to.clone(),
+            id: id.clone(),
+            text: text.text.clone(),
+            at: Instant::now(),
+        });
+        Ok(())
+    }
+}
+
+/// An engine wired to a [`ScriptedBackend`] and a [`RecordingOutbox`].
+pub struct TestBot {
+    /// The engine.
+    pub engine: Engine,
+    /// Where messages go in.
+    pub inbox: Inbox,
+    /// The scripted model.
+    pub backend: Arc<ScriptedBackend>,
+    /// The recording platform.
+    pub outbox: Arc<RecordingOutbox>,
+    next_message: AtomicU64,
+}
+
+impl Default for TestBot {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestBot {
+    /// A bot with default settings, an echoing model and an unlimited outbox.
+    pub fn new() -> Self {
+        Self::with(|builder| builder)
+    }
+
+    /// A bot whose engine `configure` adjusts (store, plugins, personas…).
+    pub fn with(configure: impl FnOnce(EngineBuilder) -> EngineBuilder) -> Self {
+        Self::with_parts(
+            Arc::new(ScriptedBackend::new()),
+            Arc::new(RecordingOutbox::default()),
+            configure,
+        )
+    }
+
+    /// A bot from given parts.
+    pub fn with_parts(
+        backend: Arc<ScriptedBackend>,
+        outbox: Arc<RecordingOutbox>,
+        configure: impl FnOnce(EngineBuilder) -> EngineBuilder,
+    ) -> Self {
+        let engine = configure(Engine::builder(backend.clone()))
+            .build()
+            .expect("engine builds");
+        let inbox = engine.attach(outbox.clone());
+        Self {
+            engine,
+            inbox,
+            backend,
+            outbox,
+            next_message: AtomicU64::new(1),
+        }
+    }
+
+    /// A private-chat message from user `alice`.
+    pub fn private(&self, text: &str) -> Incoming {
+        self.message(
+            ConversationKey::new(Platform::Test, "private/alice"),
+            ChannelRef::private(Platform::Test, "alice"),
+            Author::user("alice", "Alice"),
+            Addressed::Private,
+            text,
+        )
+    }
+
+    /// A message in group `group` from `author`, addressed as given.
+    pub fn group(&self, group: &str, author: Author, addressed: Addressed, text: &str) -> Incoming {
+        self.message(
+            ConversationKey::new(Platform::Test, format!("group/{group}")),
+            ChannelRef::group(Platform::Test, group),
+            author,
+            addressed,
+            text,
+        )
+    }
+
+    /// A message with everything spelled out.
+    pub fn message(
+        &self,
+        key: ConversationKey,
+        channel: ChannelRef,
+        author: Author,
+        addressed: Addressed,
+        text: &str,
+    ) -> Incoming {
+        let n = self.next_message.fetch_add(1, Ordering::SeqCst);
+        Incoming {
+            key,
+            channel,
+            id: MessageId(format!("in-{n}")),
+            author,
+            text: text.to_owned(),
+            addressed,
+            replied_to_text: None,
+        }
+    }
+
+    /// Submits `message`, waits until it is handled, and returns the final
+    /// text of every message the bot sent while handling it.
+    pub async fn send(&self, message: Incoming) -> Vec<String> {
+        let before = self.outbox.message_count();
+        self.inbox.submit(message).handled().await;
+        self.outbox.messages().split_off(before)
+    }
+
+    /// [`TestBot::send`] of a private message.
+    pub async fn say(&self, text: &str) -> Vec<String> {
+        self.send(self.private(text)).await
+    }
+}
+
+/// The store conformance suite: every [`ConversationStore`] must pass it.
+/// `store` must be empty.
+pub async fn store_conformance(store: &dyn ConversationStore) {
+    let key = ConversationKey::new(Platform::Test, "conformance/a");
+    let other = ConversationKey::new(Platform::Test, "conformance/b");
+    let turn = |n: usize| Turn {
+        user: ChatMessage::user(format!("question {n}")).with_name("Alice"),
+        assistant: ChatMessage::assistant(format!("answer {n} ✓")),
+    };
+
+    // History: append, windowed load, isolation, clear.
+    assert!(store.load_turns(&key, 10).await.expect("load").is_empty());
+    for n in 0..5 {
+        store.append_turn(&key, &turn(n)).await.expect("append");
+    }
+    store.append_turn(&other, &turn(99)).await.expect("append");
+    let all = store.load_turns(&key, 100).await.expect("load");
+    assert_eq!(
+        all,
+        (0..5).map(turn).collect::<Vec<_>>(),
+        "turns round-trip in order"
+    );
+    let last_two = store.load_turns(&key, 2).await.expect("load");
+    assert_eq!(
+        last_two,
+        vec![turn(3), turn(4)],
+        "limit keeps the newest turns"
+    );
+    store.clear_history(&key).await.expect("clear");
+    assert!(store.load_turns(&key, 10).await.expect("load").is_empty());
+    assert_eq!(
+        store.load_turns(&other, 10).await.expect("load"),
+        vec![turn(99)]
+    );
+
+    // Persona overrides.
+    assert_eq!(
+        store.persona_override("test/channel/1").await.expect("get"),
+        None
+    );
+    store
+        .set_persona_override("test/channel/1", Some("pirate"))
+        .await
+        .expect("set");
+    assert_eq!(
+        store
+            .persona_override("test/channel/1")
+            .await
+            .expect("get")
+            .as_deref(),
+        Some("pirate")
+    );
+    store
+        .set_persona_override("test/channel/1", Some("poet"))
+        .await
+        .expect("replace");
+    assert_eq!(
+        store
+            .persona_override("test/channel/1")
+            .await
+            .expect("get")
+            .as_deref(),
+        Some("poet")
+    );
+    store
+        .set_persona_override("test/channel/1", None)
+        .await
+        .expect("unset");
+    assert_eq!(
+        store.persona_override("test/channel/1").await.expect("get"),
+        None
+    );
+
+    // Plugin state is namespaced.
+    let value = serde_json::json!({"score": 3, "subject": "math"});
+    store
+        .plugin_put("tutor", "alice/math", &value)
+        .await
+        .expect("put");
+    store
+        .plugin_put("tutor", "alice/physics", &serde_json::json!(1))
+        .await
+        .expect("put");
+    store
+        .plugin_put("tutor", "bob/math", &serde_json::json!(2))
+        .await
+        .expect("put");
+    store
+        .plugin_put("other", "alice/math", &serde_json::json!("x"))
+        .await
+        .expect("put");
+    assert_eq!(
+        store.plugin_get("tutor", "alice/math").await.expect("get"),
+        Some(value.clone())
+    );
+    let listed = store.plugin_list("tutor", "alice/").await.expect("list");
+    assert_eq!(
+        listed.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        vec!["alice/math", "alice/physics"]
+    );
+    assert!(
+        store
+            .plugin_delete("tutor", "alice/math")
+            .await
+            .expect("delete")
+    );
+    assert!(
+        !store
+            .plugin_delete("tutor", "alice/math")
+            .await
+            .expect("delete")
+    );
+    assert_eq!(
+        store.plugin_get("tutor", "alice/math").await.expect("get"),
+        None
+    );
+    assert_eq!(
+        store.plugin_get("other", "alice/math").await.expect("get"),
+        Some(serde_json::json!("x"))
+    );
+
+    // Usage ledger accepts rows.
+    store
+        .record_usage(&UsageRecord {
+            key: key.clone(),
+            user_id: "alice".into(),
+            backend: "scripted".into(),
+            model: "script".into(),
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            at_unix_ms: 1_700_000_000_000,
+        })
+        .await
+        .expect("usage");
+
+    // Scheduled jobs: taken once, in due order; cancel only your own.
+    let job = |owner: &str, due: i64| ScheduledJob {
+        id: 0,
+        namespace: "remind".into(),
+        owner: owner.into(),
+        due_unix_ms: due,
+        payload: serde_json::json!({"text": format!("at {due}")}),
+    };
+    assert_eq!(store.next_job_due().await.expect("next"), None);
+    let late = store
+        .schedule_job(&job("alice", 3_000))
+        .await
+        .expect("schedule");
+    let early = store
+        .schedule_job(&job("alice", 1_000))
+        .await
+        .expect("schedule");
+    let bobs = store
+        .schedule_job(&job("bob", 2_000))
+        .await
+        .expect("schedule");
+    assert_eq!(store.next_job_due().await.expect("next"), Some(1_000));
+    let mine = store.list_jobs("remind", "alice").await.expect("list");
+    assert_eq!(
+        mine.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![early, late]
+    );
+    assert!(
+        !store
+            .cancel_job("remind", "alice", bobs)
+            .await
+            .expect("cancel")
+    );
+    let due = store.take_due_jobs(2_500, 10).await.expect("take");
+    assert_eq!(
+        due.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![early, bobs]
+    );
+    assert_eq!(due[0].payload, serde_json::json!({"text": "at 1000"}));
+    assert!(
+        store
+            .take_due_jobs(2_500, 10)
+            .await
+            .expect("take")
+            .is_empty(),
+        "taken once"
+    );
+    assert!(
+        store
+            .cancel_job("remind", "alice", late)
+            .await
+            .expect("cancel")
+    );
+    assert!(
+        store
+            .take_due_jobs(10_000, 10)
+            .await
+            .expect("take")
+            .is_empty()
+    );
+}
