@@ -18,6 +18,8 @@
 //! ```
 #![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)]
 
+pub mod conformance;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

@@ -1,0 +1,7 @@
+//! Loopback fakes of the services natter talks to, for tests. Each binds
+//! `127.0.0.1:0`, speaks the real wire protocol, records what it receives, and
+//! can be told to misbehave the ways real services do. The code under test
+//! reaches them through settings real users have (`base_url`, `api_url`, proxy URLs).
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, missing_docs)]
+
+pub mod openai;
