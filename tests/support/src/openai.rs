@@ -1,1 +1,295 @@
-//! A fake OpenAI-compatible Chat Completions server.
+//! A fake OpenAI-compatible Chat Completions server (`POST /v1/chat/completions`,
+//! streaming over SSE or not), with a deterministic "model": it answers
+//! `echo: <last user message>` one word per chunk, honours `max_tokens`
+//! (a word is a token) and `stop` like a real server, and can be scripted to
+//! reply with given text or to fail the ways real servers do.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+/// What the fake does with the next request.
+#[derive(Clone, Debug)]
+pub enum Behaviour {
+    /// Answer with this text (split into word chunks when streaming).
+    Reply(String),
+    /// Answer with this HTTP status and error message; `retry_after` sets the header.
+    Status {
+        status: u16,
+        message: String,
+        retry_after: Option<u64>,
+    },
+    /// Stream `chunks` word chunks, then close the connection without `[DONE]`.
+    CutAfter(usize),
+    /// Stream one good chunk, then a chunk that is not JSON.
+    Malformed,
+    /// Wait this long before sending anything.
+    Stall(Duration),
+}
+
+/// A request the fake received.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub body: Value,
+    pub authorization: Option<String>,
+}
+
+#[derive(Default)]
+struct Inner {
+    script: VecDeque<Behaviour>,
+    requests: Vec<Recorded>,
+    chunk_delay: Duration,
+}
+
+/// The running fake. Dropping it leaves the server running until the runtime ends.
+#[derive(Clone)]
+pub struct FakeOpenAi {
+    addr: SocketAddr,
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl FakeOpenAi {
+    /// Starts a fake on `127.0.0.1:0`.
+    pub async fn start() -> Self {
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let app = Router::new()
+            .route("/v1/chat/completions", post(completions))
+            .with_state(Arc::clone(&inner));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("fake server runs");
+        });
+        Self { addr, inner }
+    }
+
+    /// The base URL a client is configured with: `http://127.0.0.1:PORT/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// Queues what the next request gets.
+    pub fn push(&self, behaviour: Behaviour) {
+        self.inner.lock().unwrap().script.push_back(behaviour);
+    }
+
+    /// Queues a reply.
+    pub fn reply(&self, text: &str) {
+        self.push(Behaviour::Reply(text.to_owned()));
+    }
+
+    /// Waits this long between streamed chunks.
+    pub fn set_chunk_delay(&self, delay: Duration) {
+        self.inner.lock().unwrap().chunk_delay = delay;
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.inner.lock().unwrap().requests.clone()
+    }
+
+    /// The `messages` of request `n` as (role, content) pairs.
+    pub fn messages(&self, n: usize) -> Vec<(String, String)> {
+        self.requests()[n].body["messages"]
+            .as_array()
+            .expect("messages array")
+            .iter()
+            .map(|m| {
+                (
+                    m["role"].as_str().unwrap_or_default().to_owned(),
+                    m["content"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// The fake model's answer to `body`, as (chunks, finish_reason).
+fn generate(body: &Value, scripted: Option<String>) -> (Vec<String>, &'static str) {
+    let text = scripted.unwrap_or_else(|| {
+        let last = body["messages"]
+            .as_array()
+            .and_then(|m| m.last())
+            .and_then(|m| m["content"].as_str())
+            .unwrap_or_default();
+        format!("echo: {last}")
+    });
+    let mut text = text;
+    let mut finish = "stop";
+    if let Some(stops) = body["stop"].as_array() {
+        for stop in stops.iter().filter_map(Value::as_str) {
+            if let Some(at) = text.find(stop) {
+                text.truncate(at);
+            }
+        }
+    }
+    let mut chunks: Vec<String> = Vec::new();
+    for (i, word) in text.split_inclusive(char::is_whitespace).enumerate() {
+        if body["max_tokens"]
+            .as_u64()
+            .is_some_and(|max| i as u64 >= max)
+        {
+            finish = "length";
+            break;
+        }
+        chunks.push(word.to_owned());
+    }
+    (chunks, finish)
+}
+
+fn chunk_json(content: Option<&str>, finish: Option<&str>) -> String {
+    let delta = match content {
+        Some(c) => json!({"content": c}),
+        None => json!({}),
+    };
+    json!({
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "model": "fake",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    })
+    .to_string()
+}
+
+async fn completions(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, format!("bad json: {e}")).into_response();
+        }
+    };
+    let (behaviour, delay) = {
+        let mut inner = inner.lock().unwrap();
+        inner.requests.push(Recorded {
+            body: body.clone(),
+            authorization: headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        });
+        (inner.script.pop_front(), inner.chunk_delay)
+    };
+    let mut scripted = None;
+    let mut cut_after = None;
+    let mut malformed = false;
+    match behaviour {
+        Some(Behaviour::Status {
+            status,
+            message,
+            retry_after,
+        }) => {
+            let mut response = (
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                axum::Json(json!({"error": {"message": message, "type": "fake_error"}})),
+            )
+                .into_response();
+            if let Some(secs) = retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, secs.to_string().parse().unwrap());
+            }
+            return response;
+        }
+        Some(Behaviour::Stall(d)) => tokio::time::sleep(d).await,
+        Some(Behaviour::Reply(text)) => scripted = Some(text),
+        Some(Behaviour::CutAfter(n)) => cut_after = Some(n),
+        Some(Behaviour::Malformed) => malformed = true,
+        None => {}
+    }
+    let (chunks, finish) = generate(&body, scripted);
+    let prompt_tokens: usize = body["messages"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .map(|m| {
+                    m["content"]
+                        .as_str()
+                        .unwrap_or("")
+                        .split_whitespace()
+                        .count()
+                })
+                .sum()
+        })
+        .unwrap_or(0);
+    let usage = json!({
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": chunks.len(),
+        "total_tokens": prompt_tokens + chunks.len(),
+    });
+
+    if !body["stream"].as_bool().unwrap_or(false) {
+        return axum::Json(json!({
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "model": "fake",
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": chunks.concat()},
+                "finish_reason": finish,
+            }],
+            "usage": usage,
+        }))
+        .into_response();
+    }
+
+    let include_usage = body["stream_options"]["include_usage"]
+        .as_bool()
+        .unwrap_or(false);
+    let mut frames: Vec<String> = Vec::new();
+    frames.push(
+        json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": "fake",
+               "choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": null}]})
+        .to_string(),
+    );
+    let total = chunks.len();
+    for (i, chunk) in chunks.into_iter().enumerate() {
+        if cut_after == Some(i) {
+            break;
+        }
+        if malformed && i == 1 {
+            frames.push("{\"choices\": [ this is not json".to_owned());
+            break;
+        }
+        frames.push(chunk_json(Some(&chunk), None));
+    }
+    let complete = cut_after.is_none_or(|n| n >= total) && !malformed;
+    if complete {
+        frames.push(chunk_json(None, Some(finish)));
+        if include_usage {
+            frames.push(
+                json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": "fake",
+                       "choices": [], "usage": usage})
+                .to_string(),
+            );
+        }
+        frames.push("[DONE]".to_owned());
+    }
+    let stream = futures::stream::iter(frames).then(move |frame| async move {
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        Ok::<_, Infallible>(Bytes::from(format!("data: {frame}\n\n")))
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(Body::from_stream(stream))
+        .unwrap()
+}

@@ -1,0 +1,146 @@
+//! [`OpenAiBackend`]: the [`ModelBackend`] implementation.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tracing::{debug, instrument};
+
+use natter_core::{
+    Capabilities, ChatMessage, ChatRequest, ChatResponse, ChatStream, Completion, FinishReason,
+    ModelBackend, ModelError,
+};
+
+use crate::http::Http;
+use crate::settings::OpenAiSettings;
+use crate::tokens::{TokenCounter, known_context_window};
+use crate::{sse, wire};
+
+/// Context window assumed for models we know nothing about.
+const DEFAULT_CONTEXT_WINDOW: usize = 8192;
+
+/// Why the backend could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenAiError {
+    /// `base_url` is not an http(s) URL.
+    #[error("model.openai.base_url `{0}` is not an http:// or https:// URL")]
+    BaseUrl(String),
+    /// `model` is empty.
+    #[error("model.openai.model is empty; name the model the server should use")]
+    NoModel,
+    /// The HTTP client could not be built (TLS set-up).
+    #[error("cannot set up the HTTP client: {0}")]
+    Client(String),
+}
+
+/// Any OpenAI-compatible Chat Completions API.
+pub struct OpenAiBackend {
+    http: Http,
+    model: String,
+    stream_usage: bool,
+    context_window: usize,
+    tokens: TokenCounter,
+}
+
+impl std::fmt::Debug for OpenAiBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAiBackend")
+            .field("endpoint", &self.http.endpoint)
+            .field("model", &self.model)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpenAiBackend {
+    /// A backend for `settings`. Checks the settings; does not contact the server.
+    pub fn new(settings: OpenAiSettings) -> Result<Self, OpenAiError> {
+        let base = settings.base_url.trim().trim_end_matches('/');
+        let url = reqwest::Url::parse(base).map_err(|_| OpenAiError::BaseUrl(base.to_owned()))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(OpenAiError::BaseUrl(base.to_owned()));
+        }
+        if settings.model.trim().is_empty() {
+            return Err(OpenAiError::NoModel);
+        }
+        let timeout = Duration::from_secs(settings.timeout_secs.max(1));
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(settings.connect_timeout_secs.max(1)))
+            .read_timeout(timeout)
+            .user_agent(concat!("natter/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| OpenAiError::Client(e.to_string()))?;
+        let context_window = settings
+            .context_window
+            .or_else(|| known_context_window(&settings.model))
+            .unwrap_or(DEFAULT_CONTEXT_WINDOW);
+        Ok(Self {
+            http: Http {
+                client,
+                endpoint: format!("{base}/chat/completions"),
+                key: settings.api_key,
+                max_retries: settings.max_retries as usize,
+                max_retry_wait: Duration::from_secs(settings.max_retry_wait_secs),
+                timeout,
+            },
+            tokens: TokenCounter::new(&settings.model),
+            model: settings.model,
+            stream_usage: settings.stream_usage,
+            context_window,
+        })
+    }
+
+    /// True when token counts are exact for this model (else estimated).
+    pub fn exact_token_counts(&self) -> bool {
+        self.tokens.is_exact()
+    }
+}
+
+#[async_trait]
+impl ModelBackend for OpenAiBackend {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new("openai", &self.model, self.context_window)
+    }
+
+    fn count_tokens(&self, messages: &[ChatMessage]) -> usize {
+        self.tokens.count(messages)
+    }
+
+    #[instrument(skip_all, fields(model = %self.model, messages = request.messages.len()))]
+    async fn stream(&self, request: ChatRequest) -> Result<ChatStream, ModelError> {
+        let body = wire::Request::new(&self.model, &request, true, self.stream_usage);
+        let response = self.http.post(&body, None).await?;
+        debug!(status = %response.status(), "stream started");
+        Ok(sse::reply_stream(response, self.http.timeout))
+    }
+
+    #[instrument(skip_all, fields(model = %self.model, messages = request.messages.len()))]
+    async fn complete(&self, request: ChatRequest) -> Result<ChatResponse, ModelError> {
+        let body = wire::Request::new(&self.model, &request, false, false);
+        let response = self.http.post(&body, Some(self.http.timeout)).await?;
+        let completion: wire::Completion = response.json().await.map_err(|e| {
+            if e.is_timeout() {
+                ModelError::Timeout(self.http.timeout)
+            } else {
+                ModelError::Protocol(format!(
+                    "the server sent an invalid reply: {}",
+                    e.without_url()
+                ))
+            }
+        })?;
+        let choice = completion
+            .choices
+            .into_iter()
+            .next()
+            .ok_or_else(|| ModelError::Protocol("the server's reply has no choices".into()))?;
+        Ok(ChatResponse {
+            text: choice.message.content.unwrap_or_default(),
+            completion: Completion {
+                usage: completion.usage.map(Into::into),
+                finish_reason: choice
+                    .finish_reason
+                    .as_deref()
+                    .map_or(FinishReason::Stop, wire::finish_reason),
+            },
+        })
+    }
+}

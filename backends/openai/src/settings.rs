@@ -1,0 +1,65 @@
+//! The `[model.openai]` settings section.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// How to reach an OpenAI-compatible server.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OpenAiSettings {
+    /// The API root, e.g. `https://api.openai.com/v1`, `http://localhost:11434/v1`
+    /// (Ollama) or `http://localhost:8080/v1` (llama.cpp server).
+    pub base_url: String,
+    /// The model name the server knows.
+    pub model: String,
+    /// The API key; empty for servers that need none. `OPENAI_API_KEY` is used
+    /// when this is unset.
+    #[serde(serialize_with = "redact", deserialize_with = "non_empty_secret")]
+    pub api_key: Option<SecretString>,
+    /// Longest wait for the next bytes of an answer, in seconds.
+    pub timeout_secs: u64,
+    /// Longest wait to connect, in seconds.
+    pub connect_timeout_secs: u64,
+    /// Retries after 429, 5xx or connection errors, before giving up.
+    pub max_retries: u32,
+    /// Longest `Retry-After` to honour, in seconds; a longer one gives up at once.
+    pub max_retry_wait_secs: u64,
+    /// The model's context window in tokens; by default known for OpenAI
+    /// models, else 8192.
+    pub context_window: Option<usize>,
+    /// Ask for token usage at the end of streams (`stream_options.include_usage`).
+    /// Turn off for servers that reject the option.
+    pub stream_usage: bool,
+}
+
+impl Default for OpenAiSettings {
+    fn default() -> Self {
+        Self {
+            base_url: "https://api.openai.com/v1".into(),
+            model: "gpt-4o-mini".into(),
+            api_key: None,
+            timeout_secs: 60,
+            connect_timeout_secs: 10,
+            max_retries: 3,
+            max_retry_wait_secs: 30,
+            context_window: None,
+            stream_usage: true,
+        }
+    }
+}
+
+fn redact<S: Serializer>(secret: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(secret) if !secret.expose_secret().is_empty() => s.serialize_str("[redacted]"),
+        _ => s.serialize_str(""),
+    }
+}
+
+fn non_empty_secret<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SecretString>, D::Error> {
+    let value = Option::<String>::deserialize(d)?;
+    Ok(value
+        .filter(|v| !v.trim().is_empty())
+        .map(SecretString::from))
+}
