@@ -1,0 +1,25 @@
+//! The `[console]` settings section.
+
+use serde::{Deserialize, Serialize};
+
+/// How the terminal chat looks.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleSettings {
+    /// Your name as the bot sees it; default: `$USER`.
+    pub user: Option<String>,
+    /// The prompt shown before each message in a terminal.
+    pub prompt: String,
+    /// Stream replies as they are written (terminals only; pipes always get whole replies).
+    pub streaming: bool,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        Self {
+            user: None,
+            prompt: "> ".into(),
+            streaming: true,
+        }
+    }
+}
