@@ -1,1 +1,71 @@
-fn main() {}
+//! The `natter` command: run the bot, chat in the terminal, or check settings.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use natter::{App, check};
+
+/// natter — LLM chat bots for Discord, Telegram and the terminal.
+#[derive(Parser)]
+#[command(name = "natter", version, about)]
+struct Cli {
+    /// Settings file (default: config/natter.toml if present).
+    #[arg(short, long, global = true, env = "NATTER_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the bot: every platform whose token is configured, else the console.
+    Run,
+    /// Chat in the terminal, even if platform tokens are configured.
+    Chat,
+    /// Validate the settings and print them with secrets redacted.
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = cli.config.as_deref();
+    if let Some(Command::Check) = cli.command {
+        return match check::report(config) {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("natter: {error:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let app = match App::from_config(config) {
+        Ok(app) => app,
+        Err(error) => {
+            eprintln!("natter: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let app = match cli.command {
+        Some(Command::Chat) => app.console_only(),
+        _ => app,
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("natter: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(app.run()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("natter: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! [`App`]: natter assembled from settings — backend, personas, plugins,
+//! engine and platforms — and run until the input ends or a signal arrives.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use natter_core::{Engine, ModelBackend, Plugin};
+use natter_openai::OpenAiBackend;
+
+use crate::logging;
+use crate::settings::{self, BackendKind, Settings, SettingsError};
+
+/// natter, ready to run: settings plus the plugins to register.
+pub struct App {
+    settings: Settings,
+    plugins: Vec<Arc<dyn Plugin>>,
+    console_only: bool,
+}
+
+impl App {
+    /// An app for `settings`.
+    pub fn new(settings: Settings) -> Self {
+        Self {
+            settings,
+            plugins: Vec::new(),
+            console_only: false,
+        }
+    }
+
+    /// An app for the settings at `path` (or the default lookup) and the environment.
+    pub fn from_config(path: Option<&Path>) -> Result<Self, SettingsError> {
+        Ok(Self::new(settings::load(path)?.settings))
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Registers a plugin. Its settings are the `[plugins.NAME]` section.
+    pub fn plugin(mut self, plugin: impl Plugin) -> Self {
+        self.plugins.push(Arc::new(plugin));
+        self
+    }
+
+    /// Chat in the terminal even if platform tokens are configured.
+    pub fn console_only(mut self) -> Self {
+        self.console_only = true;
+        self
+    }
+
+    /// The platforms that will run, for logs and `natter check`.
+    pub fn platforms(&self) -> Vec<&'static str> {
+        vec!["console"]
+    }
+
+    /// Builds the model backend the settings name.
+    pub fn backend(&self) -> anyhow::Result<Arc<dyn ModelBackend>> {
+        let model = &self.settings.model;
+        Ok(match model.backend {
+            BackendKind::Openai => Arc::new(
+                OpenAiBackend::new(model.openai.clone()).context("cannot set up the model")?,
+            ),
+        })
+    }
+
+    /// Builds the engine: backend, personas, plugins.
+    pub fn engine(&self) -> anyhow::Result<Engine> {
+        let settings = &self.settings;
+        let mut builder = Engine::builder(self.backend()?)
+            .settings(settings.engine.clone())
+            .model_defaults(settings.model.defaults())
+            .personas(settings.personas()?);
+        for plugin in &self.plugins {
+            let section = settings.plugin_section(plugin.name());
+            builder = builder.plugin(Arc::clone(plugin), section);
+        }
+        Ok(builder.build()?)
+    }
+
+    /// Runs until the input ends, Ctrl-C or SIGTERM. A second signal exits at once.
+    pub async fn run(self) -> anyhow::Result<()> {
+        logging::init(&self.settings.log, self.platforms() == ["console"]);
+        let shutdown = CancellationToken::new();
+        tokio::spawn(watch_signals(shutdown.clone()));
+        self.run_until(shutdown).await
+    }
+
+    /// Runs until the input ends or `shutdown` is cancelled, then lets replies
+    /// in flight finish (up to `engine.shutdown_grace_secs`).
+    pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let engine = self.engine()?;
+        let capabilities = engine.backend().capabilities();
+        info!(
+            backend = capabilities.backend,
+            model = capabilities.model,
+            platforms = ?self.platforms(),
+            "natter starting"
+        );
+        let console = natter_console::run(&engine, &self.settings.console, shutdown.clone()).await;
+        let grace = Duration::from_secs(self.settings.engine.shutdown_grace_secs);
+        engine.shutdown(grace).await;
+        console.context("the console stopped")?;
+        info!("natter stopped");
+        Ok(())
+    }
+}
+
+/// Cancels `shutdown` on the first Ctrl-C or SIGTERM; exits on the second.
+async fn watch_signals(shutdown: CancellationToken) {
+    for attempt in 0..2 {
+        if let Err(error) = signal().await {
+            warn!(%error, "cannot listen for signals; Ctrl-C will not stop natter cleanly");
+            return;
+        }
+        if attempt == 0 {
+            info!("shutting down; press Ctrl-C again to quit at once");
+            shutdown.cancel();
+        } else {
+            std::process::exit(130);
+        }
+    }
+}
+
+#[cfg(unix)]
+async fn signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result,
+        _ = term.recv() => Ok(()),
+    }
+}
+
+#[cfg(not(unix))]
+async fn signal() -> std::io::Result<()> {
+    tokio::signal::ctrl_c().await
+}

@@ -1,0 +1,32 @@
+//! # natter — LLM chat bots for Discord, Telegram and the terminal
+//!
+//! This crate is the `natter` binary and the library behind it: typed
+//! settings, wiring of adapters, backends, store and plugins, and [`App`], the
+//! builder a developer uses to run natter with their own plugins without
+//! forking it:
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use natter::App;
+//! # struct MyPlugin;
+//! # #[async_trait::async_trait]
+//! # impl natter_core::Plugin for MyPlugin { fn name(&self) -> &str { "mine" } }
+//!
+//! App::from_config(None)?.plugin(MyPlugin).run().await
+//! # }
+//! ```
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`settings`] | the settings file, environment overrides, validation |
+//! | [`app`] | building the engine from settings and running the platforms |
+//! | [`check`] | `natter check`: validated, redacted effective settings |
+//! | [`logging`] | the tracing subscriber |
+
+pub mod app;
+pub mod check;
+pub mod logging;
+pub mod settings;
+
+pub use app::App;
+pub use settings::{Settings, SettingsError};

@@ -1,0 +1,384 @@
+//! Settings: `natter.toml` plus environment overrides, typed and validated.
+//!
+//! Lookup: `--config FILE`, else `NATTER_CONFIG`, else `config/natter.toml` if
+//! present, else built-in defaults. Any key can be overridden from the
+//! environment as `NATTER__SECTION__KEY` (e.g. `NATTER__MODEL__OPENAI__BASE_URL`).
+//! Unknown keys are errors that name them, so a typo never silently does nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use config::{Config, Environment, File, FileFormat};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use natter_console::ConsoleSettings;
+use natter_core::{EngineSettings, ModelDefaults, Persona, PersonaSettings, Personas};
+use natter_openai::OpenAiSettings;
+
+/// The default settings file, relative to the working directory.
+pub const DEFAULT_CONFIG: &str = "config/natter.toml";
+
+/// Everything natter can be configured with.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// `[engine]`: parallelism, history loading, bots, shutdown.
+    pub engine: EngineSettings,
+    /// `[model]`: which backend, and generation defaults.
+    pub model: ModelSettings,
+    /// `[persona]`: the default persona and per-channel assignments.
+    pub persona: PersonaSettings,
+    /// `[personas.NAME]`: the personas.
+    pub personas: BTreeMap<String, Persona>,
+    /// `[console]`: the terminal chat.
+    pub console: ConsoleSettings,
+    /// `[log]`: log level and format.
+    pub log: LogSettings,
+    /// `[plugins.NAME]`: each plugin's own section.
+    pub plugins: BTreeMap<String, serde_json::Value>,
+}
+
+/// Which model backend answers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// Any OpenAI-compatible HTTP API (`[model.openai]`).
+    #[default]
+    Openai,
+}
+
+/// The `[model]` section.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelSettings {
+    /// The backend.
+    pub backend: BackendKind,
+    /// Most tokens in a reply (personas may override).
+    pub max_tokens: u32,
+    /// Sampling temperature, 0–2 (personas may override).
+    pub temperature: f32,
+    /// Nucleus sampling (personas may override).
+    pub top_p: Option<f32>,
+    /// Seed for reproducible sampling.
+    pub seed: Option<u64>,
+    /// `[model.openai]`.
+    pub openai: OpenAiSettings,
+}
+
+impl Default for ModelSettings {
+    fn default() -> Self {
+        Self {
+            backend: BackendKind::Openai,
+            max_tokens: 512,
+            temperature: 0.7,
+            top_p: None,
+            seed: None,
+            openai: OpenAiSettings::default(),
+        }
+    }
+}
+
+impl ModelSettings {
+    /// The generation defaults the engine applies.
+    pub fn defaults(&self) -> ModelDefaults {
+        ModelDefaults {
+            max_tokens: self.max_tokens,
+            temperature: Some(self.temperature),
+            top_p: self.top_p,
+            seed: self.seed,
+        }
+    }
+}
+
+/// The `[log]` section.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// A tracing filter (`info`, `natter=debug,warn`, …); `RUST_LOG` wins.
+    /// Default: `warn` in the console, `info` otherwise.
+    pub level: Option<String>,
+    /// `text` or `json`.
+    pub format: LogFormat,
+}
+
+/// How log lines look.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Why settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingsError {
+    /// The named settings file does not exist.
+    #[error("settings file {0} does not exist")]
+    Missing(PathBuf),
+    /// The file or an environment override is malformed or has unknown keys.
+    #[error("invalid settings{}: {reason}", source_note(.file))]
+    Invalid {
+        /// What is wrong, naming the key.
+        reason: String,
+        /// The file, if one was read.
+        file: Option<PathBuf>,
+    },
+    /// A value is out of range or refers to something that does not exist.
+    #[error("invalid setting {key}: {reason}")]
+    Value {
+        /// The key, e.g. `model.temperature`.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+fn source_note(file: &Option<PathBuf>) -> String {
+    file.as_ref()
+        .map(|p| format!(" in {}", p.display()))
+        .unwrap_or_default()
+}
+
+/// Settings and where they came from.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The settings.
+    pub settings: Settings,
+    /// The file read, if any.
+    pub source: Option<PathBuf>,
+}
+
+/// Loads settings from `explicit` (or the default lookup) and the process environment.
+pub fn load(explicit: Option<&Path>) -> Result<Loaded, SettingsError> {
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    load_with_env(explicit, &env)
+}
+
+/// [`load`] with a given environment (for tests).
+pub fn load_with_env(
+    explicit: Option<&Path>,
+    env: &BTreeMap<String, String>,
+) -> Result<Loaded, SettingsError> {
+    let source = match explicit {
+        Some(path) if !path.exists() => return Err(SettingsError::Missing(path.to_owned())),
+        Some(path) => Some(path.to_owned()),
+        None => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.exists()),
+    };
+    let mut builder = Config::builder();
+    if let Some(path) = &source {
+        builder = builder.add_source(File::from(path.as_path()).format(FileFormat::Toml));
+    }
+    let overrides: config::Map<String, String> = env
+        .iter()
+        .filter(|(k, _)| k.starts_with("NATTER__"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    builder = builder.add_source(
+        Environment::with_prefix("NATTER")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .source(Some(overrides)),
+    );
+    let invalid = |e: config::ConfigError| SettingsError::Invalid {
+        reason: e.to_string(),
+        file: source.clone(),
+    };
+    let mut settings: Settings = builder
+        .build()
+        .map_err(invalid)?
+        .try_deserialize()
+        .map_err(invalid)?;
+    if settings.model.openai.api_key.is_none() {
+        settings.model.openai.api_key = env
+            .get("OPENAI_API_KEY")
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| SecretString::from(k.clone()));
+    }
+    settings.validate()?;
+    Ok(Loaded { settings, source })
+}
+
+impl Settings {
+    /// Checks ranges and references that types cannot express.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let value = |key: &str, reason: &str| SettingsError::Value {
+            key: key.into(),
+            reason: reason.into(),
+        };
+        if self.engine.max_parallel == 0 {
+            return Err(value("engine.max_parallel", "must be at least 1"));
+        }
+        if self.model.max_tokens == 0 {
+            return Err(value("model.max_tokens", "must be at least 1"));
+        }
+        if !(0.0..=2.0).contains(&self.model.temperature) {
+            return Err(value("model.temperature", "must be between 0 and 2"));
+        }
+        for (name, persona) in &self.personas {
+            if persona
+                .temperature
+                .is_some_and(|t| !(0.0..=2.0).contains(&t))
+            {
+                return Err(value(
+                    &format!("personas.{name}.temperature"),
+                    "must be between 0 and 2",
+                ));
+            }
+        }
+        self.personas()?;
+        Ok(())
+    }
+
+    /// The personas, checked against the assignments that use them.
+    pub fn personas(&self) -> Result<Personas, SettingsError> {
+        Personas::new(self.persona.clone(), self.personas.clone()).map_err(|e| {
+            SettingsError::Value {
+                key: e.setting.clone(),
+                reason: e.to_string(),
+            }
+        })
+    }
+
+    /// A plugin's section without the `enabled` switch, or `Null`.
+    pub fn plugin_section(&self, name: &str) -> serde_json::Value {
+        match self.plugins.get(name) {
+            Some(serde_json::Value::Object(map)) => {
+                let mut map = map.clone();
+                map.remove("enabled");
+                serde_json::Value::Object(map)
+            }
+            Some(other) => other.clone(),
+            None => serde_json::Value::Null,
+        }
+    }
+
+    /// True when `[plugins.NAME] enabled = true`.
+    pub fn plugin_enabled(&self, name: &str) -> bool {
+        self.plugins
+            .get(name)
+            .and_then(|section| section.get("enabled"))
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use std::io::Write;
+
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn file(toml: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        f.write_all(toml.as_bytes()).unwrap();
+        f
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_without_a_file() {
+        let missing = PathBuf::from("/nonexistent/natter.toml");
+        assert!(matches!(
+            load_with_env(Some(&missing), &env(&[])),
+            Err(SettingsError::Missing(_))
+        ));
+        let f = file("");
+        let loaded = load_with_env(Some(f.path()), &env(&[])).unwrap();
+        assert_eq!(loaded.settings.engine.max_parallel, 16);
+        assert_eq!(loaded.settings.persona.default, "assistant");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let f = file("[model.openai]\nbase_url = \"http://file/v1\"\nmodel = \"m\"\n");
+        let loaded = load_with_env(
+            Some(f.path()),
+            &env(&[
+                ("NATTER__MODEL__OPENAI__BASE_URL", "http://env/v1"),
+                ("NATTER__ENGINE__MAX_PARALLEL", "3"),
+                ("NATTER__MODEL__OPENAI__API_KEY", "12345"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(loaded.settings.model.openai.base_url, "http://env/v1");
+        assert_eq!(loaded.settings.model.openai.model, "m");
+        assert_eq!(loaded.settings.engine.max_parallel, 3);
+        let key = loaded.settings.model.openai.api_key.unwrap();
+        assert_eq!(key.expose_secret(), "12345");
+    }
+
+    #[test]
+    fn openai_api_key_falls_back_to_the_standard_variable() {
+        let f = file("");
+        let loaded = load_with_env(Some(f.path()), &env(&[("OPENAI_API_KEY", "sk-x")])).unwrap();
+        let key = loaded.settings.model.openai.api_key.unwrap();
+        assert_eq!(key.expose_secret(), "sk-x");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let f = file("[engine]\nmax_paralel = 4\n");
+        let err = load_with_env(Some(f.path()), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_paralel"), "{err}");
+        let f = file("[telegramm]\ntoken = \"x\"\n");
+        let err = load_with_env(Some(f.path()), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("telegramm"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let f = file("[engine]\nmax_parallel = \"many\"\n");
+        let err = load_with_env(Some(f.path()), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_parallel"), "{err}");
+        let f = file("[model]\ntemperature = 7.0\n");
+        let err = load_with_env(Some(f.path()), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("model.temperature"), "{err}");
+        let f = file("[persona]\ndefault = \"ghost\"\n");
+        let err = load_with_env(Some(f.path()), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ghost") && err.contains("persona.default"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn personas_and_plugin_sections_load() {
+        let f = file(
+            "[persona]\ndefault = \"pirate\"\n[personas.pirate]\nsystem = \"Arr.\"\ntemperature = 0.9\n\
+             [plugins.generate]\nenabled = true\nwords = 300\n",
+        );
+        let s = load_with_env(Some(f.path()), &env(&[])).unwrap().settings;
+        assert_eq!(s.personas["pirate"].temperature, Some(0.9));
+        assert!(s.plugin_enabled("generate"));
+        assert!(!s.plugin_enabled("tutor"));
+        assert_eq!(
+            s.plugin_section("generate"),
+            serde_json::json!({"words": 300})
+        );
+    }
+}

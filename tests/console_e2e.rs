@@ -1,0 +1,180 @@
+//! End to end: the `natter` binary, driven through a pipe like a user's shell
+//! script, against a loopback fake OpenAI-compatible server.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::process::Stdio;
+
+use natter_test_support::openai::{Behaviour, FakeOpenAi};
+use tokio::io::AsyncWriteExt;
+
+const KEY: &str = "sk-e2e-never-print-me";
+
+fn config(fake: &FakeOpenAi) -> tempfile::NamedTempFile {
+    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    write!(
+        file,
+        r#"
+[model]
+backend = "openai"
+max_tokens = 64
+
+[model.openai]
+base_url = "{}"
+model = "gpt-4o-mini"
+api_key = "{KEY}"
+max_retries = 0
+
+[personas.assistant]
+system = "You are a helpful assistant."
+
+[personas.pirate]
+system = "You are a pirate."
+"#,
+        fake.base_url()
+    )
+    .unwrap();
+    file
+}
+
+struct Run {
+    stdout: String,
+    stderr: String,
+    success: bool,
+}
+
+async fn natter(config: &tempfile::NamedTempFile, args: &[&str], input: &str, log: &str) -> Run {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_natter"))
+        .arg("--config")
+        .arg(config.path())
+        .args(args)
+        .env("RUST_LOG", log)
+        .env_remove("OPENAI_API_KEY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).await.unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().await.unwrap();
+    Run {
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+        success: output.status.success(),
+    }
+}
+
+#[tokio::test]
+async fn piped_conversation_keeps_history() {
+    let fake = FakeOpenAi::start().await;
+    let config = config(&fake);
+    let run = natter(&config, &[], "hello\nsecond\n", "warn").await;
+    assert!(run.success, "{}", run.stderr);
+    assert_eq!(run.stdout, "echo: hello\necho: second\n");
+    let roles: Vec<String> = fake.messages(1).into_iter().map(|(r, _)| r).collect();
+    assert_eq!(roles, ["system", "user", "assistant", "user"]);
+    assert_eq!(fake.messages(1)[2].1, "echo: hello");
+}
+
+#[tokio::test]
+async fn commands_change_persona_reset_history_and_list_help() {
+    let fake = FakeOpenAi::start().await;
+    let config = config(&fake);
+    let input = "/help\nhi\n/persona pirate\nahoy\n/reset\nafter reset\n/bogus\n";
+    let run = natter(&config, &["chat"], input, "warn").await;
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("/persona [name|reset]"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Persona is now pirate."),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("History cleared."), "{}", run.stdout);
+    assert!(run.stdout.contains("Unknown command /bogus — try /help."));
+    assert_eq!(fake.requests().len(), 3, "commands never reach the model");
+    assert_eq!(fake.messages(0)[0].1, "You are a helpful assistant.");
+    let pirate = fake.messages(1);
+    assert_eq!(pirate[0].1, "You are a pirate.");
+    assert_eq!(pirate.len(), 4, "history kept across the persona switch");
+    assert_eq!(fake.messages(2).len(), 2, "history empty after /reset");
+}
+
+#[tokio::test]
+async fn failures_print_one_clear_line_and_the_chat_goes_on() {
+    let fake = FakeOpenAi::start().await;
+    let config = config(&fake);
+    fake.push(Behaviour::Status {
+        status: 500,
+        message: "upstream exploded".into(),
+        retry_after: None,
+    });
+    fake.push(Behaviour::CutAfter(1));
+    let run = natter(&config, &[], "one\ntwo three four\nfive\n", "warn").await;
+    assert!(run.success, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        "Sorry, the language model had an error. Please try again."
+    );
+    assert_eq!(lines[1], "echo: ");
+    assert_eq!(lines[2], "");
+    assert_eq!(
+        lines[3],
+        "⚠️ Sorry, the language model's reply broke off. Please try again."
+    );
+    assert_eq!(lines[4], "echo: five");
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    // Neither failed reply entered history.
+    let last: Vec<String> = fake.messages(2).into_iter().map(|(r, _)| r).collect();
+    assert_eq!(last, ["system", "user"]);
+    assert!(
+        run.stderr.contains("upstream exploded"),
+        "cause is logged: {}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn the_api_key_never_reaches_logs_or_check() {
+    let fake = FakeOpenAi::start().await;
+    let config = config(&fake);
+    fake.push(Behaviour::Status {
+        status: 401,
+        message: "bad key".into(),
+        retry_after: None,
+    });
+    let run = natter(&config, &[], "hello\nagain\n", "trace").await;
+    assert!(run.success, "{}", run.stderr);
+    assert!(run.stderr.len() > 1000, "trace logging is on");
+    assert!(!run.stderr.contains(KEY), "key leaked into logs");
+    assert!(!run.stdout.contains(KEY));
+    assert_eq!(
+        fake.requests()[0].authorization.as_deref(),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+
+    let check = natter(&config, &["check"], "", "trace").await;
+    assert!(check.success, "{}", check.stderr);
+    assert!(
+        check.stdout.contains("api_key = \"[redacted]\""),
+        "{}",
+        check.stdout
+    );
+    assert!(!check.stdout.contains(KEY) && !check.stderr.contains(KEY));
+}
+
+#[tokio::test]
+async fn check_names_the_bad_setting_and_fails() {
+    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    writeln!(file, "[model]\ntemperature = 9.5").unwrap();
+    let run = natter(&file, &["check"], "", "warn").await;
+    assert!(!run.success);
+    assert!(run.stderr.contains("model.temperature"), "{}", run.stderr);
+}
