@@ -301,6 +301,7 @@ pub struct RecordingOutbox {
     texts: Mutex<BTreeMap<u64, String>>,
     next_id: AtomicU64,
     failures: Mutex<VecDeque<(Op, DeliveryError)>>,
+    writes: tokio::sync::watch::Sender<usize>,
 }
 
 impl Default for RecordingOutbox {
@@ -318,7 +319,18 @@ impl RecordingOutbox {
             texts: Mutex::new(BTreeMap::new()),
             next_id: AtomicU64::new(1),
             failures: Mutex::new(VecDeque::new()),
+            writes: tokio::sync::watch::channel(0).0,
         }
+    }
+
+    /// Waits until at least `n` sends and edits have succeeded.
+    pub async fn wait_for_writes(&self, n: usize) {
+        let mut writes = self.writes.subscribe();
+        let _ = writes.wait_for(|count| *count >= n).await;
+    }
+
+    fn count_write(&self) {
+        self.writes.send_modify(|count| *count += 1);
     }
 
     /// Makes the next `op` fail with `error` (queued in order).
@@ -389,6 +401,7 @@ impl Outbox for RecordingOutbox {
             reply_to: reply_to.cloned(),
             at: Instant::now(),
         });
+        self.count_write();
         Ok(id)
     }
 
@@ -414,6 +427,7 @@ impl Outbox for RecordingOutbox {
             text: text.text.clone(),
             at: Instant::now(),
         });
+        self.count_write();
         Ok(())
     }
 }
