@@ -218,7 +218,7 @@ pub enum Addressed {
     ReplyToBot,
     /// A `/command` meant for this bot.
     Command,
-    /// Group chatter not meant for the bot. Never answered, but plugins may watch.
+    /// Group chatter not meant for the bot. Never answered (and not shown to plugins).
     NotAddressed,
 }
 

@@ -57,11 +57,11 @@ impl Windows {
             while stamps.front().is_some_and(|&t| t + rate.per <= now) {
                 stamps.pop_front();
             }
-            if stamps.len() >= rate.count as usize {
-                if let Some(&oldest) = stamps.front() {
-                    let free_at = oldest + rate.per;
-                    wait = Some(wait.map_or(free_at, |w| w.max(free_at)));
-                }
+            if stamps.len() >= rate.count as usize
+                && let Some(&oldest) = stamps.front()
+            {
+                let free_at = oldest + rate.per;
+                wait = Some(wait.map_or(free_at, |w| w.max(free_at)));
             }
         }
         wait

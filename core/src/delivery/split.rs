@@ -136,7 +136,7 @@ fn last_sentence_end(text: &str, limit: usize) -> Option<usize> {
                     .is_some_and(char::is_whitespace)
         })
         .map(|(i, c)| i + c.len_utf8())
-        .last()
+        .next_back()
 }
 
 fn skip_while(text: &str, from: usize, skip: impl Fn(char) -> bool) -> usize {
