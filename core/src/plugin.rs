@@ -6,40 +6,166 @@
 //! the triggering message, the model, the conversation's persona and history,
 //! its own settings section, its own namespaced state, and a reply handle.
 //!
-//! ## A plugin in one file
+//! # Walkthrough: the example plugin
+//!
+//! `plugins/example` (crate `natter-plugin-example`) is a complete plugin in one
+//! file — `/remember` notes that the model keeps in mind — written to be copied.
+//! Here it is, shortened, part by part; the crate has the full version with
+//! limits, `/forget` and its tests.
 //!
 //! ```
 //! use async_trait::async_trait;
-//! use natter_core::{Command, CommandSpec, Plugin, PluginContext, PluginError};
+//! use natter_core::{ChatRequest, Command, CommandSpec, Plugin, PluginContext, PluginError, Role};
+//! use serde::{Deserialize, Serialize};
 //!
-//! /// `/echo text` repeats the text.
-//! struct Echo;
+//! // 1. Settings: the plugin's `[plugins.notes]` section. `deny_unknown_fields`
+//! //    turns a typo into an error; `default` makes every key optional.
+//! //    `enabled` is read by the natter binary, which registers enabled plugins only.
+//! #[derive(Clone, Debug, Serialize, Deserialize)]
+//! #[serde(deny_unknown_fields, default)]
+//! pub struct NotesSettings {
+//!     pub enabled: bool,
+//!     pub max_notes: usize,
+//! }
+//!
+//! impl Default for NotesSettings {
+//!     fn default() -> Self {
+//!         Self { enabled: false, max_notes: 20 }
+//!     }
+//! }
+//!
+//! // 2. The plugin: built from its settings; everything else arrives per message.
+//! pub struct NotesPlugin {
+//!     settings: NotesSettings,
+//! }
+//!
+//! impl NotesPlugin {
+//!     pub fn new(settings: NotesSettings) -> Self {
+//!         Self { settings }
+//!     }
+//!
+//!     // 4. State: keys live in the plugin's own namespace of the store (they
+//!     //    survive restarts); values are any serde type. The conversation key
+//!     //    makes the notes per conversation.
+//!     fn key(cx: &PluginContext<'_>) -> String {
+//!         format!("notes/{}", cx.message().key)
+//!     }
+//! }
 //!
 //! #[async_trait]
-//! impl Plugin for Echo {
+//! impl Plugin for NotesPlugin {
+//!     // The name is also the settings section and the store namespace.
 //!     fn name(&self) -> &str {
-//!         "echo"
+//!         "notes"
 //!     }
 //!
+//!     // 3. Commands, with the one-line description `/help` shows.
 //!     fn commands(&self) -> Vec<CommandSpec> {
-//!         vec![CommandSpec::new("echo", "Repeat what you say").usage("<text>")]
+//!         vec![
+//!             CommandSpec::new("remember", "Keep a note in mind").usage("<text>"),
+//!             CommandSpec::new("notes", "List the notes"),
+//!         ]
 //!     }
 //!
-//!     async fn on_command(
-//!         &self,
-//!         cx: &mut PluginContext<'_>,
-//!         cmd: Command,
-//!     ) -> Result<(), PluginError> {
-//!         if cmd.args.is_empty() {
-//!             return Err(PluginError::usage("Usage: /echo <text>"));
+//!     // Called only with one of the commands above; `cmd.args` is the rest of
+//!     // the line, trimmed.
+//!     async fn on_command(&self, cx: &mut PluginContext<'_>, cmd: Command) -> Result<(), PluginError> {
+//!         let mut notes: Vec<String> = cx.state().get(&Self::key(cx)).await?.unwrap_or_default();
+//!         if cmd.name == "notes" {
+//!             return cx.reply(&notes.join("\n")).await;
 //!         }
-//!         cx.reply(&cmd.args).await
+//!         if cmd.args.is_empty() {
+//!             // A Usage error is shown to the user as is; other errors are
+//!             // logged and the user gets one short sentence.
+//!             return Err(PluginError::usage("Usage: /remember <text>"));
+//!         }
+//!         if notes.len() >= self.settings.max_notes {
+//!             return Err(PluginError::usage("Too many notes."));
+//!         }
+//!         notes.push(cmd.args);
+//!         cx.state().put(&Self::key(cx), &notes).await?;
+//!         cx.reply("Noted.").await
+//!     }
+//!
+//!     // 5. A model hook: the notes go into the system prompt of ordinary chat turns.
+//!     async fn before_model(&self, cx: &mut PluginContext<'_>, request: &mut ChatRequest) -> Result<(), PluginError> {
+//!         let notes: Vec<String> = cx.state().get(&Self::key(cx)).await?.unwrap_or_default();
+//!         if let Some(system) = request.messages.iter_mut().find(|m| m.role == Role::System) {
+//!             for note in notes {
+//!                 system.content.push_str(&format!("\n- {note}"));
+//!             }
+//!         }
+//!         Ok(())
 //!     }
 //! }
 //! ```
 //!
-//! Register it with [`crate::EngineBuilder::plugin`] (or `natter::App::plugin`),
-//! and test it with the `test-utils` feature's `TestBot` in a few lines.
+//! ## 6. Testing it
+//!
+//! With the `test-utils` feature, `TestBot` wires a plugin to a real engine, a
+//! scripted model (`bot.backend`: queue replies with `reply`, inspect what the
+//! model was sent with `requests` / `last_request`) and a recording platform.
+//! `bot.say(text)` sends a private message and returns what the bot answered;
+//! `bot.group(..)` + `bot.send(..)` do the same in a group chat.
+//!
+//! ```
+//! # use async_trait::async_trait;
+//! # use natter_core::{ChatRequest, Command, CommandSpec, Plugin, PluginContext, PluginError, Role};
+//! # struct NotesPlugin;
+//! # #[async_trait]
+//! # impl Plugin for NotesPlugin {
+//! #     fn name(&self) -> &str { "notes" }
+//! #     fn commands(&self) -> Vec<CommandSpec> { vec![CommandSpec::new("remember", "Keep a note")] }
+//! #     async fn on_command(&self, cx: &mut PluginContext<'_>, cmd: Command) -> Result<(), PluginError> {
+//! #         cx.state().put("note", &cmd.args).await?;
+//! #         cx.reply("Noted.").await
+//! #     }
+//! #     async fn before_model(&self, cx: &mut PluginContext<'_>, request: &mut ChatRequest) -> Result<(), PluginError> {
+//! #         let note: Option<String> = cx.state().get("note").await?;
+//! #         if let (Some(note), Some(system)) = (note, request.messages.first_mut()) {
+//! #             system.content.push_str(&format!("\n- {note}"));
+//! #         }
+//! #         Ok(())
+//! #     }
+//! # }
+//! # #[cfg(feature = "test-utils")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use natter_core::test_utils::TestBot;
+//!
+//! let bot = TestBot::with_plugin(NotesPlugin);
+//! assert_eq!(bot.say("/remember I'm vegetarian").await, ["Noted."]);
+//!
+//! bot.backend.reply("How about a mushroom risotto?");
+//! assert_eq!(bot.say("what should I cook?").await, ["How about a mushroom risotto?"]);
+//! let system = &bot.backend.last_request().messages[0];
+//! assert!(system.content.ends_with("- I'm vegetarian"));
+//! # }
+//! # #[cfg(not(feature = "test-utils"))]
+//! # fn main() {}
+//! ```
+//!
+//! ## 7. Registering it
+//!
+//! [`crate::EngineBuilder::plugin`] takes the plugin and its settings section
+//! (`serde_json::Value::Null` for none, which [`PluginContext::config`] reads);
+//! the natter binary does this for every enabled built-in plugin, and your own
+//! binary can add yours with `natter::App::plugin`.
+//!
+//! # What else a plugin can do
+//!
+//! - [`Plugin::on_message`] sees every addressed message that is not a command;
+//!   return [`Flow::Handled`] to take it over (the tutor plugin reads answers
+//!   this way), [`Flow::Continue`] to let the model answer.
+//! - [`PluginContext::reply_with_model`] streams a model reply into the chat like
+//!   any other (split, paced, `/stop`-able); [`PluginContext::ask_model`] gets a
+//!   whole answer without showing it (grading, extracting JSON).
+//! - [`PluginContext::one_shot`] builds a request from a system prompt and one
+//!   user message; [`PluginContext::prompt`] builds one with the persona and the
+//!   conversation's history, as a chat turn would.
+//! - Plugin replies do not enter the chat history unless the plugin calls
+//!   [`PluginContext::remember`].
+//! - [`PluginContext::schedule`] stores a job for later (reminders).
 
 use std::sync::Arc;
 
@@ -103,6 +229,13 @@ impl PluginError {
     /// An error whose text the user should see, e.g. a usage hint.
     pub fn usage(text: impl Into<String>) -> Self {
         Self::Usage(text.into())
+    }
+
+    /// An unexpected failure: logged with the plugin's name, and the user gets a
+    /// generic apology. Wraps any error a plugin's own code or crates return,
+    /// e.g. `template.render(..).map_err(PluginError::internal)?`.
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        Self::Internal(error.to_string())
     }
 }
 
@@ -274,10 +407,12 @@ impl<'a> PluginContext<'a> {
     }
 
     /// Adds an exchange to the conversation's history, so the model sees it in
-    /// later turns (e.g. a generated piece the user wants to discuss).
+    /// later turns (e.g. a generated piece the user wants to discuss). In group
+    /// chats the user's part is named after the message's author, like the
+    /// turns of ordinary chat.
     pub async fn remember(&self, user: &str, reply: &str) -> Result<(), PluginError> {
         let turn = Turn {
-            user: ChatMessage::user(user),
+            user: Shared::user_message(self.incoming, user),
             assistant: ChatMessage::assistant(reply),
         };
         Ok(self

@@ -38,6 +38,7 @@ use crate::message::{
     Addressed, Author, ChannelRef, ConversationKey, Incoming, MessageId, Platform,
 };
 use crate::outbox::{DeliveryError, Outbox, PlatformLimits, Rendered};
+use crate::plugin::Plugin;
 use crate::store::{ConversationStore, ScheduledJob, Turn, UsageRecord};
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -455,6 +456,12 @@ impl TestBot {
     /// A bot with default settings, an echoing model and an unlimited outbox.
     pub fn new() -> Self {
         Self::with(|builder| builder)
+    }
+
+    /// A bot with `plugin` registered (and an empty settings section): the
+    /// quickest way to test a plugin.
+    pub fn with_plugin(plugin: impl Plugin) -> Self {
+        Self::with(|builder| builder.plugin(Arc::new(plugin), serde_json::Value::Null))
     }
 
     /// A bot whose engine `configure` adjusts (store, plugins, personas…).
