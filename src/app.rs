@@ -12,8 +12,8 @@ use tracing::{info, warn};
 use natter_core::{Engine, ModelBackend, Plugin};
 use natter_openai::OpenAiBackend;
 
-use crate::logging;
 use crate::settings::{self, BackendKind, Settings, SettingsError};
+use crate::{logging, plugins};
 
 /// natter, ready to run: settings plus the plugins to register.
 pub struct App {
@@ -76,7 +76,9 @@ impl App {
             .settings(settings.engine.clone())
             .model_defaults(settings.model.defaults())
             .personas(settings.personas()?);
-        for plugin in &self.plugins {
+        let custom: Vec<String> = self.plugins.iter().map(|p| p.name().to_owned()).collect();
+        let shipped = plugins::enabled(settings, &custom)?;
+        for plugin in shipped.iter().chain(&self.plugins) {
             let section = settings.plugin_section(plugin.name());
             builder = builder.plugin(Arc::clone(plugin), section);
         }

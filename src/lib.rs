@@ -22,10 +22,12 @@
 //! | [`app`] | building the engine from settings and running the platforms |
 //! | [`check`] | `natter check`: validated, redacted effective settings |
 //! | [`logging`] | the tracing subscriber |
+//! | [`plugins`] | the plugins natter ships with |
 
 pub mod app;
 pub mod check;
 pub mod logging;
+pub mod plugins;
 pub mod settings;
 
 pub use app::App;

@@ -178,3 +178,45 @@ async fn check_names_the_bad_setting_and_fails() {
     assert!(!run.success);
     assert!(run.stderr.contains("model.temperature"), "{}", run.stderr);
 }
+
+#[tokio::test]
+async fn shipped_plugins_are_enabled_from_settings() {
+    let fake = FakeOpenAi::start().await;
+    let mut file = config(&fake);
+    writeln!(
+        file,
+        "\n[plugins.generate]\nenabled = true\n\n[plugins.notes]\nenabled = false"
+    )
+    .unwrap();
+    fake.reply("The sea is wide,\nthe sea is deep.");
+    let run = natter(
+        &file,
+        &[],
+        "/help\n/write poem the sea --words 20\n/remember x\n",
+        "warn",
+    )
+    .await;
+    assert!(run.success, "{}", run.stderr);
+    assert!(run.stdout.contains("/write"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("The sea is wide,\nthe sea is deep."),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Unknown command /remember"),
+        "disabled plugin: {}",
+        run.stdout
+    );
+    let prompt = fake.requests()[0].body["messages"].to_string();
+    assert!(
+        prompt.contains("poem") && prompt.contains("the sea") && prompt.contains("20"),
+        "{prompt}"
+    );
+
+    let mut typo = config(&fake);
+    writeln!(typo, "\n[plugins.genrate]\nenabled = true").unwrap();
+    let run = natter(&typo, &["check"], "", "warn").await;
+    assert!(!run.success);
+    assert!(run.stderr.contains("plugins.genrate"), "{}", run.stderr);
+}
