@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what natter's build and tests need and a fresh machine may lack.
+# Idempotent: does nothing that is already done. Sourced by run.sh and test.sh.
+set -euo pipefail
+
+natter_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# A fixed target directory outside the checkout keeps rebuilds incremental
+# across fresh clones (CI clones anew each run).
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/natter/target}"
+mkdir -p "$CARGO_TARGET_DIR"
+
+need_apt=()
+command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
+ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || need_apt+=(libclang-dev)
+command -v c++ >/dev/null 2>&1 || need_apt+=(g++)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]} (needed to build llama.cpp)" >&2
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >&2
+fi
+
+if [ -x "$natter_root/scripts/fetch-model.sh" ]; then
+  "$natter_root/scripts/fetch-model.sh"
+fi
