@@ -1,6 +1,8 @@
 //! The engine's own overhead: an instant scripted model and a no-op outbox,
 //! 10,000 conversations each sending messages one after another. Reports
-//! messages per second and the latency the engine adds (submit → handled),
+//! messages per second and submit → handled latency at saturation (where it
+//! is mostly queueing: 10,000 clients waiting their turn) and for a single
+//! conversation (the latency the engine itself adds),
 //! next to a reference — the bare cost of handing a message to a task and
 //! hearing back (spawn + oneshot) — measured in the same run.
 //!
@@ -72,7 +74,7 @@ fn figures(mut latencies: Vec<Duration>, elapsed: Duration) -> Figures {
     }
 }
 
-async fn engine_run() -> Figures {
+async fn engine_run(conversations: usize, messages_each: usize) -> Figures {
     let backend = Arc::new(ScriptedBackend::new().without_recording());
     let engine = Engine::builder(backend)
         .settings(natter_core::EngineSettings {
@@ -83,12 +85,12 @@ async fn engine_run() -> Figures {
         .expect("engine");
     let inbox = engine.attach(Arc::new(NullOutbox));
     let started = Instant::now();
-    let clients: Vec<_> = (0..CONVERSATIONS)
+    let clients: Vec<_> = (0..conversations)
         .map(|c| {
             let inbox = inbox.clone();
             tokio::spawn(async move {
-                let mut latencies = Vec::with_capacity(MESSAGES_EACH);
-                for n in 0..MESSAGES_EACH {
+                let mut latencies = Vec::with_capacity(messages_each);
+                for n in 0..messages_each {
                     let sent = Instant::now();
                     inbox.submit(message(c, n)).handled().await;
                     latencies.push(sent.elapsed());
@@ -97,7 +99,7 @@ async fn engine_run() -> Figures {
             })
         })
         .collect();
-    let mut latencies = Vec::with_capacity(CONVERSATIONS * MESSAGES_EACH);
+    let mut latencies = Vec::with_capacity(conversations * messages_each);
     for client in clients {
         latencies.extend(client.await.expect("client"));
     }
@@ -142,9 +144,10 @@ fn main() {
         "engine overhead: {CONVERSATIONS} conversations × {MESSAGES_EACH} messages = {total}, instant model, no-op outbox"
     );
     // Warm up allocators and the runtime once.
-    runtime.block_on(engine_run());
+    runtime.block_on(engine_run(CONVERSATIONS, MESSAGES_EACH));
     let reference = runtime.block_on(reference_run());
-    let engine = runtime.block_on(engine_run());
+    let engine = runtime.block_on(engine_run(CONVERSATIONS, MESSAGES_EACH));
+    let unloaded = runtime.block_on(engine_run(1, 20_000));
     println!(
         "reference (spawn + oneshot): {:>10.0} msg/s   p50 {:>8.1?}   p99 {:>8.1?}",
         reference.per_second, reference.p50, reference.p99
@@ -152,6 +155,10 @@ fn main() {
     println!(
         "natter engine:               {:>10.0} msg/s   p50 {:>8.1?}   p99 {:>8.1?}",
         engine.per_second, engine.p50, engine.p99
+    );
+    println!(
+        "natter, one conversation:    {:>10.0} msg/s   p50 {:>8.1?}   p99 {:>8.1?}   (latency the engine adds when idle)",
+        unloaded.per_second, unloaded.p50, unloaded.p99
     );
     println!(
         "engine / reference throughput: {:.2}   target ≥ 100,000 msg/s: {}",

@@ -18,18 +18,20 @@ pub struct Window {
     pub prompt_tokens: usize,
 }
 
-/// Builds the prompt for `new` from `turns` (oldest first) within the budget.
+/// Builds the prompt for `new` from `turns` (oldest first) within the budget
+/// of `context_window` tokens, `reply_budget` of which are kept for the reply.
 ///
 /// Fails with [`ModelError::ContextOverflow`] when the system prompt and the
 /// new message alone leave no room for the reply.
 pub fn fit(
     backend: &dyn ModelBackend,
+    context_window: usize,
     system: ChatMessage,
     turns: &[Turn],
     new: ChatMessage,
     reply_budget: usize,
 ) -> Result<Window, ModelError> {
-    let context = backend.capabilities().context_window;
+    let context = context_window;
     let available = context.saturating_sub(reply_budget);
     let fixed = backend.count_tokens(std::slice::from_ref(&system))
         + backend.count_tokens(std::slice::from_ref(&new));

@@ -116,6 +116,9 @@ impl Courier {
     }
 
     fn fits(&self, markdown: &str) -> bool {
+        if self.limits.max_len == usize::MAX {
+            return true;
+        }
         let unit = self.limits.unit;
         let rendered = unit.measure(&self.outbox.render(markdown).text);
         rendered.saturating_add(unit.measure(&self.limits.streaming_suffix)) <= self.limits.max_len
@@ -161,13 +164,10 @@ impl Courier {
         let mut text = String::new();
         let mut dirty = false;
         self.typing(to).await;
-        let typing_every = self.limits.typing_every.unwrap_or(Duration::MAX);
-        let mut typing = tokio::time::interval_at(
-            tokio::time::Instant::now()
-                .checked_add(typing_every)
-                .unwrap_or_else(far_future),
-            typing_every,
-        );
+        let mut typing = self
+            .limits
+            .typing_every
+            .map(|every| tokio::time::interval_at(tokio::time::Instant::now() + every, every));
 
         let end = loop {
             tokio::select! {
@@ -193,7 +193,7 @@ impl Courier {
                         debug!(%error, "streaming edit failed; the final text will follow");
                     }
                 }
-                _ = typing.tick(), if reply.messages.is_empty() => self.typing(to).await,
+                Some(_) = tick(typing.as_mut()), if reply.messages.is_empty() => self.typing(to).await,
             }
         };
         drop(stream);
@@ -328,6 +328,10 @@ fn append_note(text: &mut String, note: &str) {
     text.push_str(note);
 }
 
-fn far_future() -> tokio::time::Instant {
-    tokio::time::Instant::now() + Duration::from_secs(86_400 * 365)
+/// The next tick of an optional interval; never, without one.
+async fn tick(interval: Option<&mut tokio::time::Interval>) -> Option<tokio::time::Instant> {
+    match interval {
+        Some(interval) => Some(interval.tick().await),
+        None => futures::future::pending().await,
+    }
 }

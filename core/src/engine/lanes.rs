@@ -61,18 +61,23 @@ impl<J> Lanes<J> {
         }
     }
 
-    /// The worker's next job with a fresh cancellation token (a child of
-    /// `parent`), or `None` — and the lane is gone — when the queue is empty.
+    /// The worker's next job with a fresh cancellation token (already
+    /// cancelled once `shutdown` is), or `None` — and the lane is gone — when
+    /// the queue is empty. Tokens are independent rather than children of
+    /// `shutdown`, so lanes never contend on one token tree.
     pub(crate) fn next(
         &self,
         key: &ConversationKey,
-        parent: &CancellationToken,
+        shutdown: &CancellationToken,
     ) -> Option<(J, CancellationToken)> {
         let mut lanes = self.lock();
         let lane = lanes.get_mut(key)?;
         match lane.queue.pop_front() {
             Some(job) => {
-                let token = parent.child_token();
+                let token = CancellationToken::new();
+                if shutdown.is_cancelled() {
+                    token.cancel();
+                }
                 lane.in_flight = Some(token.clone());
                 Some((job, token))
             }
@@ -92,6 +97,15 @@ impl<J> Lanes<J> {
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Cancels every job in flight (shutdown).
+    pub(crate) fn cancel_all(&self) {
+        for lane in self.lock().values() {
+            if let Some(token) = &lane.in_flight {
+                token.cancel();
+            }
         }
     }
 

@@ -198,6 +198,7 @@ impl EngineBuilder {
             }
         }
         let shared = Shared {
+            capabilities: self.backend.capabilities(),
             parallel: Semaphore::new(self.settings.max_parallel.max(1)),
             settings: self.settings,
             defaults: self.defaults,
@@ -221,6 +222,8 @@ pub(crate) struct Shared {
     pub(crate) settings: EngineSettings,
     pub(crate) defaults: ModelDefaults,
     pub(crate) backend: Arc<dyn ModelBackend>,
+    /// Read once: the context window and names do not change while running.
+    pub(crate) capabilities: crate::backend::Capabilities,
     pub(crate) store: Arc<dyn ConversationStore>,
     pub(crate) personas: Personas,
     pub(crate) plugins: Vec<Registered>,
@@ -286,6 +289,7 @@ impl Engine {
         {
             info!("cancelling replies still in flight");
             self.shared.shutdown.cancel();
+            self.shared.lanes.cancel_all();
             self.shared.tasks.wait().await;
         }
         debug!("engine stopped");

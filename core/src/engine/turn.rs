@@ -68,13 +68,15 @@ impl Shared {
         let reply_budget = params.max_tokens.unwrap_or(self.defaults.max_tokens) as usize;
         let window = history::fit(
             self.backend.as_ref(),
+            self.capabilities.context_window,
             ChatMessage::system(persona.system),
             &turns,
             Self::user_message(message, text),
             reply_budget,
         )?;
+        let mut window = window;
         let request = ChatRequest {
-            messages: window.messages.clone(),
+            messages: std::mem::take(&mut window.messages),
             params,
             conversation: Some(message.key.clone()),
         };
@@ -179,12 +181,12 @@ fn log_model_failure(error: &ModelError) {
 }
 
 async fn record_usage(shared: &Shared, message: &Incoming, prompt: u32, completion: u32) {
-    let capabilities = shared.backend.capabilities();
+    let capabilities = &shared.capabilities;
     let record = UsageRecord {
         key: message.key.clone(),
         user_id: message.author.id.clone(),
-        backend: capabilities.backend,
-        model: capabilities.model,
+        backend: capabilities.backend.clone(),
+        model: capabilities.model.clone(),
         prompt_tokens: prompt,
         completion_tokens: completion,
         at_unix_ms: unix_ms(SystemTime::now()),
