@@ -61,7 +61,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(app.run()) {
+    let result = runtime.block_on(app.run());
+    // A read from stdin may still be blocking a runtime thread; it must not
+    // keep a stopped natter alive.
+    runtime.shutdown_background();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("natter: {error:#}");

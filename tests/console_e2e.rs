@@ -220,3 +220,40 @@ async fn shipped_plugins_are_enabled_from_settings() {
     assert!(!run.success);
     assert!(run.stderr.contains("plugins.genrate"), "{}", run.stderr);
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_lets_the_reply_in_flight_finish() {
+    let fake = FakeOpenAi::start().await;
+    let config = config(&fake);
+    fake.set_chunk_delay(std::time::Duration::from_millis(100));
+    fake.reply("one two three four five six seven eight nine ten");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_natter"))
+        .arg("--config")
+        .arg(config.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Keep stdin open: only the signal ends this session.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"count to ten\n").await.unwrap();
+    fake.wait_for_requests(1).await;
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().await.unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout, "one two three four five six seven eight nine ten\n");
+    drop(stdin);
+}

@@ -6,7 +6,7 @@
 //! next to a reference — the bare cost of handing a message to a task and
 //! hearing back (spawn + oneshot) — measured in the same run.
 //!
-//! `cargo bench -p natter-core --features test-utils --bench engine`
+//! `cargo bench -p natter-core --bench engine`
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

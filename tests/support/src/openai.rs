@@ -45,11 +45,11 @@ pub struct Recorded {
     pub authorization: Option<String>,
 }
 
-#[derive(Default)]
 struct Inner {
     script: VecDeque<Behaviour>,
     requests: Vec<Recorded>,
     chunk_delay: Duration,
+    received: tokio::sync::watch::Sender<usize>,
 }
 
 /// The running fake. Dropping it leaves the server running until the runtime ends.
@@ -62,7 +62,12 @@ pub struct FakeOpenAi {
 impl FakeOpenAi {
     /// Starts a fake on `127.0.0.1:0`.
     pub async fn start() -> Self {
-        let inner = Arc::new(Mutex::new(Inner::default()));
+        let inner = Arc::new(Mutex::new(Inner {
+            script: VecDeque::new(),
+            requests: Vec::new(),
+            chunk_delay: Duration::ZERO,
+            received: tokio::sync::watch::channel(0).0,
+        }));
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
             .with_state(Arc::clone(&inner));
@@ -94,6 +99,12 @@ impl FakeOpenAi {
     /// Waits this long between streamed chunks.
     pub fn set_chunk_delay(&self, delay: Duration) {
         self.inner.lock().unwrap().chunk_delay = delay;
+    }
+
+    /// Waits until at least `n` requests have arrived.
+    pub async fn wait_for_requests(&self, n: usize) {
+        let mut received = self.inner.lock().unwrap().received.subscribe();
+        let _ = received.wait_for(|count| *count >= n).await;
     }
 
     /// Every request so far.
@@ -184,6 +195,8 @@ async fn completions(
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
         });
+        let count = inner.requests.len();
+        inner.received.send_replace(count);
         (inner.script.pop_front(), inner.chunk_delay)
     };
     let mut scripted = None;
