@@ -187,10 +187,10 @@ async fn burst(streaming: bool) {
             _ => bot_message_of[&message_id],
         };
         let shown = call.result["text"].as_str().unwrap_or_default();
-        if let Some((at, expected)) = injected.get(&user_message) {
-            if shown == expected {
-                latencies.push(call.at.duration_since(*at));
-            }
+        if let Some((at, expected)) = injected.get(&user_message)
+            && shown == expected
+        {
+            latencies.push(call.at.duration_since(*at));
         }
     }
     let elapsed = start.elapsed();

@@ -144,11 +144,11 @@ impl Translator {
 
     fn author(&self, message: &Message) -> Option<Author> {
         // An anonymous group admin posts as the group itself.
-        if let Some(sender) = &message.sender_chat {
-            if sender.id == message.chat.id {
-                let name = sender.title().unwrap_or("Group admin").to_owned();
-                return Some(Author::user(sender.id.0.to_string(), name).admin());
-            }
+        if let Some(sender) = &message.sender_chat
+            && sender.id == message.chat.id
+        {
+            let name = sender.title().unwrap_or("Group admin").to_owned();
+            return Some(Author::user(sender.id.0.to_string(), name).admin());
         }
         let user = message.from.as_ref()?;
         let id = i64::try_from(user.id.0).ok()?;

@@ -253,10 +253,10 @@ impl FakeTelegram {
             let id = inner.next_update;
             inner.next_update += 1;
             update["update_id"] = json!(id);
-            if let Some(chat) = update.pointer("/message/chat") {
-                if let Some(chat_id) = chat.get("id").and_then(Value::as_i64) {
-                    inner.chats.insert(chat_id, chat.clone());
-                }
+            if let Some(chat) = update.pointer("/message/chat")
+                && let Some(chat_id) = chat.get("id").and_then(Value::as_i64)
+            {
+                inner.chats.insert(chat_id, chat.clone());
             }
             inner.updates.push_back(update);
             id
@@ -472,7 +472,12 @@ fn too_many(retry_after: u64) -> (u16, Value) {
     )
 }
 
-async fn handle(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> Response {
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path().trim_start_matches('/');
     let Some((token, method)) = path
         .strip_prefix("bot")
@@ -481,8 +486,14 @@ async fn handle(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> Res
         return (StatusCode::NOT_FOUND, "not a Bot API path").into_response();
     };
     let method = method.to_ascii_lowercase();
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     let params: Value = if body.is_empty() {
         json!({})
+    } else if let Some(boundary) = content_type.split("boundary=").nth(1) {
+        multipart_fields(&String::from_utf8_lossy(&body), boundary.trim_matches('"'))
     } else {
         serde_json::from_slice(&body).unwrap_or(json!({}))
     };
@@ -511,6 +522,28 @@ async fn handle(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> Res
     shared.changed.notify_waiters();
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (code, axum::Json(answer)).into_response()
+}
+
+/// The text fields of a `multipart/form-data` body (teloxide uses it for
+/// methods that may carry files, such as `setWebhook`), JSON values decoded.
+fn multipart_fields(body: &str, boundary: &str) -> Value {
+    let mut fields = serde_json::Map::new();
+    for part in body.split(&format!("--{boundary}")) {
+        let Some((head, value)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let Some(name) = head
+            .split("name=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+        else {
+            continue;
+        };
+        let value = value.strip_suffix("\r\n").unwrap_or(value);
+        let decoded = serde_json::from_str(value).unwrap_or_else(|_| json!(value));
+        fields.insert(name.to_owned(), decoded);
+    }
+    Value::Object(fields)
 }
 
 async fn get_updates(shared: &Shared, params: &Value) -> (u16, Value) {
