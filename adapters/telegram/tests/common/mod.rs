@@ -52,7 +52,9 @@ impl Harness {
             engine.clone(),
             shutdown.clone(),
         ));
-        let ready = if webhook { "setwebhook" } else { "getupdates" };
+        // Started once the command menu is registered (updates injected before
+        // the first long poll wait in the fake's queue, as they do at Telegram).
+        let ready = if webhook { "setwebhook" } else { "setmycommands" };
         fake.wait_for(WITHIN, |calls| calls.iter().any(|c| c.method == ready))
             .await;
         Self {
