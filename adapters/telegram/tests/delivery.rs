@@ -262,6 +262,19 @@ async fn webhook_mode_receives_updates_and_answers() {
         h.fake.calls_to("getUpdates").is_empty(),
         "polled in webhook mode"
     );
+    let forged = h
+        .fake
+        .deliver_webhook_with(
+            updates::text(
+                h.fake.next_message_id(),
+                private_chat(ALICE, "Alice"),
+                user(ALICE, "Alice"),
+                "forged",
+            ),
+            Some("wrong-secret".into()),
+        )
+        .await;
+    assert_eq!(forged, 401, "a post without the secret was accepted");
     h.backend.reply("Hello by webhook.");
     let id = h.fake.next_message_id();
     let status = h
@@ -276,5 +289,10 @@ async fn webhook_mode_receives_updates_and_answers() {
     assert_eq!(status, 200);
     let reply = h.reply_to(id).await;
     assert_eq!(reply.text(), Some("Hello by webhook."));
+    assert_eq!(
+        h.backend.requests().len(),
+        1,
+        "the forged update was answered"
+    );
     h.stop().await.unwrap();
 }

@@ -338,8 +338,15 @@ impl FakeTelegram {
     }
 
     /// Posts `update` to the registered webhook as Telegram would; returns the HTTP status.
-    pub async fn deliver_webhook(&self, mut update: Value) -> u16 {
-        let (url, secret) = self.webhook().expect("no webhook registered");
+    pub async fn deliver_webhook(&self, update: Value) -> u16 {
+        let (_, secret) = self.webhook().expect("no webhook registered");
+        self.deliver_webhook_with(update, secret).await
+    }
+
+    /// Posts `update` to the registered webhook with `secret` in the header
+    /// (as an impostor would, when it is not the registered one).
+    pub async fn deliver_webhook_with(&self, mut update: Value, secret: Option<String>) -> u16 {
+        let (url, _) = self.webhook().expect("no webhook registered");
         {
             let mut inner = self.shared.lock();
             update["update_id"] = json!(inner.next_update);

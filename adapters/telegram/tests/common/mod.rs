@@ -54,7 +54,11 @@ impl Harness {
         ));
         // Started once the command menu is registered (updates injected before
         // the first long poll wait in the fake's queue, as they do at Telegram).
-        let ready = if webhook { "setwebhook" } else { "setmycommands" };
+        let ready = if webhook {
+            "setwebhook"
+        } else {
+            "setmycommands"
+        };
         fake.wait_for(WITHIN, |calls| calls.iter().any(|c| c.method == ready))
             .await;
         Self {
