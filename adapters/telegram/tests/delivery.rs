@@ -78,29 +78,30 @@ async fn a_10000_character_reply_arrives_complete_in_ordered_parts() {
 
 #[tokio::test]
 async fn streaming_20_long_replies_into_one_group_draws_no_429() {
-    // Telegram's limits scaled down 20× in time, enforced by the fake exactly.
+    // Telegram's limits with shorter windows (so the test takes seconds, not
+    // minutes), enforced by the fake as the adapter is told them.
     let rate = RateSettings {
         chat: 1,
         chat_window_ms: 100,
         group: 20,
-        group_window_ms: 3_000,
+        group_window_ms: 2_000,
         ..RateSettings::default()
     };
     let h = Harness::with(|s| s.rate = rate.clone()).await;
     h.fake.enforce(Limits {
         per_chat: Some((1, Duration::from_millis(100))),
-        per_group: Some((20, Duration::from_millis(3_000))),
+        per_group: Some((20, Duration::from_millis(2_000))),
         // Requests are counted when they arrive, the pacer counts when they leave.
         tolerance: Duration::from_millis(50),
     });
     let replies: Vec<String> = (0..20)
-        .map(|i| format!("{} END-{i}.", long_reply(5_000, &format!("R{i}"))))
+        .map(|i| format!("{} END-{i}.", long_reply(4_500, &format!("R{i}"))))
         .collect();
     for reply in &replies {
-        // Streamed in 25 chunks, 10 ms apart.
+        // Streamed in 10 chunks, 10 ms apart.
         let chars: Vec<char> = reply.chars().collect();
         let steps = chars
-            .chunks(chars.len().div_ceil(25))
+            .chunks(chars.len().div_ceil(10))
             .flat_map(|c| {
                 [
                     Step::Delay(Duration::from_millis(10)),
@@ -129,7 +130,7 @@ async fn streaming_20_long_replies_into_one_group_draws_no_429() {
             .any(|m| parse_html(&m.text).unwrap().trim_end().ends_with(&marker))
     };
     h.fake
-        .wait_for(Duration::from_secs(120), |_| (0..20).all(finished))
+        .wait_for(Duration::from_secs(180), |_| (0..20).all(finished))
         .await;
     let writes = h.fake.calls().iter().filter(|c| c.is_write()).count();
     let edits = h.fake.calls_to("editMessageText").len();
