@@ -5,3 +5,4 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, missing_docs)]
 
 pub mod openai;
+pub mod telegram;

@@ -1,0 +1,28 @@
+//! # natter-telegram — the Telegram adapter
+//!
+//! Brings Telegram messages to the natter engine and its replies back, on
+//! [teloxide]. The adapter translates; the engine decides.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`settings`] | the `[telegram]` section: token, API URL, scope, access lists, webhook, rates |
+//! | [`error`] | [`TelegramError`]: why the adapter could not start or keep running |
+//! | [`render`] | the model's Markdown as Telegram HTML, and back to plain text |
+//! | [`translate`] | a Telegram message as a [`natter_core::Incoming`]: triggers, keys, mention stripping |
+//! | [`outbox`] | [`TelegramOutbox`]: `sendMessage`, `editMessageText`, `sendChatAction` and Telegram's limits |
+//! | [`run`](mod@run) | start-up checks, command menu, long polling or webhook, shutdown |
+//!
+//! Splitting, pacing, coalescing of edits and retries are done by natter-core's
+//! delivery courier from the [`natter_core::PlatformLimits`] the outbox reports.
+
+pub mod error;
+pub mod outbox;
+pub mod render;
+pub mod run;
+pub mod settings;
+pub mod translate;
+
+pub use error::TelegramError;
+pub use outbox::TelegramOutbox;
+pub use run::run;
+pub use settings::{RateSettings, Scope, TelegramSettings};

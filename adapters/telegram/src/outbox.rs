@@ -1,0 +1,249 @@
+//! [`TelegramOutbox`]: the engine's replies as Bot API calls — `sendMessage`
+//! (HTML, replying to the user, in the right forum topic), `editMessageText`,
+//! `sendChatAction` — with Telegram's answers turned into the
+//! [`DeliveryError`]s the delivery courier acts on.
+//!
+//! - "message is not modified" is success;
+//! - 429 becomes [`DeliveryError::RetryAfter`] with Telegram's `retry_after`;
+//! - 400 "can't parse entities" is answered by sending the same text as plain
+//!   text at once, so the reply is never lost.
+
+use async_trait::async_trait;
+use natter_core::{
+    ChannelRef, DeliveryError, MessageId, Outbox, PlatformLimits, Rendered, TextFormat,
+};
+use teloxide::payloads::{EditMessageTextSetters, SendChatActionSetters, SendMessageSetters};
+use teloxide::prelude::Requester;
+use teloxide::types::{
+    ChatAction, ChatId, LinkPreviewOptions, MessageId as TgMessageId, ParseMode, ReplyParameters,
+    ThreadId,
+};
+use teloxide::{ApiError, Bot, RequestError};
+use tracing::{instrument, warn};
+
+use crate::render::{html_to_plain, markdown_to_html};
+
+/// Sends and edits messages through the Bot API.
+#[derive(Clone, Debug)]
+pub struct TelegramOutbox {
+    bot: Bot,
+    limits: PlatformLimits,
+}
+
+impl TelegramOutbox {
+    /// An outbox posting through `bot` and reporting `limits` to the courier.
+    pub fn new(bot: Bot, limits: PlatformLimits) -> Self {
+        Self { bot, limits }
+    }
+}
+
+/// The chat and forum topic of `to`.
+fn target(to: &ChannelRef) -> Result<(ChatId, Option<ThreadId>), DeliveryError> {
+    let chat = to
+        .channel
+        .parse::<i64>()
+        .map_err(|_| DeliveryError::Rejected(format!("`{}` is not a Telegram chat", to.channel)))?;
+    let thread = match &to.thread {
+        Some(thread) => Some(ThreadId(TgMessageId(thread.parse().map_err(|_| {
+            DeliveryError::Rejected(format!("`{thread}` is not a Telegram topic"))
+        })?))),
+        None => None,
+    };
+    Ok((ChatId(chat), thread))
+}
+
+fn message_id(id: &MessageId) -> Result<TgMessageId, DeliveryError> {
+    id.0.parse()
+        .map(TgMessageId)
+        .map_err(|_| DeliveryError::Rejected(format!("`{id}` is not a Telegram message id")))
+}
+
+/// What to do about a failed call.
+enum Failed {
+    /// Telegram could not parse the HTML: send it as plain text.
+    Markup,
+    /// The edit changed nothing: that is success.
+    NotModified,
+    /// Anything else, for the courier.
+    Delivery(DeliveryError),
+}
+
+fn classify(error: RequestError) -> Failed {
+    match error {
+        RequestError::Api(ApiError::CantParseEntities(_)) => Failed::Markup,
+        RequestError::Api(ApiError::MessageNotModified) => Failed::NotModified,
+        RequestError::RetryAfter(wait) => {
+            Failed::Delivery(DeliveryError::RetryAfter(wait.duration()))
+        }
+        RequestError::Api(api) => Failed::Delivery(DeliveryError::Rejected(api.to_string())),
+        RequestError::MigrateToChatId(to) => Failed::Delivery(DeliveryError::Rejected(format!(
+            "the group became supergroup {to}; messages must go there"
+        ))),
+        // teloxide strips the URL (and with it the token) from network errors.
+        RequestError::Network(e) => Failed::Delivery(DeliveryError::Transient(e.to_string())),
+        RequestError::InvalidJson { source, .. } => Failed::Delivery(DeliveryError::Transient(
+            format!("unreadable answer from the Bot API: {source}"),
+        )),
+        RequestError::Io(e) => Failed::Delivery(DeliveryError::Transient(e.to_string())),
+    }
+}
+
+fn parse_mode(text: &Rendered) -> Option<ParseMode> {
+    match text.format {
+        TextFormat::Html => Some(ParseMode::Html),
+        TextFormat::Plain | TextFormat::Markdown => None,
+    }
+}
+
+fn no_preview() -> LinkPreviewOptions {
+    LinkPreviewOptions {
+        is_disabled: true,
+        url: None,
+        prefer_small_media: false,
+        prefer_large_media: false,
+        show_above_text: false,
+    }
+}
+
+impl TelegramOutbox {
+    async fn try_send(
+        &self,
+        chat: ChatId,
+        thread: Option<ThreadId>,
+        text: &str,
+        mode: Option<ParseMode>,
+        reply_to: Option<TgMessageId>,
+    ) -> Result<TgMessageId, RequestError> {
+        let mut request = self
+            .bot
+            .send_message(chat, text)
+            .link_preview_options(no_preview());
+        if let Some(mode) = mode {
+            request = request.parse_mode(mode);
+        }
+        if let Some(thread) = thread {
+            request = request.message_thread_id(thread);
+        }
+        if let Some(id) = reply_to {
+            let mut reply = ReplyParameters::new(id);
+            reply.allow_sending_without_reply = Some(true);
+            request = request.reply_parameters(reply);
+        }
+        Ok(request.await?.id)
+    }
+
+    async fn try_edit(
+        &self,
+        chat: ChatId,
+        id: TgMessageId,
+        text: &str,
+        mode: Option<ParseMode>,
+    ) -> Result<(), RequestError> {
+        let mut request = self
+            .bot
+            .edit_message_text(chat, id, text)
+            .link_preview_options(no_preview());
+        if let Some(mode) = mode {
+            request = request.parse_mode(mode);
+        }
+        request.await.map(drop)
+    }
+}
+
+#[async_trait]
+impl Outbox for TelegramOutbox {
+    fn limits(&self) -> PlatformLimits {
+        self.limits.clone()
+    }
+
+    fn render(&self, markdown: &str) -> Rendered {
+        Rendered {
+            text: markdown_to_html(markdown),
+            format: TextFormat::Html,
+        }
+    }
+
+    async fn typing(&self, to: &ChannelRef) -> Result<(), DeliveryError> {
+        let (chat, thread) = target(to)?;
+        let mut request = self.bot.send_chat_action(chat, ChatAction::Typing);
+        if let Some(thread) = thread {
+            request = request.message_thread_id(thread);
+        }
+        match request.await {
+            Ok(_) => Ok(()),
+            Err(error) => match classify(error) {
+                Failed::Delivery(error) => Err(error),
+                Failed::Markup | Failed::NotModified => Ok(()),
+            },
+        }
+    }
+
+    #[instrument(skip_all, fields(chat = %to.channel, topic = ?to.thread))]
+    async fn send(
+        &self,
+        to: &ChannelRef,
+        text: &Rendered,
+        reply_to: Option<&MessageId>,
+    ) -> Result<MessageId, DeliveryError> {
+        let (chat, thread) = target(to)?;
+        let reply_to = reply_to.map(message_id).transpose()?;
+        let sent = match self
+            .try_send(chat, thread, &text.text, parse_mode(text), reply_to)
+            .await
+        {
+            Ok(id) => Ok(id),
+            Err(error) => match classify(error) {
+                Failed::Markup => {
+                    warn!("Telegram could not parse the HTML; sending the reply as plain text");
+                    self.try_send(chat, thread, &html_to_plain(&text.text), None, reply_to)
+                        .await
+                        .map_err(|e| match classify(e) {
+                            Failed::Delivery(error) => error,
+                            Failed::Markup | Failed::NotModified => {
+                                DeliveryError::Rejected("plain text refused".into())
+                            }
+                        })
+                }
+                Failed::NotModified => Err(DeliveryError::Rejected(
+                    "Telegram answered `not modified` to a new message".into(),
+                )),
+                Failed::Delivery(error) => Err(error),
+            },
+        }?;
+        Ok(MessageId(sent.0.to_string()))
+    }
+
+    #[instrument(skip_all, fields(chat = %to.channel, id = %id))]
+    async fn edit(
+        &self,
+        to: &ChannelRef,
+        id: &MessageId,
+        text: &Rendered,
+    ) -> Result<(), DeliveryError> {
+        let (chat, _) = target(to)?;
+        let id = message_id(id)?;
+        match self.try_edit(chat, id, &text.text, parse_mode(text)).await {
+            Ok(()) => Ok(()),
+            Err(error) => match classify(error) {
+                Failed::NotModified => Ok(()),
+                Failed::Markup => {
+                    warn!("Telegram could not parse the HTML; editing in plain text");
+                    match self
+                        .try_edit(chat, id, &html_to_plain(&text.text), None)
+                        .await
+                    {
+                        Ok(()) => Ok(()),
+                        Err(e) => match classify(e) {
+                            Failed::NotModified => Ok(()),
+                            Failed::Delivery(error) => Err(error),
+                            Failed::Markup => {
+                                Err(DeliveryError::Rejected("plain text refused".into()))
+                            }
+                        },
+                    }
+                }
+                Failed::Delivery(error) => Err(error),
+            },
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! [`run`]: starts the adapter — checks the token with `getMe` (a clear error
+//! instead of teloxide's panic), puts the engine's commands in Telegram's menu,
+//! then feeds updates to the engine from long polling or a webhook until
+//! shutdown is cancelled.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use natter_core::Engine;
+use natter_core::engine::Inbox;
+use secrecy::ExposeSecret;
+use teloxide::payloads::SetWebhookSetters;
+use teloxide::prelude::Requester;
+use teloxide::types::{AllowedUpdate, BotCommand, Update, UpdateKind};
+use teloxide::update_listeners::webhooks;
+use teloxide::update_listeners::{AsUpdateStream, Polling, UpdateListener};
+use teloxide::{ApiError, Bot, RequestError};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, instrument, warn};
+
+use crate::error::TelegramError;
+use crate::outbox::TelegramOutbox;
+use crate::settings::{TelegramSettings, parse_url};
+use crate::translate::{BotIdentity, Translator};
+
+/// How long one `getUpdates` long poll waits (below teloxide's 17 s HTTP timeout).
+const POLL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs the Telegram adapter until `shutdown` is cancelled.
+///
+/// Fails fast, before touching the engine, when the token is missing or
+/// refused or the Bot API cannot be reached. Shutting the engine down is the
+/// caller's job (after this returns, no more messages arrive).
+pub async fn run(
+    settings: TelegramSettings,
+    engine: Engine,
+    shutdown: CancellationToken,
+) -> Result<(), TelegramError> {
+    settings.validate()?;
+    let token = settings.resolve_token().ok_or(TelegramError::NoToken)?;
+    let api_url = parse_url("api_url", &settings.api_url)?;
+    let bot = Bot::new(token.expose_secret()).set_api_url(api_url);
+
+    let me = tokio::select! {
+        me = bot.get_me() => me.map_err(|e| startup_error(e, &settings.api_url, "getMe"))?,
+        () = shutdown.cancelled() => return Ok(()),
+    };
+    let identity = BotIdentity {
+        id: me.user.id.0,
+        username: me.user.username.clone().unwrap_or_default(),
+    };
+    register_commands(&bot, &engine).await;
+
+    let outbox = Arc::new(TelegramOutbox::new(bot.clone(), settings.limits()));
+    let inbox = engine.attach(outbox);
+    let translator = Translator::new(
+        identity.clone(),
+        &settings,
+        engine.commands().into_iter().map(|c| c.name),
+    );
+    info!(bot = %identity.username, "Telegram adapter started");
+    match &settings.webhook_url {
+        None => poll(bot, &settings, &translator, &inbox, &shutdown).await,
+        Some(url) => webhook(bot, &settings, url, &translator, &inbox, &shutdown).await,
+    }
+}
+
+/// A start-up call's failure as an error the operator can act on.
+fn startup_error(error: RequestError, api_url: &str, method: &'static str) -> TelegramError {
+    match error {
+        RequestError::Api(ApiError::InvalidToken) => TelegramError::BadToken,
+        // teloxide strips the request URL (which holds the token) from network errors.
+        RequestError::Network(e) => TelegramError::Unreachable {
+            api_url: api_url.to_owned(),
+            reason: e.to_string(),
+        },
+        RequestError::InvalidJson { source, .. } => TelegramError::Unreachable {
+            api_url: api_url.to_owned(),
+            reason: format!("the answer is not the Bot API's ({source})"),
+        },
+        other => TelegramError::Api {
+            method,
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// Puts the engine's commands in Telegram's command menu (best effort).
+async fn register_commands(bot: &Bot, engine: &Engine) {
+    let commands: Vec<BotCommand> = engine
+        .commands()
+        .into_iter()
+        .filter(|c| {
+            (1..=32).contains(&c.name.len())
+                && c.name
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
+        })
+        .map(|c| {
+            let mut description: String = c.description.chars().take(256).collect();
+            if description.trim().is_empty() {
+                description = c.name.clone();
+            }
+            BotCommand::new(c.name, description)
+        })
+        .collect();
+    if let Err(error) = bot.set_my_commands(commands).await {
+        warn!(%error, "could not register the command menu with setMyCommands");
+    }
+}
+
+/// Hands one update to the engine.
+#[instrument(name = "telegram_update", skip_all, fields(update = update.id.0))]
+fn dispatch(update: Update, translator: &Translator, inbox: &Inbox) {
+    let UpdateKind::Message(message) = update.kind else {
+        debug!("ignoring an update that is not a message");
+        return;
+    };
+    match translator.translate(&message) {
+        // The receipt is not needed: the engine orders and answers on its own.
+        Some(incoming) => drop(inbox.submit(incoming)),
+        None => debug!(chat = message.chat.id.0, "nothing to hand over"),
+    }
+}
+
+/// Feeds `updates` to the engine; on shutdown, asks the listener to stop and
+/// drains what it still yields.
+async fn consume<S, E>(
+    updates: S,
+    stop: impl FnOnce(),
+    translator: &Translator,
+    inbox: &Inbox,
+    shutdown: &CancellationToken,
+) where
+    S: Stream<Item = Result<Update, E>>,
+    E: std::fmt::Display,
+{
+    let mut updates = std::pin::pin!(updates);
+    let mut stop = Some(stop);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled(), if stop.is_some() => {
+                info!("stopping the Telegram adapter");
+                if let Some(stop) = stop.take() {
+                    stop();
+                }
+            }
+            next = updates.next() => match next {
+                None => break,
+                Some(Ok(update)) => dispatch(update, translator, inbox),
+                Some(Err(error)) => warn!(%error, "could not get updates from Telegram; retrying"),
+            },
+        }
+    }
+}
+
+async fn poll(
+    bot: Bot,
+    settings: &TelegramSettings,
+    translator: &Translator,
+    inbox: &Inbox,
+    shutdown: &CancellationToken,
+) -> Result<(), TelegramError> {
+    let mut builder = Polling::builder(bot)
+        .timeout(POLL_TIMEOUT)
+        .allowed_updates(vec![AllowedUpdate::Message]);
+    if settings.drop_pending_updates {
+        builder = builder.drop_pending_updates();
+    }
+    let mut listener = builder.delete_webhook().await.build();
+    let stop = listener.stop_token();
+    info!("long polling for updates");
+    consume(
+        listener.as_stream(),
+        move || stop.stop(),
+        translator,
+        inbox,
+        shutdown,
+    )
+    .await;
+    Ok(())
+}
+
+async fn webhook(
+    bot: Bot,
+    settings: &TelegramSettings,
+    url: &str,
+    translator: &Translator,
+    inbox: &Inbox,
+    shutdown: &CancellationToken,
+) -> Result<(), TelegramError> {
+    let url = parse_url("webhook_url", url)?;
+    let address: SocketAddr =
+        settings
+            .webhook_listen
+            .parse()
+            .map_err(|e: std::net::AddrParseError| TelegramError::Config {
+                field: "webhook_listen",
+                reason: e.to_string(),
+            })?;
+    let mut options = webhooks::Options::new(address, url.clone());
+    let secret = match &settings.webhook_secret {
+        Some(secret) => secret.expose_secret().to_owned(),
+        None => options.get_or_gen_secret_token().to_owned(),
+    };
+    options.secret_token = Some(secret.clone());
+    let tcp = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| TelegramError::Listen {
+            address: address.to_string(),
+            reason: e.to_string(),
+        })?;
+    let mut request = bot
+        .set_webhook(url)
+        .secret_token(secret)
+        .allowed_updates(vec![AllowedUpdate::Message]);
+    if settings.drop_pending_updates {
+        request = request.drop_pending_updates(true);
+    }
+    request
+        .await
+        .map_err(|e| startup_error(e, &settings.api_url, "setWebhook"))?;
+
+    // No deleteWebhook on the way out: other instances behind the same URL go on.
+    let (mut listener, stopped, router) = webhooks::axum_no_setup(options);
+    let stop = listener.stop_token();
+    let server = tokio::spawn(async move {
+        axum::serve(tcp, router)
+            .with_graceful_shutdown(stopped)
+            .await
+    });
+    info!(%address, "receiving updates by webhook");
+    consume(
+        listener.as_stream(),
+        move || stop.stop(),
+        translator,
+        inbox,
+        shutdown,
+    )
+    .await;
+    match server.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(TelegramError::Listen {
+            address: address.to_string(),
+            reason: e.to_string(),
+        }),
+        Err(e) => Err(TelegramError::Listen {
+            address: address.to_string(),
+            reason: format!("the webhook server stopped: {e}"),
+        }),
+    }
+}

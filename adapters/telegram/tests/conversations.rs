@@ -1,0 +1,275 @@
+//! End to end: the real adapter and engine (scripted model) against the fake
+//! Bot API — private chats, groups, commands, topics, bots.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{Harness, WITHIN};
+use natter_core::Role;
+use natter_test_support::telegram::updates::{self, *};
+use natter_test_support::telegram::{BOT_USERNAME, Failure};
+use serde_json::{Value, json};
+
+const ALICE: i64 = 1001;
+const BOB: i64 = 1002;
+const GROUP: i64 = -100_500;
+
+fn alice() -> Value {
+    user(ALICE, "Alice")
+}
+
+fn private_text(h: &Harness, text: &str) -> Value {
+    updates::text(
+        h.fake.next_message_id(),
+        private_chat(ALICE, "Alice"),
+        alice(),
+        text,
+    )
+}
+
+fn group_text(h: &Harness, from: Value, text: &str, forum: bool) -> Value {
+    updates::text(
+        h.fake.next_message_id(),
+        group_chat(GROUP, "Friends", forum),
+        from,
+        text,
+    )
+}
+
+fn mention(h: &Harness, text: &str) -> Value {
+    let text = format!("@{BOT_USERNAME} {text}");
+    with_entity(
+        group_text(h, alice(), &text, false),
+        "mention",
+        &format!("@{BOT_USERNAME}"),
+    )
+}
+
+#[tokio::test]
+async fn a_private_conversation_keeps_its_history() {
+    let h = Harness::start().await;
+    h.backend.reply("Nice to meet you, Alice.");
+    let first = h.inject(private_text(&h, "Hi, I'm Alice"));
+    let reply = h.reply_to(first).await;
+    assert_eq!(reply.chat(), Some(ALICE));
+
+    h.backend.reply("You are Alice.");
+    let second = h.inject(private_text(&h, "Who am I?"));
+    h.reply_to(second).await;
+    let request = h.backend.last_request();
+    let said: Vec<(Role, &str)> = request
+        .messages
+        .iter()
+        .map(|m| (m.role, m.content.as_str()))
+        .collect();
+    assert!(said.contains(&(Role::User, "Hi, I'm Alice")), "{said:?}");
+    assert!(
+        said.contains(&(Role::Assistant, "Nice to meet you, Alice.")),
+        "{said:?}"
+    );
+    assert_eq!(said.last(), Some(&(Role::User, "Who am I?")));
+    // The user sees the final text, as HTML, in the reply message.
+    let shown = h.fake.messages(ALICE);
+    assert_eq!(shown.last().unwrap().text, "You are Alice.");
+    assert_eq!(shown.last().unwrap().parse_mode.as_deref(), Some("HTML"));
+    h.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn group_messages_are_answered_only_when_addressed() {
+    let h = Harness::start().await;
+    // Chatter first: same conversation, so it is handled before what follows.
+    let chatter = h.inject(group_text(&h, alice(), "lunch anyone?", false));
+    h.backend.reply("Answer to the mention.");
+    let mentioned = h.inject(mention(&h, "what is 2+2?"));
+    h.reply_to(mentioned).await;
+    assert_eq!(
+        h.backend.requests().len(),
+        1,
+        "the chatter reached the model"
+    );
+    let request = h.backend.last_request();
+    let asked = request.messages.last().unwrap();
+    assert_eq!(asked.content, "what is 2+2?", "mention not stripped");
+    assert_eq!(
+        asked.name.as_deref(),
+        Some("Alice"),
+        "speaker not named in a group"
+    );
+
+    // A reply to the bot's message is answered too.
+    let bot_message = h.fake.messages(GROUP).last().unwrap().id;
+    h.backend.reply("Answer to the reply.");
+    let reply = with(
+        group_text(&h, user(BOB, "Bob"), "and 3+3?", false),
+        "reply_to_message",
+        json!({
+            "message_id": bot_message, "date": 1_700_000_000,
+            "chat": group_chat(GROUP, "Friends", false), "from": me(),
+            "text": "Answer to the mention."
+        }),
+    );
+    let replied = h.inject(reply);
+    h.reply_to(replied).await;
+    assert_eq!(h.backend.requests().len(), 2);
+    assert!(
+        h.fake
+            .calls()
+            .iter()
+            .all(|c| !common::is_reply_to(c, chatter)),
+        "the chatter was answered"
+    );
+    h.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn help_with_the_bot_name_works_in_groups() {
+    let h = Harness::start().await;
+    let registered = h.fake.calls_to("setMyCommands");
+    let names: Vec<&str> = registered[0].params["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["command"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"help") && names.contains(&"reset"),
+        "{names:?}"
+    );
+
+    let command = format!("/help@{BOT_USERNAME}");
+    let help = with_entity(
+        group_text(&h, alice(), &command, false),
+        "bot_command",
+        &command,
+    );
+    let id = h.inject(help);
+    let reply = h.reply_to(id).await;
+    assert!(
+        reply.text().unwrap().contains("/reset"),
+        "{:?}",
+        reply.text()
+    );
+    // A command for another bot is not ours.
+    let other = with_entity(
+        group_text(&h, alice(), "/help@other_bot", false),
+        "bot_command",
+        "/help@other_bot",
+    );
+    let other_id = h.inject(other);
+    h.backend.reply("mention answer");
+    let mentioned = h.inject(mention(&h, "hello"));
+    h.reply_to(mentioned).await;
+    assert!(
+        h.fake
+            .calls()
+            .iter()
+            .all(|c| !common::is_reply_to(c, other_id)),
+        "answered another bot's command"
+    );
+    h.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn forum_topics_are_separate_conversations_answered_in_place() {
+    let h = Harness::start().await;
+    let in_topic = |h: &Harness, topic: i64, text: &str| {
+        let full = format!("@{BOT_USERNAME} {text}");
+        let update = group_text(h, alice(), &full, true);
+        let update = with_entity(update, "mention", &format!("@{BOT_USERNAME}"));
+        updates::in_topic(update, topic)
+    };
+    h.backend.reply("Topic ten, noted.");
+    let a = h.inject(in_topic(&h, 10, "remember: ten"));
+    let reply_a = h.reply_to(a).await;
+    assert_eq!(reply_a.params["message_thread_id"], json!(10));
+
+    h.backend.reply("Topic twenty here.");
+    let b = h.inject(in_topic(&h, 20, "what did I say?"));
+    let reply_b = h.reply_to(b).await;
+    assert_eq!(reply_b.params["message_thread_id"], json!(20));
+    let request = h.backend.last_request();
+    assert!(
+        request.messages.iter().all(|m| !m.content.contains("ten")),
+        "topic 20 saw topic 10's history: {:?}",
+        request.messages
+    );
+    // Typing shows in the topic too.
+    assert!(
+        h.fake
+            .calls_to("sendChatAction")
+            .iter()
+            .any(|c| c.params["message_thread_id"] == json!(20))
+    );
+    h.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn messages_from_bots_are_ignored() {
+    let h = Harness::start().await;
+    let from_bot = updates::text(
+        h.fake.next_message_id(),
+        private_chat(ALICE, "Alice"),
+        bot_user(777, "loop_bot"),
+        "I am a bot",
+    );
+    let ignored = h.inject(from_bot);
+    h.backend.reply("Hello human.");
+    let human = h.inject(private_text(&h, "I am human"));
+    h.reply_to(human).await;
+    assert_eq!(h.backend.requests().len(), 1);
+    assert!(
+        h.fake
+            .calls()
+            .iter()
+            .all(|c| !common::is_reply_to(c, ignored))
+    );
+    h.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn unparsable_html_falls_back_to_plain_text() {
+    let h = Harness::with(|s| s.streaming = false).await;
+    h.fake.fail_next("sendMessage", Failure::CantParseEntities);
+    h.backend.reply("**Tom & Jerry** <3");
+    let id = h.inject(private_text(&h, "cartoon?"));
+    let sent = h.reply_to(id).await;
+    assert_eq!(sent.text(), Some("Tom & Jerry <3"));
+    assert_eq!(sent.params.get("parse_mode"), None);
+    let attempts = h.fake.calls_to("sendMessage");
+    assert_eq!(attempts.len(), 2, "one refused HTML attempt, one plain");
+    assert_eq!(attempts[0].status, 400);
+    assert_eq!(attempts[0].text(), Some("<b>Tom &amp; Jerry</b> &lt;3"));
+    h.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_and_the_reply_still_arrives() {
+    let h = Harness::with(|s| s.streaming = false).await;
+    h.fake.fail_next("sendMessage", Failure::RetryAfter(1));
+    h.backend.reply("Patience pays.");
+    let id = h.inject(private_text(&h, "hello"));
+    let sent = h.reply_to(id).await;
+    let attempts = h.fake.calls_to("sendMessage");
+    assert_eq!(attempts[0].status, 429);
+    assert!(
+        sent.at.duration_since(attempts[0].at) >= std::time::Duration::from_secs(1),
+        "retried before retry_after"
+    );
+    assert_eq!(sent.text(), Some("Patience pays."));
+    h.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn start_shows_help_and_shutdown_returns() {
+    let h = Harness::start().await;
+    let start = with_entity(private_text(&h, "/start"), "bot_command", "/start");
+    let id = h.inject(start);
+    let reply = h.reply_to(id).await;
+    assert!(reply.text().unwrap().contains("/help"));
+    assert!(h.backend.requests().is_empty());
+    tokio::time::timeout(WITHIN, h.stop())
+        .await
+        .unwrap()
+        .unwrap();
+}

@@ -1,0 +1,887 @@
+//! A fake Telegram Bot API server: `POST /bot<token>/<method>` with a JSON body,
+//! answered the way Telegram answers (`{"ok":true,"result":…}` or an error with
+//! `error_code`, `description` and, for 429, `parameters.retry_after`).
+//!
+//! - Method names match case-insensitively (teloxide sends `SendMessage`).
+//! - `getUpdates` long-polls: it answers as soon as an injected update is there,
+//!   or after `min(timeout, 5 s)` with none — well inside teloxide's 17 s HTTP timeout.
+//! - Every call is recorded ([`FakeTelegram::calls`]); tests wait on them with
+//!   [`FakeTelegram::wait_for`] instead of sleeping.
+//! - `parse_mode: "HTML"` text is checked the way Telegram does (known tags,
+//!   balanced, escaped `&`/`<`, at most 4096 UTF-16 units of visible text);
+//!   a bad one gets 400 "can't parse entities".
+//! - Failures can be queued per method ([`Failure`]), and per-chat / per-group
+//!   rate limits enforced with 429 `retry_after` ([`FakeTelegram::enforce`]).
+//! - Webhook mode: `setWebhook` is recorded and [`FakeTelegram::deliver_webhook`]
+//!   posts an update to the registered URL with the secret header.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+/// The token tests give the adapter.
+pub const TOKEN: &str = "123456:TEST-token_for-the-fake";
+/// The fake bot's user id.
+pub const BOT_ID: i64 = 123_456;
+/// The fake bot's username.
+pub const BOT_USERNAME: &str = "natter_test_bot";
+/// Longest a `getUpdates` call is held open.
+const MAX_POLL: Duration = Duration::from_secs(5);
+/// Telegram's message length limit, in UTF-16 code units of visible text.
+const MAX_TEXT: usize = 4096;
+/// Tags Telegram's HTML parse mode accepts.
+const TAGS: &[&str] = &[
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "span",
+    "tg-spoiler",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+    "tg-emoji",
+];
+
+/// One recorded Bot API call.
+#[derive(Clone, Debug)]
+pub struct Call {
+    /// The method, lowercased (`sendmessage`).
+    pub method: String,
+    /// The JSON parameters.
+    pub params: Value,
+    /// When it arrived.
+    pub at: Instant,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// The `result` answered (the sent message for `sendMessage`), or null.
+    pub result: Value,
+}
+
+impl Call {
+    /// The `chat_id` parameter, if any.
+    pub fn chat(&self) -> Option<i64> {
+        self.params.get("chat_id").and_then(Value::as_i64)
+    }
+
+    /// The `text` parameter, if any.
+    pub fn text(&self) -> Option<&str> {
+        self.params.get("text").and_then(Value::as_str)
+    }
+
+    /// True for sends and edits of messages (what Telegram rate-limits).
+    pub fn is_write(&self) -> bool {
+        matches!(self.method.as_str(), "sendmessage" | "editmessagetext")
+    }
+
+    /// True if it succeeded.
+    pub fn ok(&self) -> bool {
+        self.status == 200
+    }
+}
+
+/// A failure to answer the next call of a method with.
+#[derive(Clone, Debug)]
+pub enum Failure {
+    /// 429 Too Many Requests with `retry_after` seconds.
+    RetryAfter(u64),
+    /// 400 Bad Request: can't parse entities.
+    CantParseEntities,
+    /// 400 Bad Request: message is not modified.
+    NotModified,
+    /// 500 Internal Server Error.
+    ServerError,
+}
+
+/// The limits the fake enforces, each as (count, window).
+#[derive(Clone, Debug, Default)]
+pub struct Limits {
+    /// Per chat.
+    pub per_chat: Option<(u32, Duration)>,
+    /// Per group chat (negative chat id), on top of `per_chat`.
+    pub per_group: Option<(u32, Duration)>,
+    /// Slack for request jitter: a write counts against windows shortened by this.
+    pub tolerance: Duration,
+}
+
+/// A message the bot posted, as it stands now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BotMessage {
+    /// The chat.
+    pub chat: i64,
+    /// Its id.
+    pub id: i64,
+    /// Its current text (as sent, with markup).
+    pub text: String,
+    /// Its parse mode, if any.
+    pub parse_mode: Option<String>,
+    /// The forum topic it is in.
+    pub thread: Option<i64>,
+    /// The message it replies to.
+    pub reply_to: Option<i64>,
+}
+
+#[derive(Default)]
+struct Inner {
+    calls: Vec<Call>,
+    updates: VecDeque<Value>,
+    next_update: i64,
+    next_message: i64,
+    failures: HashMap<String, VecDeque<Failure>>,
+    limits: Limits,
+    writes: HashMap<i64, VecDeque<Instant>>,
+    messages: BTreeMap<(i64, i64), BotMessage>,
+    chats: HashMap<i64, Value>,
+    webhook: Option<(String, Option<String>)>,
+    poll_delay: Duration,
+    forget_calls: bool,
+    watchers: Vec<tokio::sync::mpsc::UnboundedSender<Call>>,
+}
+
+struct Shared {
+    inner: Mutex<Inner>,
+    updates_ready: Notify,
+    changed: Notify,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A running fake Bot API. Dropping it stops the server.
+pub struct FakeTelegram {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeTelegram {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeTelegram {
+    /// Starts a fake on `127.0.0.1:0`.
+    pub async fn start() -> Self {
+        let shared = Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                next_update: 1,
+                next_message: 1_000,
+                ..Inner::default()
+            }),
+            updates_ready: Notify::new(),
+            changed: Notify::new(),
+        });
+        let app = Router::new()
+            .fallback(handle)
+            .with_state(Arc::clone(&shared));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the fake Bot API");
+        let addr = listener.local_addr().expect("local addr");
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            addr,
+            shared,
+            server,
+        }
+    }
+
+    /// The base URL to give the adapter as `api_url`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Enforces rate limits with 429 answers from now on.
+    pub fn enforce(&self, limits: Limits) {
+        self.shared.lock().limits = limits;
+    }
+
+    /// Answers the next call of `method` (case-insensitive) with `failure`.
+    pub fn fail_next(&self, method: &str, failure: Failure) {
+        self.shared
+            .lock()
+            .failures
+            .entry(method.to_ascii_lowercase())
+            .or_default()
+            .push_back(failure);
+    }
+
+    /// Streams every call from now on to the returned receiver.
+    pub fn watch(&self) -> tokio::sync::mpsc::UnboundedReceiver<Call> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.shared.lock().watchers.push(tx);
+        rx
+    }
+
+    /// Stops keeping calls in memory (for benchmarks, with [`FakeTelegram::watch`]).
+    pub fn forget_calls(&self) {
+        let mut inner = self.shared.lock();
+        inner.forget_calls = true;
+        inner.calls = Vec::new();
+    }
+
+    /// Makes every answered `getUpdates` wait `delay` first (0 by default).
+    pub fn set_poll_delay(&self, delay: Duration) {
+        self.shared.lock().poll_delay = delay;
+    }
+
+    /// Queues an update (its `update_id` is filled in) and returns its id.
+    pub fn inject(&self, mut update: Value) -> i64 {
+        let id = {
+            let mut inner = self.shared.lock();
+            let id = inner.next_update;
+            inner.next_update += 1;
+            update["update_id"] = json!(id);
+            if let Some(chat) = update.pointer("/message/chat")
+                && let Some(chat_id) = chat.get("id").and_then(Value::as_i64)
+            {
+                inner.chats.insert(chat_id, chat.clone());
+            }
+            inner.updates.push_back(update);
+            id
+        };
+        self.shared.updates_ready.notify_waiters();
+        id
+    }
+
+    /// A fresh message id for an injected user message.
+    pub fn next_message_id(&self) -> i64 {
+        let mut inner = self.shared.lock();
+        inner.next_message += 1;
+        inner.next_message
+    }
+
+    /// Every call so far, in arrival order.
+    pub fn calls(&self) -> Vec<Call> {
+        self.shared.lock().calls.clone()
+    }
+
+    /// Calls of `method` (case-insensitive).
+    pub fn calls_to(&self, method: &str) -> Vec<Call> {
+        let method = method.to_ascii_lowercase();
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == method)
+            .collect()
+    }
+
+    /// How many calls were answered 429.
+    pub fn too_many_requests(&self) -> usize {
+        self.shared
+            .lock()
+            .calls
+            .iter()
+            .filter(|c| c.status == 429)
+            .count()
+    }
+
+    /// The bot's messages in `chat`, oldest first, with their current text.
+    pub fn messages(&self, chat: i64) -> Vec<BotMessage> {
+        self.shared
+            .lock()
+            .messages
+            .values()
+            .filter(|m| m.chat == chat)
+            .cloned()
+            .collect()
+    }
+
+    /// Waits until `done` holds for the calls so far (checked after every
+    /// call; `done` may query the fake); panics after `within`.
+    pub async fn wait_for(&self, within: Duration, done: impl Fn(&[Call]) -> bool) -> Vec<Call> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let changed = self.shared.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let calls = self.calls();
+            if done(&calls) {
+                return calls;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                let calls = self.calls();
+                panic!(
+                    "condition not met within {within:?}; calls: {:#?}",
+                    calls
+                        .iter()
+                        .map(|c| (&c.method, c.status, c.params.to_string()))
+                        .collect::<Vec<_>>()
+                );
+            }
+        }
+    }
+
+    /// The webhook URL and secret the bot registered, if any.
+    pub fn webhook(&self) -> Option<(String, Option<String>)> {
+        self.shared.lock().webhook.clone()
+    }
+
+    /// Posts `update` to the registered webhook as Telegram would; returns the HTTP status.
+    pub async fn deliver_webhook(&self, update: Value) -> u16 {
+        let (_, secret) = self.webhook().expect("no webhook registered");
+        self.deliver_webhook_with(update, secret).await
+    }
+
+    /// Posts `update` to the registered webhook with `secret` in the header
+    /// (as an impostor would, when it is not the registered one).
+    pub async fn deliver_webhook_with(&self, mut update: Value, secret: Option<String>) -> u16 {
+        let (url, _) = self.webhook().expect("no webhook registered");
+        {
+            let mut inner = self.shared.lock();
+            update["update_id"] = json!(inner.next_update);
+            inner.next_update += 1;
+        }
+        let url: Uri = url.parse().expect("webhook url");
+        let authority = url.authority().expect("webhook host").to_string();
+        let path = url.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+        let body = update.to_string();
+        let mut request = format!(
+            "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n",
+            body.len()
+        );
+        if let Some(secret) = secret {
+            request.push_str(&format!("X-Telegram-Bot-Api-Secret-Token: {secret}\r\n"));
+        }
+        request.push_str("\r\n");
+        request.push_str(&body);
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(&authority)
+            .await
+            .expect("connect to the webhook");
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .expect("post to the webhook");
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        let answer = String::from_utf8_lossy(&answer);
+        answer
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// Updates that tests inject: users, chats and messages as Telegram sends them.
+pub mod updates {
+    use serde_json::{Value, json};
+
+    /// A human user.
+    pub fn user(id: i64, first_name: &str) -> Value {
+        json!({"id": id, "is_bot": false, "first_name": first_name})
+    }
+
+    /// Another bot.
+    pub fn bot_user(id: i64, username: &str) -> Value {
+        json!({"id": id, "is_bot": true, "first_name": username, "username": username})
+    }
+
+    /// This bot (the fake's getMe).
+    pub fn me() -> Value {
+        json!({
+            "id": super::BOT_ID, "is_bot": true, "first_name": "Natter",
+            "username": super::BOT_USERNAME
+        })
+    }
+
+    /// A private chat with user `id`.
+    pub fn private_chat(id: i64, first_name: &str) -> Value {
+        json!({"id": id, "type": "private", "first_name": first_name})
+    }
+
+    /// A supergroup; a forum when `forum`.
+    pub fn group_chat(id: i64, title: &str, forum: bool) -> Value {
+        json!({"id": id, "type": "supergroup", "title": title, "is_forum": forum})
+    }
+
+    /// A text message update.
+    pub fn text(message_id: i64, chat: Value, from: Value, text: &str) -> Value {
+        json!({
+            "message": {
+                "message_id": message_id,
+                "date": 1_700_000_000,
+                "chat": chat,
+                "from": from,
+                "text": text,
+            }
+        })
+    }
+
+    /// The same update with message field `key` set to `value`.
+    pub fn with(mut update: Value, key: &str, value: Value) -> Value {
+        update["message"][key] = value;
+        update
+    }
+
+    /// The same update with entities found by `needle` (first occurrence) of `kind`.
+    pub fn with_entity(update: Value, kind: &str, needle: &str) -> Value {
+        let text = update["message"]["text"].as_str().unwrap_or_default();
+        let start = text.find(needle).expect("needle in text");
+        let offset = text[..start].encode_utf16().count();
+        let length = needle.encode_utf16().count();
+        let mut entities = update["message"]["entities"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        entities.push(json!({"type": kind, "offset": offset, "length": length}));
+        with(update, "entities", Value::Array(entities))
+    }
+
+    /// A message in forum topic `thread` of `chat`.
+    pub fn in_topic(update: Value, thread: i64) -> Value {
+        let update = with(update, "message_thread_id", json!(thread));
+        with(update, "is_topic_message", json!(true))
+    }
+}
+
+fn ok(result: Value) -> (u16, Value) {
+    (200, json!({"ok": true, "result": result}))
+}
+
+fn err(code: u16, description: &str) -> (u16, Value) {
+    (
+        code,
+        json!({"ok": false, "error_code": code, "description": description}),
+    )
+}
+
+fn too_many(retry_after: u64) -> (u16, Value) {
+    (
+        429,
+        json!({
+            "ok": false, "error_code": 429,
+            "description": format!("Too Many Requests: retry after {retry_after}"),
+            "parameters": {"retry_after": retry_after}
+        }),
+    )
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().trim_start_matches('/');
+    let Some((token, method)) = path
+        .strip_prefix("bot")
+        .and_then(|rest| rest.split_once('/'))
+    else {
+        return (StatusCode::NOT_FOUND, "not a Bot API path").into_response();
+    };
+    let method = method.to_ascii_lowercase();
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let params: Value = if body.is_empty() {
+        json!({})
+    } else if let Some(boundary) = content_type.split("boundary=").nth(1) {
+        multipart_fields(&String::from_utf8_lossy(&body), boundary.trim_matches('"'))
+    } else {
+        serde_json::from_slice(&body).unwrap_or(json!({}))
+    };
+    let arrived = Instant::now();
+    let (status, answer) = if token != TOKEN {
+        err(401, "Unauthorized")
+    } else if method == "getupdates" {
+        get_updates(&shared, &params).await
+    } else {
+        answer(&mut shared.lock(), &method, &params, arrived)
+    };
+    let call = Call {
+        method,
+        params,
+        at: arrived,
+        status,
+        result: answer.get("result").cloned().unwrap_or(Value::Null),
+    };
+    {
+        let mut inner = shared.lock();
+        inner.watchers.retain(|w| w.send(call.clone()).is_ok());
+        if !inner.forget_calls {
+            inner.calls.push(call);
+        }
+    }
+    shared.changed.notify_waiters();
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (code, axum::Json(answer)).into_response()
+}
+
+/// The text fields of a `multipart/form-data` body (teloxide uses it for
+/// methods that may carry files, such as `setWebhook`), JSON values decoded.
+fn multipart_fields(body: &str, boundary: &str) -> Value {
+    let mut fields = serde_json::Map::new();
+    for part in body.split(&format!("--{boundary}")) {
+        let Some((head, value)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let Some(name) = head
+            .split("name=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+        else {
+            continue;
+        };
+        let value = value.strip_suffix("\r\n").unwrap_or(value);
+        let decoded = serde_json::from_str(value).unwrap_or_else(|_| json!(value));
+        fields.insert(name.to_owned(), decoded);
+    }
+    Value::Object(fields)
+}
+
+async fn get_updates(shared: &Shared, params: &Value) -> (u16, Value) {
+    let offset = params.get("offset").and_then(Value::as_i64).unwrap_or(0);
+    let limit = params
+        .get("limit")
+        .and_then(Value::as_u64)
+        .unwrap_or(100)
+        .clamp(1, 100) as usize;
+    let timeout = params.get("timeout").and_then(Value::as_u64).unwrap_or(0);
+    let wait = Duration::from_secs(timeout).min(MAX_POLL);
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let ready = shared.updates_ready.notified();
+        tokio::pin!(ready);
+        ready.as_mut().enable();
+        let (batch, delay) = {
+            let mut inner = shared.lock();
+            // Updates below the offset are confirmed: forget them.
+            while inner
+                .updates
+                .front()
+                .and_then(|u| u["update_id"].as_i64())
+                .is_some_and(|id| id < offset)
+            {
+                inner.updates.pop_front();
+            }
+            let batch: Vec<Value> = inner.updates.iter().take(limit).cloned().collect();
+            (batch, inner.poll_delay)
+        };
+        if !batch.is_empty() || tokio::time::Instant::now() >= deadline {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            return ok(Value::Array(batch));
+        }
+        let _ = tokio::time::timeout_at(deadline, ready).await;
+    }
+}
+
+fn answer(inner: &mut Inner, method: &str, params: &Value, now: Instant) -> (u16, Value) {
+    if let Some(failure) = inner.failures.get_mut(method).and_then(VecDeque::pop_front) {
+        return match failure {
+            Failure::RetryAfter(secs) => too_many(secs),
+            Failure::CantParseEntities => err(
+                400,
+                "Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 0",
+            ),
+            Failure::NotModified => err(
+                400,
+                "Bad Request: message is not modified: specified new message content and reply \
+                 markup are exactly the same as a current content and reply markup of the message",
+            ),
+            Failure::ServerError => err(500, "Internal Server Error"),
+        };
+    }
+    match method {
+        "getme" => ok(json!({
+            "id": BOT_ID, "is_bot": true, "first_name": "Natter", "username": BOT_USERNAME,
+            "can_join_groups": true, "can_read_all_group_messages": false,
+            "supports_inline_queries": false, "can_connect_to_business": false,
+            "has_main_web_app": false
+        })),
+        "getwebhookinfo" => {
+            let url = inner.webhook.as_ref().map_or("", |(u, _)| u.as_str());
+            ok(json!({"url": url, "has_custom_certificate": false, "pending_update_count": 0}))
+        }
+        "deletewebhook" => {
+            inner.webhook = None;
+            ok(json!(true))
+        }
+        "setwebhook" => {
+            let Some(url) = params.get("url").and_then(Value::as_str) else {
+                return err(
+                    400,
+                    "Bad Request: bad webhook: an HTTPS URL must be provided",
+                );
+            };
+            let secret = params
+                .get("secret_token")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            inner.webhook = Some((url.to_owned(), secret));
+            ok(json!(true))
+        }
+        "setmycommands" | "deletemycommands" | "sendchataction" => ok(json!(true)),
+        "sendmessage" => send_message(inner, params, now),
+        "editmessagetext" => edit_message(inner, params, now),
+        _ => err(404, "Not Found: method not found"),
+    }
+}
+
+fn check_text(params: &Value) -> Result<String, (u16, Value)> {
+    let text = params
+        .get("text")
+        .and_then(Value::as_str)
+        .ok_or_else(|| err(400, "Bad Request: message text is empty"))?;
+    let visible = match params.get("parse_mode").and_then(Value::as_str) {
+        Some("HTML") => parse_html(text)
+            .map_err(|why| err(400, &format!("Bad Request: can't parse entities: {why}")))?,
+        Some(other) => {
+            return Err(err(
+                400,
+                &format!("Bad Request: unsupported parse_mode {other}"),
+            ));
+        }
+        None => text.to_owned(),
+    };
+    if visible.trim().is_empty() {
+        return Err(err(400, "Bad Request: message text is empty"));
+    }
+    if visible.encode_utf16().count() > MAX_TEXT {
+        return Err(err(400, "Bad Request: message is too long"));
+    }
+    Ok(visible)
+}
+
+/// Checks Telegram HTML and returns the visible text.
+pub fn parse_html(html: &str) -> Result<String, String> {
+    let mut visible = String::new();
+    let mut open: Vec<String> = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find(['<', '&']) {
+        visible.push_str(&rest[..i]);
+        rest = &rest[i..];
+        if rest.starts_with('&') {
+            let end = rest
+                .find(';')
+                .ok_or_else(|| "unterminated entity".to_owned())?;
+            let entity = &rest[1..end];
+            visible.push(match entity {
+                "lt" => '<',
+                "gt" => '>',
+                "amp" => '&',
+                "quot" => '"',
+                _ => entity
+                    .strip_prefix('#')
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .and_then(char::from_u32)
+                    .ok_or_else(|| format!("unsupported entity &{entity};"))?,
+            });
+            rest = &rest[end + 1..];
+            continue;
+        }
+        let end = rest.find('>').ok_or_else(|| "unclosed tag".to_owned())?;
+        let tag = &rest[1..end];
+        rest = &rest[end + 1..];
+        if let Some(name) = tag.strip_prefix('/') {
+            let name = name.trim();
+            match open.pop() {
+                Some(top) if top == name => {}
+                other => return Err(format!("unmatched end tag {name} (open: {other:?})")),
+            }
+            continue;
+        }
+        let name = tag.split_whitespace().next().unwrap_or_default();
+        if !TAGS.contains(&name) {
+            return Err(format!("Unsupported start tag \"{name}\""));
+        }
+        if open
+            .iter()
+            .any(|o| o == "pre" || o == "code" || (o == "a" && name == "a"))
+            && !(name == "code" && open.last().is_some_and(|o| o == "pre"))
+        {
+            return Err(format!("tag {name} can't be nested in {open:?}"));
+        }
+        if name == "blockquote" && open.iter().any(|o| o == "blockquote") {
+            return Err("blockquotes can't be nested".into());
+        }
+        open.push(name.to_owned());
+    }
+    visible.push_str(rest);
+    match open.last() {
+        Some(tag) => Err(format!(
+            "can't find end tag corresponding to start tag {tag}"
+        )),
+        None => Ok(visible),
+    }
+}
+
+/// Counts a write in `chat` against the limits, or says how long to wait.
+fn rate_check(inner: &mut Inner, chat: i64, now: Instant) -> Option<u64> {
+    let limits = inner.limits.clone();
+    let stamps = inner.writes.entry(chat).or_default();
+    let mut wait: Option<Duration> = None;
+    let rates = [
+        Some(limits.per_chat),
+        Some(limits.per_group.filter(|_| chat < 0)),
+    ];
+    for (count, per) in rates.into_iter().flatten().flatten() {
+        let window = per.saturating_sub(limits.tolerance);
+        let recent: Vec<&Instant> = stamps
+            .iter()
+            .filter(|&&t| now.duration_since(t) < window)
+            .collect();
+        if recent.len() >= count as usize {
+            let oldest = **recent.first().expect("non-empty window");
+            let free_in = window.saturating_sub(now.duration_since(oldest));
+            wait = Some(wait.map_or(free_in, |w| w.max(free_in)));
+        }
+    }
+    if let Some(wait) = wait {
+        return Some(wait.as_secs_f64().ceil().max(1.0) as u64);
+    }
+    stamps.push_back(now);
+    let keep = [limits.per_chat, limits.per_group]
+        .into_iter()
+        .flatten()
+        .map(|(_, per)| per)
+        .max()
+        .unwrap_or_default();
+    while stamps
+        .front()
+        .is_some_and(|&t| now.duration_since(t) > keep)
+    {
+        stamps.pop_front();
+    }
+    None
+}
+
+fn chat_object(inner: &Inner, chat: i64) -> Value {
+    inner.chats.get(&chat).cloned().unwrap_or_else(|| {
+        if chat > 0 {
+            json!({"id": chat, "type": "private", "first_name": "User"})
+        } else {
+            json!({"id": chat, "type": "supergroup", "title": "Group"})
+        }
+    })
+}
+
+fn message_json(inner: &Inner, m: &BotMessage) -> Value {
+    let mut message = json!({
+        "message_id": m.id,
+        "date": 1_700_000_000,
+        "chat": chat_object(inner, m.chat),
+        "from": updates::me(),
+        "text": parse_html_or_plain(&m.text, m.parse_mode.as_deref()),
+    });
+    if let Some(thread) = m.thread {
+        message["message_thread_id"] = json!(thread);
+        message["is_topic_message"] = json!(true);
+    }
+    message
+}
+
+fn parse_html_or_plain(text: &str, mode: Option<&str>) -> String {
+    match mode {
+        Some("HTML") => parse_html(text).unwrap_or_else(|_| text.to_owned()),
+        _ => text.to_owned(),
+    }
+}
+
+fn send_message(inner: &mut Inner, params: &Value, now: Instant) -> (u16, Value) {
+    let Some(chat) = params.get("chat_id").and_then(Value::as_i64) else {
+        return err(400, "Bad Request: chat not found");
+    };
+    if let Err(e) = check_text(params) {
+        return e;
+    }
+    if let Some(wait) = rate_check(inner, chat, now) {
+        return too_many(wait);
+    }
+    inner.next_message += 1;
+    let message = BotMessage {
+        chat,
+        id: inner.next_message,
+        text: params["text"].as_str().unwrap_or_default().to_owned(),
+        parse_mode: params
+            .get("parse_mode")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        thread: params.get("message_thread_id").and_then(Value::as_i64),
+        reply_to: params
+            .pointer("/reply_parameters/message_id")
+            .and_then(Value::as_i64),
+    };
+    let json = message_json(inner, &message);
+    inner.messages.insert((chat, message.id), message);
+    ok(json)
+}
+
+fn edit_message(inner: &mut Inner, params: &Value, now: Instant) -> (u16, Value) {
+    let (Some(chat), Some(id)) = (
+        params.get("chat_id").and_then(Value::as_i64),
+        params.get("message_id").and_then(Value::as_i64),
+    ) else {
+        return err(400, "Bad Request: message to edit not found");
+    };
+    let Some(existing) = inner.messages.get(&(chat, id)).cloned() else {
+        return err(400, "Bad Request: message to edit not found");
+    };
+    if let Err(e) = check_text(params) {
+        return e;
+    }
+    let text = params["text"].as_str().unwrap_or_default().to_owned();
+    let parse_mode = params
+        .get("parse_mode")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    if existing.text == text && existing.parse_mode == parse_mode {
+        return err(
+            400,
+            "Bad Request: message is not modified: specified new message content and reply \
+             markup are exactly the same as a current content and reply markup of the message",
+        );
+    }
+    if let Some(wait) = rate_check(inner, chat, now) {
+        return too_many(wait);
+    }
+    let updated = BotMessage {
+        text,
+        parse_mode,
+        ..existing
+    };
+    let json = message_json(inner, &updated);
+    inner.messages.insert((chat, id), updated);
+    ok(json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_html;
+
+    #[test]
+    fn html_checks() {
+        assert_eq!(parse_html("<b>a &amp; b</b>").unwrap(), "a & b");
+        assert!(parse_html("<b>a</i>").is_err());
+        assert!(parse_html("<div>x</div>").is_err());
+        assert!(parse_html("a & b").is_err());
+        assert!(parse_html("<pre><code class=\"language-rust\">x</code></pre>").is_ok());
+        assert!(parse_html("<code><b>x</b></code>").is_err());
+        assert!(parse_html("<b>open").is_err());
+    }
+}
