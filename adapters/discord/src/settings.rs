@@ -32,6 +32,28 @@ pub struct DiscordSettings {
     pub gateway_url: Option<String>,
 }
 
+impl DiscordSettings {
+    /// The environment variable the token may come from.
+    pub const TOKEN_ENV: &'static str = "DISCORD_TOKEN";
+
+    /// The same settings, with the token taken from `DISCORD_TOKEN` when
+    /// `[discord] token` is not set.
+    pub fn with_env_token(mut self) -> Self {
+        if self.token.is_none() {
+            self.token = std::env::var(Self::TOKEN_ENV)
+                .ok()
+                .filter(|t| !t.trim().is_empty())
+                .map(SecretString::from);
+        }
+        self
+    }
+
+    /// True when a token is set: the adapter should start.
+    pub fn enabled(&self) -> bool {
+        self.token.is_some()
+    }
+}
+
 fn redact<S: Serializer>(token: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
     match token {
         Some(_) => s.serialize_str("[redacted]"),

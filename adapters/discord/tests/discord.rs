@@ -428,3 +428,22 @@ async fn a_rate_limited_send_is_retried_until_it_arrives() {
     assert_eq!(creates, 2, "one refused with 429, one accepted");
     bot.stop().await;
 }
+
+#[tokio::test]
+async fn a_missing_message_content_intent_is_named() {
+    let fake = FakeDiscord::start().await;
+    fake.refuse_privileged_intents();
+    let engine = Engine::builder(Arc::new(ScriptedBackend::new()))
+        .build()
+        .unwrap();
+    let result = tokio::time::timeout(
+        Duration::from_secs(30),
+        run(settings(&fake), engine, CancellationToken::new()),
+    )
+    .await
+    .expect("run gives up instead of retrying forever");
+    assert!(
+        matches!(result, Err(DiscordError::IntentsNotEnabled)),
+        "{result:?}"
+    );
+}

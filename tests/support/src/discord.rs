@@ -235,6 +235,8 @@ struct Inner {
     resumes: u32,
     reconnects_requested: u32,
     shard: Value,
+    /// Close IDENTIFY with 4014 (the app lacks a privileged intent).
+    refuse_intents: bool,
 }
 
 struct Shared {
@@ -328,6 +330,12 @@ impl FakeDiscord {
                    "thread_metadata": {"archived": false, "auto_archive_duration": 1440,
                                        "archive_timestamp": timestamp(), "locked": false}}),
         );
+    }
+
+    /// Answers every IDENTIFY with close code 4014 (disallowed intents), as
+    /// Discord does when Message Content is not enabled for the application.
+    pub fn refuse_privileged_intents(&self) {
+        self.shared.lock().refuse_intents = true;
     }
 
     /// Makes the next REST call with `method` and a path ending in `path_end`
@@ -566,6 +574,13 @@ fn on_frame(shared: &Shared, id: u64, tx: &mpsc::UnboundedSender<WsMessage>, fra
                 let _ = tx.send(WsMessage::Close(Some(CloseFrame {
                     code: 4004,
                     reason: "Authentication failed.".into(),
+                })));
+                return;
+            }
+            if inner.refuse_intents {
+                let _ = tx.send(WsMessage::Close(Some(CloseFrame {
+                    code: 4014,
+                    reason: "Disallowed intent(s).".into(),
                 })));
                 return;
             }
