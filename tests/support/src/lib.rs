@@ -4,5 +4,6 @@
 //! reaches them through settings real users have (`base_url`, `api_url`, proxy URLs).
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, missing_docs)]
 
+pub mod discord;
 pub mod openai;
 pub mod telegram;

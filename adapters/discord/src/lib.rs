@@ -1,0 +1,41 @@
+//! # natter-discord — natter on Discord
+//!
+//! People mention the bot in a server channel, reply to one of its messages,
+//! or DM it; the engine answers with a reply that streams in by editing the
+//! message, paced within Discord's limits and never pinging anyone.
+//!
+//! This crate translates, the engine decides:
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`settings`] | the `[discord]` section: token, scope, admins, allowed places, shards, proxy, gateway |
+//! | `translate` | a Discord message → [`natter_core::Incoming`] (key, place, author, addressed, text) |
+//! | `places` | DM, channel or thread (with its parent), from the cache or REST |
+//! | `order` | each channel's messages reach the engine in arrival order |
+//! | `handler` | serenity's event handler: place, filter, translate, submit |
+//! | [`outbox`] | the engine's [`natter_core::Outbox`] on Discord: send, edit, typing, no pings |
+//! | `runner` | [`run`]: token check, client, shards, shutdown |
+//! | [`error`] | [`DiscordError`] |
+//!
+//! ```no_run
+//! # async fn demo(engine: natter_core::Engine) -> Result<(), natter_discord::DiscordError> {
+//! use natter_discord::DiscordSettings;
+//! let settings: DiscordSettings = Default::default(); // token from [discord] or DISCORD_TOKEN
+//! let shutdown = tokio_util::sync::CancellationToken::new();
+//! natter_discord::run(settings, engine, shutdown).await
+//! # }
+//! ```
+
+pub mod error;
+mod handler;
+mod order;
+pub mod outbox;
+mod places;
+mod runner;
+pub mod settings;
+mod translate;
+
+pub use error::DiscordError;
+pub use outbox::DiscordOutbox;
+pub use runner::{intents, run};
+pub use settings::{DiscordSettings, Scope, ShardSpec, Snowflake};

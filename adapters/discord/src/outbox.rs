@@ -1,0 +1,191 @@
+//! [`DiscordOutbox`]: the engine's [`Outbox`] on Discord. Sends replies that
+//! reference the user's message, edits them while streaming, shows typing —
+//! and never lets model output ping anyone (`allowed_mentions` parses nothing).
+//!
+//! Splitting, pacing, coalescing and retrying are core's delivery courier's
+//! job, driven by [`DiscordOutbox::limits`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use natter_core::{
+    ChannelRef, DeliveryError, LengthUnit, MessageId, Outbox, PlatformLimits, Rate, Rendered,
+    TextFormat,
+};
+use serenity::builder::{CreateAllowedMentions, CreateMessage, EditMessage};
+use serenity::http::{Http, HttpError};
+use serenity::model::channel::MessageReference;
+use serenity::model::id::{ChannelId, MessageId as DiscordMessageId};
+use tracing::instrument;
+
+/// Longest message Discord accepts, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 2000;
+/// Discord allows 5 messages or edits per 5 seconds in one channel.
+pub const PER_CHANNEL: Rate = Rate::new(5, Duration::from_secs(5));
+/// Discord's global limit is 50 requests per second per bot; stay a little under.
+pub const GLOBAL: Rate = Rate::new(45, Duration::from_secs(1));
+/// Wait assumed when a 429 arrives without a readable `retry_after`.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Posts and edits messages through Discord's REST API.
+#[derive(Clone)]
+pub struct DiscordOutbox {
+    http: Arc<Http>,
+}
+
+impl std::fmt::Debug for DiscordOutbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiscordOutbox").finish_non_exhaustive()
+    }
+}
+
+impl DiscordOutbox {
+    /// An outbox sending through `http`.
+    pub fn new(http: Arc<Http>) -> Self {
+        Self { http }
+    }
+}
+
+/// Mentions Discord may act on in bot output: none at all — no @everyone,
+/// @here, roles or users, and no ping for the author of the referenced message.
+pub fn no_mentions() -> CreateAllowedMentions {
+    CreateAllowedMentions::new().replied_user(false)
+}
+
+/// The channel a reply goes to: the thread if there is one, else the channel.
+fn target(to: &ChannelRef) -> Result<ChannelId, DeliveryError> {
+    let id = to.thread.as_deref().unwrap_or(&to.channel);
+    parse_id(id)
+        .map(ChannelId::new)
+        .ok_or_else(|| DeliveryError::Rejected(format!("`{id}` is not a Discord channel id")))
+}
+
+fn message_id(id: &MessageId) -> Result<DiscordMessageId, DeliveryError> {
+    parse_id(&id.0)
+        .map(DiscordMessageId::new)
+        .ok_or_else(|| DeliveryError::Rejected(format!("`{id}` is not a Discord message id")))
+}
+
+/// A non-zero snowflake (serenity ids may not be zero).
+fn parse_id(text: &str) -> Option<u64> {
+    text.parse::<u64>().ok().filter(|&n| n != 0)
+}
+
+/// What the courier should do about a failed REST call.
+fn classify(error: serenity::Error) -> DeliveryError {
+    match error {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => {
+            let status = response.status_code.as_u16();
+            let reason = format!("HTTP {status}: {}", response.error.message);
+            match status {
+                429 => DeliveryError::RetryAfter(DEFAULT_RETRY_AFTER),
+                500..=599 => DeliveryError::Transient(reason),
+                _ => DeliveryError::Rejected(reason),
+            }
+        }
+        serenity::Error::Http(HttpError::Request(error)) => {
+            DeliveryError::Transient(format!("request failed: {error}"))
+        }
+        serenity::Error::Model(error) => DeliveryError::Rejected(error.to_string()),
+        other => DeliveryError::Transient(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl Outbox for DiscordOutbox {
+    fn limits(&self) -> PlatformLimits {
+        PlatformLimits {
+            max_len: MAX_MESSAGE_CHARS,
+            unit: LengthUnit::Chars,
+            streaming: true,
+            streaming_suffix: " …".into(),
+            per_chat: vec![PER_CHANNEL],
+            per_group: Vec::new(),
+            global: vec![GLOBAL],
+            // The indicator lasts about ten seconds.
+            typing_every: Some(Duration::from_secs(8)),
+        }
+    }
+
+    fn render(&self, markdown: &str) -> Rendered {
+        // Discord speaks Markdown; what the model wrote is shown as written.
+        Rendered {
+            text: markdown.to_owned(),
+            format: TextFormat::Markdown,
+        }
+    }
+
+    #[instrument(skip_all, fields(channel = %to.channel))]
+    async fn typing(&self, to: &ChannelRef) -> Result<(), DeliveryError> {
+        self.http
+            .broadcast_typing(target(to)?)
+            .await
+            .map_err(classify)
+    }
+
+    #[instrument(skip_all, fields(channel = %to.channel))]
+    async fn send(
+        &self,
+        to: &ChannelRef,
+        text: &Rendered,
+        reply_to: Option<&MessageId>,
+    ) -> Result<MessageId, DeliveryError> {
+        let channel = target(to)?;
+        let mut builder = CreateMessage::new()
+            .content(&text.text)
+            .allowed_mentions(no_mentions());
+        if let Some(original) = reply_to {
+            // Still post the reply if the user deleted their message meanwhile.
+            let reference =
+                MessageReference::from((channel, message_id(original)?)).fail_if_not_exists(false);
+            builder = builder.reference_message(reference);
+        }
+        let sent = channel
+            .send_message(&*self.http, builder)
+            .await
+            .map_err(classify)?;
+        Ok(MessageId(sent.id.get().to_string()))
+    }
+
+    #[instrument(skip_all, fields(channel = %to.channel, id = %id))]
+    async fn edit(
+        &self,
+        to: &ChannelRef,
+        id: &MessageId,
+        text: &Rendered,
+    ) -> Result<(), DeliveryError> {
+        let builder = EditMessage::new()
+            .content(&text.text)
+            .allowed_mentions(no_mentions());
+        target(to)?
+            .edit_message(&*self.http, message_id(id)?, builder)
+            .await
+            .map(drop)
+            .map_err(classify)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use natter_core::Platform;
+
+    #[test]
+    fn replies_go_to_the_thread_when_there_is_one() {
+        let channel = ChannelRef::group(Platform::Discord, "10").in_server("1");
+        assert_eq!(target(&channel).unwrap(), ChannelId::new(10));
+        let thread = channel.in_thread("20");
+        assert_eq!(target(&thread).unwrap(), ChannelId::new(20));
+        let bad = ChannelRef::group(Platform::Discord, "general");
+        assert!(matches!(target(&bad), Err(DeliveryError::Rejected(_))));
+    }
+
+    #[test]
+    fn allowed_mentions_parse_nothing() {
+        let json = serde_json::to_value(no_mentions()).unwrap();
+        assert_eq!(json["parse"], serde_json::json!([]));
+        assert_eq!(json["replied_user"], serde_json::json!(false));
+    }
+}
