@@ -54,9 +54,21 @@ impl App {
         self
     }
 
-    /// The platforms that will run, for logs and `natter check`.
+    /// The platforms that will run: every one with a token, else the console.
     pub fn platforms(&self) -> Vec<&'static str> {
-        vec!["console"]
+        let mut platforms = Vec::new();
+        if !self.console_only {
+            if self.settings.telegram.is_enabled() {
+                platforms.push("telegram");
+            }
+            if self.settings.discord.enabled() {
+                platforms.push("discord");
+            }
+        }
+        if platforms.is_empty() {
+            platforms.push("console");
+        }
+        platforms
     }
 
     /// Builds the model backend the settings name.
@@ -104,12 +116,56 @@ impl App {
             platforms = ?self.platforms(),
             "natter starting"
         );
-        let console = natter_console::run(&engine, &self.settings.console, shutdown.clone()).await;
+        let platforms = self.platforms();
+        let result = if platforms == ["console"] {
+            natter_console::run(&engine, &self.settings.console, shutdown.clone())
+                .await
+                .context("the console stopped")
+        } else {
+            self.run_platforms(&platforms, &engine, &shutdown).await
+        };
         let grace = Duration::from_secs(self.settings.engine.shutdown_grace_secs);
         engine.shutdown(grace).await;
-        console.context("the console stopped")?;
         info!("natter stopped");
-        Ok(())
+        result
+    }
+
+    /// Runs the chat platforms side by side until `shutdown`; the first to
+    /// fail stops the others.
+    async fn run_platforms(
+        &self,
+        platforms: &[&str],
+        engine: &Engine,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        let mut running = tokio::task::JoinSet::new();
+        if platforms.contains(&"telegram") {
+            let run = natter_telegram::run(
+                self.settings.telegram.clone(),
+                engine.clone(),
+                shutdown.clone(),
+            );
+            running.spawn(async move { run.await.context("telegram") });
+        }
+        if platforms.contains(&"discord") {
+            let run = natter_discord::run(
+                self.settings.discord.clone(),
+                engine.clone(),
+                shutdown.clone(),
+            );
+            running.spawn(async move { run.await.context("discord") });
+        }
+        let mut result = Ok(());
+        while let Some(joined) = running.join_next().await {
+            let outcome = joined.map_err(anyhow::Error::from).and_then(|r| r);
+            if let Err(error) = outcome {
+                shutdown.cancel();
+                if result.is_ok() {
+                    result = Err(error);
+                }
+            }
+        }
+        result
     }
 }
 

@@ -9,12 +9,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use config::{Config, Environment, File, FileFormat};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use natter_console::ConsoleSettings;
 use natter_core::{EngineSettings, ModelDefaults, Persona, PersonaSettings, Personas};
+use natter_discord::DiscordSettings;
 use natter_openai::OpenAiSettings;
+use natter_telegram::TelegramSettings;
 
 /// The default settings file, relative to the working directory.
 pub const DEFAULT_CONFIG: &str = "config/natter.toml";
@@ -33,6 +35,10 @@ pub struct Settings {
     pub personas: BTreeMap<String, Persona>,
     /// `[console]`: the terminal chat.
     pub console: ConsoleSettings,
+    /// `[telegram]`: starts when a token is set (or `TELEGRAM_BOT_TOKEN`).
+    pub telegram: TelegramSettings,
+    /// `[discord]`: starts when a token is set (or `DISCORD_TOKEN`).
+    pub discord: DiscordSettings,
     /// `[log]`: log level and format.
     pub log: LogSettings,
     /// `[plugins.NAME]`: each plugin's own section.
@@ -194,11 +200,24 @@ pub fn load_with_env(
         .map_err(invalid)?
         .try_deserialize()
         .map_err(invalid)?;
+    let from_env = |name: &str| {
+        env.get(name)
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| SecretString::from(v.clone()))
+    };
     if settings.model.openai.api_key.is_none() {
-        settings.model.openai.api_key = env
-            .get("OPENAI_API_KEY")
-            .filter(|k| !k.trim().is_empty())
-            .map(|k| SecretString::from(k.clone()));
+        settings.model.openai.api_key = from_env("OPENAI_API_KEY");
+    }
+    if settings
+        .telegram
+        .token
+        .as_ref()
+        .is_none_or(|t| t.expose_secret().trim().is_empty())
+    {
+        settings.telegram.token = from_env("TELEGRAM_BOT_TOKEN");
+    }
+    if settings.discord.token.is_none() {
+        settings.discord.token = from_env(DiscordSettings::TOKEN_ENV);
     }
     settings.validate()?;
     Ok(Loaded { settings, source })
@@ -232,6 +251,11 @@ impl Settings {
             }
         }
         self.personas()?;
+        if self.telegram.is_enabled() {
+            self.telegram
+                .validate()
+                .map_err(|e| value("telegram", &e.to_string()))?;
+        }
         Ok(())
     }
 
@@ -272,8 +296,6 @@ impl Settings {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use std::io::Write;
-
-    use secrecy::ExposeSecret;
 
     use super::*;
 
