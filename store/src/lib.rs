@@ -11,6 +11,7 @@
 //! | `open` | [`open`] (connect, migrate, cache) and [`check`] for `natter check` |
 //! | `schema` | embedded migrations and the refusal of a newer natter's database |
 //! | `sql` | [`SqlStore`]: the trait on SQLite and Postgres |
+//! | `writer` | SQLite's one writer, committing waiting writes together |
 //! | `rows` | rows ⇄ natter-core values |
 //! | `error` | sqlx errors as [`StoreError`](natter_core::StoreError) |
 //!
@@ -27,6 +28,7 @@ mod rows;
 mod schema;
 pub mod settings;
 mod sql;
+mod writer;
 
 pub use open::{SchemaState, StoreCheck, check, connect, open};
 pub use schema::schema_version;

@@ -20,6 +20,7 @@ use crate::error::unavailable;
 use crate::schema::{self, POSTGRES, SQLITE, known_version};
 use crate::settings::{StoreKind, StoreSettings};
 use crate::sql::{Pool, SqlStore};
+use crate::writer::Writer;
 
 /// How long to wait for a connection before calling the database unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -50,20 +51,7 @@ pub async fn open(settings: &StoreSettings) -> Result<Arc<dyn ConversationStore>
 /// tests that need [`SqlStore::close`].
 pub async fn connect(settings: &StoreSettings) -> Result<SqlStore, StoreError> {
     match settings.kind()? {
-        StoreKind::Sqlite => {
-            let pool = sqlite_pools(settings).await?;
-            if let Pool::Sqlite { write, .. } = &pool {
-                let mut connection = write.acquire().await.map_err(unavailable)?;
-                let found = schema::sqlite_version(&mut connection).await?;
-                drop(connection);
-                schema::refuse_newer(found, &SQLITE)?;
-                SQLITE
-                    .run(write)
-                    .await
-                    .map_err(|e| schema::migrate_error(e, &SQLITE))?;
-            }
-            Ok(SqlStore::new(pool))
-        }
+        StoreKind::Sqlite => sqlite_store(settings).await,
         StoreKind::Postgres => {
             let pool = postgres_pool(settings).await?;
             let mut connection = pool.acquire().await.map_err(unavailable)?;
@@ -94,43 +82,47 @@ fn sqlite_options(settings: &StoreSettings) -> Result<SqliteConnectOptions, Stor
         .foreign_keys(true))
 }
 
-/// The SQLite pools: one writer (created first, so it makes the file and sets
-/// WAL mode) and `max_connections` readers.
-async fn sqlite_pools(settings: &StoreSettings) -> Result<Pool, StoreError> {
+/// The SQLite store: the writer's connection (opened first: it creates the
+/// file, sets WAL mode and migrates) and a pool of `max_connections` readers.
+async fn sqlite_store(settings: &StoreSettings) -> Result<SqlStore, StoreError> {
+    if sqlite_in_memory(settings.url.expose()) {
+        return Err(StoreError::Unavailable(
+            "an in-memory SQLite database is not supported; use url = \"memory\"".to_owned(),
+        ));
+    }
     let options = sqlite_options(settings)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal);
-    if sqlite_in_memory(settings.url.expose()) {
-        // Each connection would get its own empty database: keep exactly one, forever.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
-            .await
-            .map_err(unavailable)?;
-        return Ok(Pool::Sqlite {
-            read: pool.clone(),
-            write: pool,
-        });
-    }
     create_parent_dir(options.get_filename()).await?;
-    let write = SqlitePoolOptions::new()
+    // Migrate through a pool of one (what sqlx's migrator wants), then write
+    // through a connection of the writer's own.
+    let setup = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options.clone())
         .await
         .map_err(unavailable)?;
+    let mut connection = setup.acquire().await.map_err(unavailable)?;
+    let found = schema::sqlite_version(&mut connection).await?;
+    drop(connection);
+    schema::refuse_newer(found, &SQLITE)?;
+    SQLITE
+        .run(&setup)
+        .await
+        .map_err(|e| schema::migrate_error(e, &SQLITE))?;
+    setup.close().await;
+    let writer = options.clone().connect().await.map_err(unavailable)?;
     let read = SqlitePoolOptions::new()
         .max_connections(settings.max_connections.max(1))
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await
         .map_err(unavailable)?;
-    Ok(Pool::Sqlite { read, write })
+    Ok(SqlStore::new(Pool::Sqlite {
+        read,
+        write: Writer::spawn(writer),
+    }))
 }
 
 async fn create_parent_dir(file: &Path) -> Result<(), StoreError> {

@@ -7,23 +7,26 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use natter_core::ConversationKey;
 use natter_core::store::{ConversationStore, ScheduledJob, StoreError, Turn, UsageRecord};
-use sqlx::{PgPool, SqlitePool};
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{FromRow, PgPool, SqlitePool};
 use tracing::instrument;
 
 use crate::error::query_error;
 use crate::rows::{self, JobRow, TurnRow, json_text, role_name, sql_int};
 use crate::settings::StoreKind;
+use crate::writer::{Arg, Writer, bind_all};
 
 /// The connection pools of either kind.
 #[derive(Clone, Debug)]
 pub(crate) enum Pool {
-    /// SQLite: readers in parallel, and one writer, so writes queue in the
-    /// pool (asynchronously) instead of sleeping in SQLite's busy handler.
+    /// SQLite: readers in parallel, and one writer that commits waiting
+    /// writes together (see `writer`).
     Sqlite {
         /// Connections for reads.
         read: SqlitePool,
-        /// The one connection for writes.
-        write: SqlitePool,
+        /// The task that owns the one connection for writes.
+        write: Writer,
     },
     /// Postgres.
     Postgres(PgPool),
@@ -35,16 +38,6 @@ macro_rules! reading {
     ($self:ident, $pool:ident => $body:expr) => {
         match &$self.pool {
             Pool::Sqlite { read: $pool, .. } => $body,
-            Pool::Postgres($pool) => $body,
-        }
-    };
-}
-
-/// Runs `$body` with `$pool` bound to the store's pool for writes.
-macro_rules! writing {
-    ($self:ident, $pool:ident => $body:expr) => {
-        match &$self.pool {
-            Pool::Sqlite { write: $pool, .. } => $body,
             Pool::Postgres($pool) => $body,
         }
     };
@@ -125,9 +118,40 @@ impl SqlStore {
         }
     }
 
+    /// Runs a write; returns the rows it changed.
+    async fn execute(&self, sql: &'static str, args: Vec<Arg>) -> Result<u64, StoreError> {
+        match &self.pool {
+            Pool::Sqlite { write, .. } => write.execute(sql, args).await,
+            Pool::Postgres(pool) => bind_all!(sqlx::query(sql), &args)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected()),
+        }
+        .map_err(query_error)
+    }
+
+    /// Runs a write; returns the rows it gave back (`RETURNING`).
+    async fn fetch_written<T>(
+        &self,
+        sql: &'static str,
+        args: Vec<Arg>,
+    ) -> Result<Vec<T>, StoreError>
+    where
+        T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    {
+        match &self.pool {
+            Pool::Sqlite { write, .. } => write
+                .fetch_all(sql, args)
+                .await
+                .and_then(|rows| rows.iter().map(T::from_row).collect()),
+            Pool::Postgres(pool) => bind_all!(sqlx::query_as(sql), &args).fetch_all(pool).await,
+        }
+        .map_err(query_error)
+    }
+
     /// How SQLite connections are tuned (`None` for Postgres), for diagnostics.
     pub async fn sqlite_tuning(&self) -> Result<Option<SqliteTuning>, StoreError> {
-        let Pool::Sqlite { write: pool, .. } = &self.pool else {
+        let Pool::Sqlite { read: pool, .. } = &self.pool else {
             return Ok(None);
         };
         let mut connection = pool.acquire().await.map_err(query_error)?;
@@ -155,8 +179,8 @@ impl SqlStore {
     pub async fn close(&self) {
         match &self.pool {
             Pool::Sqlite { read, write } => {
-                read.close().await;
                 write.close().await;
+                read.close().await;
             }
             Pool::Postgres(pool) => pool.close().await,
         }
@@ -184,31 +208,24 @@ impl ConversationStore for SqlStore {
     #[instrument(level = "debug", skip(self, turn), fields(conversation = %key))]
     async fn append_turn(&self, key: &ConversationKey, turn: &Turn) -> Result<(), StoreError> {
         // One row holds both messages: the turn is committed whole or not at all.
-        writing!(self, pool => sqlx::query(APPEND_TURN)
-            .bind(key.platform().as_str())
-            .bind(key.scope())
-            .bind(role_name(turn.user.role))
-            .bind(turn.user.name.as_deref())
-            .bind(turn.user.content.as_str())
-            .bind(role_name(turn.assistant.role))
-            .bind(turn.assistant.name.as_deref())
-            .bind(turn.assistant.content.as_str())
-            .bind(now_ms())
-            .execute(pool)
-            .await
-            .map(drop))
-        .map_err(query_error)
+        let args = vec![
+            Arg::from(key.platform().as_str()),
+            Arg::from(key.scope()),
+            Arg::from(role_name(turn.user.role)),
+            Arg::from(turn.user.name.as_deref()),
+            Arg::from(turn.user.content.as_str()),
+            Arg::from(role_name(turn.assistant.role)),
+            Arg::from(turn.assistant.name.as_deref()),
+            Arg::from(turn.assistant.content.as_str()),
+            Arg::from(now_ms()),
+        ];
+        self.execute(APPEND_TURN, args).await.map(drop)
     }
 
     #[instrument(level = "debug", skip(self), fields(conversation = %key))]
     async fn clear_history(&self, key: &ConversationKey) -> Result<(), StoreError> {
-        writing!(self, pool => sqlx::query(CLEAR_HISTORY)
-            .bind(key.platform().as_str())
-            .bind(key.scope())
-            .execute(pool)
-            .await
-            .map(drop))
-        .map_err(query_error)
+        let args = vec![Arg::from(key.platform().as_str()), Arg::from(key.scope())];
+        self.execute(CLEAR_HISTORY, args).await.map(drop)
     }
 
     async fn persona_override(&self, scope: &str) -> Result<Option<String>, StoreError> {
@@ -225,20 +242,13 @@ impl ConversationStore for SqlStore {
         persona: Option<&str>,
     ) -> Result<(), StoreError> {
         match persona {
-            Some(name) => writing!(self, pool => sqlx::query(SET_PERSONA)
-                .bind(scope)
-                .bind(name)
-                .bind(now_ms())
-                .execute(pool)
-                .await
-                .map(drop)),
-            None => writing!(self, pool => sqlx::query(UNSET_PERSONA)
-                .bind(scope)
-                .execute(pool)
-                .await
-                .map(drop)),
+            Some(name) => {
+                let args = vec![Arg::from(scope), Arg::from(name), Arg::from(now_ms())];
+                self.execute(SET_PERSONA, args).await
+            }
+            None => self.execute(UNSET_PERSONA, vec![Arg::from(scope)]).await,
         }
-        .map_err(query_error)
+        .map(drop)
     }
 
     async fn plugin_get(
@@ -261,25 +271,18 @@ impl ConversationStore for SqlStore {
         key: &str,
         value: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        writing!(self, pool => sqlx::query(PLUGIN_PUT)
-            .bind(namespace)
-            .bind(key)
-            .bind(json_text(value))
-            .bind(now_ms())
-            .execute(pool)
-            .await
-            .map(drop))
-        .map_err(query_error)
+        let args = vec![
+            Arg::from(namespace),
+            Arg::from(key),
+            Arg::from(json_text(value)),
+            Arg::from(now_ms()),
+        ];
+        self.execute(PLUGIN_PUT, args).await.map(drop)
     }
 
     async fn plugin_delete(&self, namespace: &str, key: &str) -> Result<bool, StoreError> {
-        writing!(self, pool => sqlx::query(PLUGIN_DELETE)
-            .bind(namespace)
-            .bind(key)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected() > 0))
-        .map_err(query_error)
+        let args = vec![Arg::from(namespace), Arg::from(key)];
+        Ok(self.execute(PLUGIN_DELETE, args).await? > 0)
     }
 
     async fn plugin_list(
@@ -304,30 +307,30 @@ impl ConversationStore for SqlStore {
 
     #[instrument(level = "debug", skip(self, record), fields(conversation = %record.key))]
     async fn record_usage(&self, record: &UsageRecord) -> Result<(), StoreError> {
-        writing!(self, pool => sqlx::query(RECORD_USAGE)
-            .bind(record.key.platform().as_str())
-            .bind(record.key.scope())
-            .bind(record.user_id.as_str())
-            .bind(record.backend.as_str())
-            .bind(record.model.as_str())
-            .bind(i64::from(record.prompt_tokens))
-            .bind(i64::from(record.completion_tokens))
-            .bind(record.at_unix_ms)
-            .execute(pool)
-            .await
-            .map(drop))
-        .map_err(query_error)
+        let args = vec![
+            Arg::from(record.key.platform().as_str()),
+            Arg::from(record.key.scope()),
+            Arg::from(record.user_id.as_str()),
+            Arg::from(record.backend.as_str()),
+            Arg::from(record.model.as_str()),
+            Arg::from(i64::from(record.prompt_tokens)),
+            Arg::from(i64::from(record.completion_tokens)),
+            Arg::from(record.at_unix_ms),
+        ];
+        self.execute(RECORD_USAGE, args).await.map(drop)
     }
 
     async fn schedule_job(&self, job: &ScheduledJob) -> Result<i64, StoreError> {
-        writing!(self, pool => sqlx::query_scalar(SCHEDULE_JOB)
-            .bind(job.namespace.as_str())
-            .bind(job.owner.as_str())
-            .bind(job.due_unix_ms)
-            .bind(json_text(&job.payload))
-            .fetch_one(pool)
-            .await)
-        .map_err(query_error)
+        let args = vec![
+            Arg::from(job.namespace.as_str()),
+            Arg::from(job.owner.as_str()),
+            Arg::from(job.due_unix_ms),
+            Arg::from(json_text(&job.payload)),
+        ];
+        let ids: Vec<(i64,)> = self.fetch_written(SCHEDULE_JOB, args).await?;
+        ids.first()
+            .map(|(id,)| *id)
+            .ok_or_else(|| StoreError::Query("scheduling a job returned no id".to_owned()))
     }
 
     async fn take_due_jobs(
@@ -335,23 +338,12 @@ impl ConversationStore for SqlStore {
         now_unix_ms: i64,
         limit: usize,
     ) -> Result<Vec<ScheduledJob>, StoreError> {
-        let taken: Vec<JobRow> = match &self.pool {
-            Pool::Sqlite { write: pool, .. } => {
-                sqlx::query_as(TAKE_DUE_JOBS_SQLITE)
-                    .bind(now_unix_ms)
-                    .bind(sql_int(limit))
-                    .fetch_all(pool)
-                    .await
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as(TAKE_DUE_JOBS_POSTGRES)
-                    .bind(now_unix_ms)
-                    .bind(sql_int(limit))
-                    .fetch_all(pool)
-                    .await
-            }
-        }
-        .map_err(query_error)?;
+        let sql = match self.pool {
+            Pool::Sqlite { .. } => TAKE_DUE_JOBS_SQLITE,
+            Pool::Postgres(_) => TAKE_DUE_JOBS_POSTGRES,
+        };
+        let args = vec![Arg::from(now_unix_ms), Arg::from(sql_int(limit))];
+        let taken: Vec<JobRow> = self.fetch_written(sql, args).await?;
         let mut jobs = taken
             .into_iter()
             .map(rows::job)
@@ -376,14 +368,8 @@ impl ConversationStore for SqlStore {
     }
 
     async fn cancel_job(&self, namespace: &str, owner: &str, id: i64) -> Result<bool, StoreError> {
-        writing!(self, pool => sqlx::query(CANCEL_JOB)
-            .bind(id)
-            .bind(namespace)
-            .bind(owner)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected() > 0))
-        .map_err(query_error)
+        let args = vec![Arg::from(id), Arg::from(namespace), Arg::from(owner)];
+        Ok(self.execute(CANCEL_JOB, args).await? > 0)
     }
 
     async fn next_job_due(&self) -> Result<Option<i64>, StoreError> {

@@ -238,3 +238,79 @@ async fn an_unknown_scheme_is_refused_clearly() {
     assert!(text.contains("mongodb://u:[redacted]@h/db"), "{text}");
     assert!(!text.contains("pw@"), "{text}");
 }
+
+#[tokio::test]
+async fn concurrent_writes_are_all_committed_in_order() {
+    let file = SqliteFile::new();
+    let store = connect(&file.settings).await.unwrap();
+    let writers: Vec<_> = (0..32)
+        .map(|t| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for n in 0..50 {
+                    store.append_turn(&key(t), &turn(n)).await.unwrap();
+                    store
+                        .plugin_put("count", &format!("task{t}"), &serde_json::json!(n))
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    for t in 0..32 {
+        assert_eq!(
+            store.load_turns(&key(t), 100).await.unwrap(),
+            (0..50).map(turn).collect::<Vec<_>>(),
+            "conversation {t}"
+        );
+    }
+    assert_eq!(store.plugin_list("count", "task").await.unwrap().len(), 32);
+    store.close().await;
+    // Closed: the file is consistent for the next process.
+    let again = connect(&file.settings).await.unwrap();
+    assert_eq!(again.load_turns(&key(31), 1).await.unwrap(), vec![turn(49)]);
+}
+
+#[tokio::test]
+async fn two_stores_on_one_file_never_take_the_same_job() {
+    let file = SqliteFile::new();
+    let first = connect(&file.settings).await.unwrap();
+    let second = connect(&file.settings).await.unwrap();
+    for n in 0..200 {
+        first
+            .schedule_job(&ScheduledJob {
+                id: 0,
+                namespace: "remind".into(),
+                owner: "alice".into(),
+                due_unix_ms: n % 9,
+                payload: serde_json::json!(n),
+            })
+            .await
+            .unwrap();
+    }
+    let takers: Vec<_> = [first.clone(), second.clone(), first.clone(), second.clone()]
+        .into_iter()
+        .map(|store| {
+            tokio::spawn(async move {
+                let mut taken = Vec::new();
+                loop {
+                    let batch = store.take_due_jobs(100, 2).await.unwrap();
+                    if batch.is_empty() {
+                        return taken;
+                    }
+                    taken.extend(batch.into_iter().map(|job| job.id));
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for taker in takers {
+        all.extend(taker.await.unwrap());
+    }
+    let unique: std::collections::HashSet<i64> = all.iter().copied().collect();
+    assert_eq!(all.len(), unique.len(), "a job was handed out twice");
+    assert_eq!(unique.len(), 200);
+}

@@ -1,0 +1,237 @@
+//! The SQLite writer: one task owns the one connection that writes, and
+//! commits whatever writes are waiting together, in one transaction (group
+//! commit). A write still returns only once its transaction is committed, but
+//! a busy bot pays for one commit per batch instead of one per statement, and
+//! writers never sleep in SQLite's busy handler waiting for each other.
+
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
+use sqlx::{Connection, Executor, Sqlite};
+use tokio::sync::{mpsc, oneshot};
+use tracing::warn;
+
+/// Writes committed together at most.
+const MAX_BATCH: usize = 256;
+/// Writes waiting for the writer at most; callers wait for room beyond that.
+const QUEUE: usize = 4_096;
+
+/// One bound parameter, owned, so a write can be sent to the writer task and
+/// run again on its own if its batch fails.
+#[derive(Clone, Debug)]
+pub(crate) enum Arg {
+    /// Text.
+    Text(String),
+    /// Text or NULL.
+    MaybeText(Option<String>),
+    /// A 64-bit integer.
+    Int(i64),
+}
+
+impl From<&str> for Arg {
+    fn from(text: &str) -> Self {
+        Arg::Text(text.to_owned())
+    }
+}
+
+impl From<String> for Arg {
+    fn from(text: String) -> Self {
+        Arg::Text(text)
+    }
+}
+
+impl From<Option<&str>> for Arg {
+    fn from(text: Option<&str>) -> Self {
+        Arg::MaybeText(text.map(str::to_owned))
+    }
+}
+
+impl From<i64> for Arg {
+    fn from(n: i64) -> Self {
+        Arg::Int(n)
+    }
+}
+
+/// Binds `args` to `query`, for whichever database `query` is for.
+macro_rules! bind_all {
+    ($query:expr, $args:expr) => {{
+        let mut query = $query;
+        for arg in $args {
+            query = match arg {
+                $crate::writer::Arg::Text(text) => query.bind(text.clone()),
+                $crate::writer::Arg::MaybeText(text) => query.bind(text.clone()),
+                $crate::writer::Arg::Int(n) => query.bind(*n),
+            };
+        }
+        query
+    }};
+}
+pub(crate) use bind_all;
+
+/// What a write gave back.
+pub(crate) enum Output {
+    /// Rows changed.
+    Affected(u64),
+    /// Rows returned (`RETURNING`).
+    Rows(Vec<SqliteRow>),
+}
+
+struct Job {
+    sql: &'static str,
+    args: Vec<Arg>,
+    /// Fetch the rows it returns rather than count the rows it changes.
+    fetch: bool,
+    reply: oneshot::Sender<Result<Output, sqlx::Error>>,
+}
+
+enum Message {
+    Write(Job),
+    /// Finish the writes before this, close the connection, stop.
+    Close(oneshot::Sender<()>),
+}
+
+/// The handle writes are sent through; the task ends when the last is dropped
+/// or [`Writer::close`] is called.
+#[derive(Clone, Debug)]
+pub(crate) struct Writer {
+    jobs: mpsc::Sender<Message>,
+}
+
+impl Writer {
+    /// Starts the writer task on `connection`.
+    pub(crate) fn spawn(connection: SqliteConnection) -> Self {
+        let (jobs, receiver) = mpsc::channel(QUEUE);
+        tokio::spawn(run(connection, receiver));
+        Self { jobs }
+    }
+
+    /// Lets the writes already sent finish, then closes the connection.
+    pub(crate) async fn close(&self) {
+        let (done, closed) = oneshot::channel();
+        if self.jobs.send(Message::Close(done)).await.is_ok() {
+            let _ = closed.await;
+        }
+    }
+
+    async fn submit(
+        &self,
+        sql: &'static str,
+        args: Vec<Arg>,
+        fetch: bool,
+    ) -> Result<Output, sqlx::Error> {
+        let (reply, result) = oneshot::channel();
+        let job = Job {
+            sql,
+            args,
+            fetch,
+            reply,
+        };
+        self.jobs
+            .send(Message::Write(job))
+            .await
+            .map_err(|_| sqlx::Error::WorkerCrashed)?;
+        result.await.map_err(|_| sqlx::Error::WorkerCrashed)?
+    }
+
+    /// Runs a statement; returns the rows it changed.
+    pub(crate) async fn execute(
+        &self,
+        sql: &'static str,
+        args: Vec<Arg>,
+    ) -> Result<u64, sqlx::Error> {
+        match self.submit(sql, args, false).await? {
+            Output::Affected(n) => Ok(n),
+            Output::Rows(rows) => Ok(rows.len() as u64),
+        }
+    }
+
+    /// Runs a statement; returns the rows it gave back.
+    pub(crate) async fn fetch_all(
+        &self,
+        sql: &'static str,
+        args: Vec<Arg>,
+    ) -> Result<Vec<SqliteRow>, sqlx::Error> {
+        match self.submit(sql, args, true).await? {
+            Output::Rows(rows) => Ok(rows),
+            Output::Affected(_) => Ok(Vec::new()),
+        }
+    }
+}
+
+async fn run_one(connection: &mut SqliteConnection, job: &Job) -> Result<Output, sqlx::Error> {
+    let query = bind_all!(sqlx::query::<Sqlite>(job.sql), &job.args);
+    if job.fetch {
+        query.fetch_all(&mut *connection).await.map(Output::Rows)
+    } else {
+        query
+            .execute(&mut *connection)
+            .await
+            .map(|done| Output::Affected(done.rows_affected()))
+    }
+}
+
+/// Runs `batch` in one transaction; `None` if the transaction as a whole failed.
+async fn run_batch(connection: &mut SqliteConnection, batch: &[Job]) -> Option<Vec<Output>> {
+    connection.execute("BEGIN IMMEDIATE").await.ok()?;
+    let mut outputs = Vec::with_capacity(batch.len());
+    for job in batch {
+        match run_one(connection, job).await {
+            Ok(output) => outputs.push(output),
+            Err(_) => {
+                let _ = connection.execute("ROLLBACK").await;
+                return None;
+            }
+        }
+    }
+    match connection.execute("COMMIT").await {
+        Ok(_) => Some(outputs),
+        Err(error) => {
+            warn!(%error, "a batch of writes did not commit; retrying them one by one");
+            let _ = connection.execute("ROLLBACK").await;
+            None
+        }
+    }
+}
+
+async fn run(mut connection: SqliteConnection, mut messages: mpsc::Receiver<Message>) {
+    let mut received = Vec::with_capacity(MAX_BATCH);
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while messages.recv_many(&mut received, MAX_BATCH).await > 0 {
+        let mut close = None;
+        for message in received.drain(..) {
+            match message {
+                Message::Write(job) if close.is_none() => batch.push(job),
+                Message::Write(_) => {} // after close: dropped, the caller sees an error
+                Message::Close(done) => close = Some(done),
+            }
+        }
+        write(&mut connection, &mut batch).await;
+        if let Some(done) = close {
+            let _ = connection.close().await;
+            let _ = done.send(());
+            return;
+        }
+    }
+    let _ = connection.close().await;
+}
+
+/// Commits `batch` and answers each write.
+async fn write(connection: &mut SqliteConnection, batch: &mut Vec<Job>) {
+    let outputs = if batch.len() > 1 {
+        run_batch(connection, batch).await
+    } else {
+        None
+    };
+    match outputs {
+        Some(outputs) => {
+            for (job, output) in batch.drain(..).zip(outputs) {
+                let _ = job.reply.send(Ok(output));
+            }
+        }
+        // Alone, or its batch failed: each write on its own, with its own result.
+        None => {
+            for job in batch.drain(..) {
+                let result = run_one(connection, &job).await;
+                let _ = job.reply.send(result);
+            }
+        }
+    }
+}
