@@ -39,12 +39,14 @@ struct Entry {
     loaded_at: u64,
 }
 
-/// A write-through LRU cache of recent turns around another store. Everything
-/// but history (personas, plugin state, usage, jobs) goes straight to the inner
-/// store.
+/// A write-through LRU cache of recent turns (and of the persona overrides
+/// looked up for them) around another store. Plugin state, usage and jobs go
+/// straight to the inner store.
 pub struct CachedStore {
     inner: Arc<dyn ConversationStore>,
     cache: Mutex<LruCache<ConversationKey, Entry>>,
+    /// Persona override per scope, `None` cached too (most scopes have none).
+    personas: Mutex<LruCache<String, Option<String>>>,
     /// Turns kept per conversation: the largest window asked for so far, capped.
     keep: AtomicUsize,
     max_turns: usize,
@@ -70,6 +72,10 @@ impl CachedStore {
         Self {
             inner,
             cache: Mutex::new(LruCache::new(conversations)),
+            // A conversation looks up a few scopes (thread, channel, server).
+            personas: Mutex::new(LruCache::new(
+                NonZeroUsize::new(conversations.get().saturating_mul(4)).unwrap_or(conversations),
+            )),
             keep: AtomicUsize::new(1),
             max_turns: DEFAULT_MAX_TURNS,
             stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
@@ -103,7 +109,11 @@ impl CachedStore {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn stripe(&self, key: &ConversationKey) -> &AtomicU64 {
+    fn personas(&self) -> MutexGuard<'_, LruCache<String, Option<String>>> {
+        self.personas.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn stripe(&self, key: &(impl std::hash::Hash + ?Sized)) -> &AtomicU64 {
         let index = (self.hasher.hash_one(key) as usize) % self.stripes.len();
         &self.stripes[index]
     }
@@ -195,7 +205,20 @@ impl ConversationStore for CachedStore {
     }
 
     async fn persona_override(&self, scope: &str) -> Result<Option<String>, StoreError> {
-        self.inner.persona_override(scope).await
+        let stripe = self.stripe(scope);
+        let version = {
+            let mut personas = self.personas();
+            if let Some(persona) = personas.get(scope) {
+                return Ok(persona.clone());
+            }
+            stripe.load(Ordering::SeqCst)
+        };
+        let persona = self.inner.persona_override(scope).await?;
+        let mut personas = self.personas();
+        if stripe.load(Ordering::SeqCst) == version {
+            personas.put(scope.to_owned(), persona.clone());
+        }
+        Ok(persona)
     }
 
     async fn set_persona_override(
@@ -203,7 +226,16 @@ impl ConversationStore for CachedStore {
         scope: &str,
         persona: Option<&str>,
     ) -> Result<(), StoreError> {
-        self.inner.set_persona_override(scope, persona).await
+        {
+            let _guard = self.personas();
+            self.stripe(scope).fetch_add(1, Ordering::SeqCst);
+        }
+        let written = self.inner.set_persona_override(scope, persona).await;
+        let mut personas = self.personas();
+        self.stripe(scope).fetch_add(1, Ordering::SeqCst);
+        // Read again next time: simpler than proving no lookup raced the write.
+        personas.pop(scope);
+        written
     }
 
     async fn plugin_get(
@@ -477,6 +509,41 @@ mod tests {
         assert_eq!(probe.loads.load(Ordering::SeqCst), 2);
         store.load_turns(&key(1), 10).await.unwrap();
         assert_eq!(probe.loads.load(Ordering::SeqCst), 2, "now cached at 10");
+    }
+
+    #[tokio::test]
+    async fn persona_overrides_are_cached_and_written_through() {
+        let (probe, store) = cached(10);
+        assert_eq!(store.persona_override("s/1").await.unwrap(), None);
+        probe
+            .inner
+            .set_persona_override("s/1", Some("behind the cache's back"))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.persona_override("s/1").await.unwrap(),
+            None,
+            "served from the cache"
+        );
+        store
+            .set_persona_override("s/1", Some("pirate"))
+            .await
+            .unwrap();
+        assert_eq!(
+            probe
+                .inner
+                .persona_override("s/1")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("pirate")
+        );
+        assert_eq!(
+            store.persona_override("s/1").await.unwrap().as_deref(),
+            Some("pirate")
+        );
+        store.set_persona_override("s/1", None).await.unwrap();
+        assert_eq!(store.persona_override("s/1").await.unwrap(), None);
     }
 
     #[tokio::test]
