@@ -130,6 +130,23 @@ impl SqlStore {
         .map_err(query_error)
     }
 
+    /// Inserts one row (`sql` is a plain `INSERT … VALUES (…)` into `table`).
+    async fn insert(
+        &self,
+        table: &'static str,
+        sql: &'static str,
+        args: Vec<Arg>,
+    ) -> Result<(), StoreError> {
+        match &self.pool {
+            Pool::Sqlite { write, .. } => write.insert(table, sql, args).await,
+            Pool::Postgres(pool) => bind_all!(sqlx::query(sql), &args)
+                .execute(pool)
+                .await
+                .map(drop),
+        }
+        .map_err(query_error)
+    }
+
     /// Runs a write; returns the rows it gave back (`RETURNING`).
     async fn fetch_written<T>(
         &self,
@@ -219,7 +236,7 @@ impl ConversationStore for SqlStore {
             Arg::from(turn.assistant.content.as_str()),
             Arg::from(now_ms()),
         ];
-        self.execute(APPEND_TURN, args).await.map(drop)
+        self.insert("turns", APPEND_TURN, args).await
     }
 
     #[instrument(level = "debug", skip(self), fields(conversation = %key))]
@@ -317,7 +334,7 @@ impl ConversationStore for SqlStore {
             Arg::from(i64::from(record.completion_tokens)),
             Arg::from(record.at_unix_ms),
         ];
-        self.execute(RECORD_USAGE, args).await.map(drop)
+        self.insert("usage_ledger", RECORD_USAGE, args).await
     }
 
     async fn schedule_job(&self, job: &ScheduledJob) -> Result<i64, StoreError> {

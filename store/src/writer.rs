@@ -11,6 +11,8 @@ use tracing::warn;
 
 /// Writes committed together at most.
 const MAX_BATCH: usize = 256;
+/// Rows in one merged insert at most (SQLite allows 32,766 parameters).
+const MAX_MERGED_ROWS: usize = 64;
 /// Writes waiting for the writer at most; callers wait for room beyond that.
 const QUEUE: usize = 4_096;
 
@@ -77,6 +79,9 @@ pub(crate) enum Output {
 struct Job {
     sql: &'static str,
     args: Vec<Arg>,
+    /// For a plain `INSERT … VALUES (…)` of one row: the table. Such inserts
+    /// queued together are sent as one multi-row statement.
+    merge: Option<&'static str>,
     /// Fetch the rows it returns rather than count the rows it changes.
     fetch: bool,
     reply: oneshot::Sender<Result<Output, sqlx::Error>>,
@@ -116,11 +121,13 @@ impl Writer {
         sql: &'static str,
         args: Vec<Arg>,
         fetch: bool,
+        merge: Option<&'static str>,
     ) -> Result<Output, sqlx::Error> {
         let (reply, result) = oneshot::channel();
         let job = Job {
             sql,
             args,
+            merge,
             fetch,
             reply,
         };
@@ -137,10 +144,21 @@ impl Writer {
         sql: &'static str,
         args: Vec<Arg>,
     ) -> Result<u64, sqlx::Error> {
-        match self.submit(sql, args, false).await? {
+        match self.submit(sql, args, false, None).await? {
             Output::Affected(n) => Ok(n),
             Output::Rows(rows) => Ok(rows.len() as u64),
         }
+    }
+
+    /// Inserts one row into `table` with `sql`, a plain `INSERT … VALUES (…)`
+    /// that may be merged with other such inserts into `table`.
+    pub(crate) async fn insert(
+        &self,
+        table: &'static str,
+        sql: &'static str,
+        args: Vec<Arg>,
+    ) -> Result<(), sqlx::Error> {
+        self.submit(sql, args, false, Some(table)).await.map(drop)
     }
 
     /// Runs a statement; returns the rows it gave back.
@@ -149,7 +167,7 @@ impl Writer {
         sql: &'static str,
         args: Vec<Arg>,
     ) -> Result<Vec<SqliteRow>, sqlx::Error> {
-        match self.submit(sql, args, true).await? {
+        match self.submit(sql, args, true, None).await? {
             Output::Rows(rows) => Ok(rows),
             Output::Affected(_) => Ok(Vec::new()),
         }
@@ -168,19 +186,71 @@ async fn run_one(connection: &mut SqliteConnection, job: &Job) -> Result<Output,
     }
 }
 
+/// Inserts the rows of `jobs` (inserts into one table) with one statement.
+async fn run_merged(connection: &mut SqliteConnection, jobs: &[&Job]) -> Result<(), sqlx::Error> {
+    let Some(first) = jobs.first() else {
+        return Ok(());
+    };
+    let head = match first.sql.find(" VALUES ") {
+        Some(at) => &first.sql[..at + " VALUES ".len()],
+        None => return Err(sqlx::Error::Protocol("not a plain INSERT".into())),
+    };
+    let row = format!("({})", vec!["?"; first.args.len()].join(", "));
+    let sql = format!("{head}{}", vec![row; jobs.len()].join(", "));
+    let mut query = sqlx::query::<Sqlite>(sqlx::AssertSqlSafe(sql));
+    for job in jobs {
+        query = bind_all!(query, &job.args);
+    }
+    query.execute(&mut *connection).await.map(drop)
+}
+
+/// Runs `batch` in order; consecutive mergeable inserts (up to the next other
+/// write) are grouped per table, keeping their order within the table.
+async fn run_all(connection: &mut SqliteConnection, batch: &[Job]) -> Option<Vec<Output>> {
+    let mut outputs: Vec<Option<Output>> = batch.iter().map(|_| None).collect();
+    let mut start = 0;
+    while start < batch.len() {
+        if batch[start].merge.is_none() {
+            outputs[start] = Some(run_one(connection, &batch[start]).await.ok()?);
+            start += 1;
+            continue;
+        }
+        let end = batch[start..]
+            .iter()
+            .position(|job| job.merge.is_none())
+            .map_or(batch.len(), |offset| start + offset);
+        let mut tables: Vec<&str> = Vec::new();
+        for job in &batch[start..end] {
+            if let Some(table) = job.merge
+                && !tables.contains(&table)
+            {
+                tables.push(table);
+            }
+        }
+        for table in tables {
+            let jobs: Vec<&Job> = batch[start..end]
+                .iter()
+                .filter(|job| job.merge == Some(table))
+                .collect();
+            for chunk in jobs.chunks(MAX_MERGED_ROWS) {
+                run_merged(connection, chunk).await.ok()?;
+            }
+        }
+        for output in &mut outputs[start..end] {
+            *output = Some(Output::Affected(1));
+        }
+        start = end;
+    }
+    outputs.into_iter().collect()
+}
+
 /// Runs `batch` in one transaction; `None` if the transaction as a whole failed.
 async fn run_batch(connection: &mut SqliteConnection, batch: &[Job]) -> Option<Vec<Output>> {
     connection.execute("BEGIN IMMEDIATE").await.ok()?;
-    let mut outputs = Vec::with_capacity(batch.len());
-    for job in batch {
-        match run_one(connection, job).await {
-            Ok(output) => outputs.push(output),
-            Err(_) => {
-                let _ = connection.execute("ROLLBACK").await;
-                return None;
-            }
-        }
-    }
+    let Some(outputs) = run_all(connection, batch).await else {
+        let _ = connection.execute("ROLLBACK").await;
+        return None;
+    };
     match connection.execute("COMMIT").await {
         Ok(_) => Some(outputs),
         Err(error) => {
