@@ -2,6 +2,7 @@
 //! per test (dropped afterwards) when `NATTER_TEST_POSTGRES_URL` is set.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use natter_store::StoreSettings;
@@ -41,7 +42,10 @@ pub struct PgSchema {
 /// Postgres server is configured.
 pub async fn pg_schema(test: &str) -> Option<PgSchema> {
     let Ok(base) = std::env::var(POSTGRES_ENV) else {
-        eprintln!(
+        // Straight to stderr, past the test harness's capture, so a plain
+        // `cargo test` shows what did not run.
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED {test}: Postgres case not run because {POSTGRES_ENV} is not set \
              (e.g. {POSTGRES_ENV}=postgres://postgres@127.0.0.1:5432/test)"
         );
