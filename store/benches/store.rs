@@ -9,7 +9,7 @@
 //!
 //! Run: `cargo bench -p natter-store --bench store` (add
 //! `NATTER_TEST_POSTGRES_URL=postgres://…` for the Postgres rows; `-- quick`
-//! for smaller counts).
+//! for smaller counts; `-- store`, `-- engine` or `-- memory` for one part).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::sync::Arc;
@@ -372,7 +372,19 @@ async fn main() {
             distinct_conversations: 100_000,
         }
     };
-    store_benchmarks(&counts).await;
-    engine_throughput(&counts).await;
-    memory_bound(&counts).await;
+    let only = |part: &str| {
+        let parts: Vec<String> = std::env::args()
+            .filter(|a| ["store", "engine", "memory"].contains(&a.as_str()))
+            .collect();
+        parts.is_empty() || parts.iter().any(|p| p == part)
+    };
+    if only("store") {
+        store_benchmarks(&counts).await;
+    }
+    if only("engine") {
+        engine_throughput(&counts).await;
+    }
+    if only("memory") {
+        memory_bound(&counts).await;
+    }
 }

@@ -112,7 +112,16 @@ async fn sqlite_store(settings: &StoreSettings) -> Result<SqlStore, StoreError> 
         .await
         .map_err(|e| schema::migrate_error(e, &SQLITE))?;
     setup.close().await;
-    let writer = options.clone().connect().await.map_err(unavailable)?;
+    // The writer touches the index pages of many conversations per batch: give
+    // it a larger page cache than the readers' default 2 MiB. Its checkpoints
+    // run elsewhere (see `writer`).
+    let writer = options
+        .clone()
+        .pragma("cache_size", "-16384")
+        .pragma("wal_autocheckpoint", "0")
+        .connect()
+        .await
+        .map_err(unavailable)?;
     let read = SqlitePoolOptions::new()
         .max_connections(settings.max_connections.max(1))
         .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -120,8 +129,8 @@ async fn sqlite_store(settings: &StoreSettings) -> Result<SqlStore, StoreError> 
         .await
         .map_err(unavailable)?;
     Ok(SqlStore::new(Pool::Sqlite {
+        write: Writer::spawn(writer, read.clone()),
         read,
-        write: Writer::spawn(writer),
     }))
 }
 

@@ -4,7 +4,10 @@
 //! a busy bot pays for one commit per batch instead of one per statement, and
 //! writers never sleep in SQLite's busy handler waiting for each other.
 
-use sqlx::sqlite::{SqliteConnection, SqliteRow};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{Connection, Executor, Sqlite};
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
@@ -13,6 +16,8 @@ use tracing::warn;
 const MAX_BATCH: usize = 256;
 /// Rows in one merged insert at most (SQLite allows 32,766 parameters).
 const MAX_MERGED_ROWS: usize = 64;
+/// Writes between two checkpoints (SQLite's own default is about 1,000 pages).
+const CHECKPOINT_EVERY: usize = 2_000;
 /// Writes waiting for the writer at most; callers wait for room beyond that.
 const QUEUE: usize = 4_096;
 
@@ -101,10 +106,11 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task on `connection`.
-    pub(crate) fn spawn(connection: SqliteConnection) -> Self {
+    /// Starts the writer task on `connection` (whose automatic checkpoints
+    /// are off); checkpoints run on a connection of `readers` instead.
+    pub(crate) fn spawn(connection: SqliteConnection, readers: SqlitePool) -> Self {
         let (jobs, receiver) = mpsc::channel(QUEUE);
-        tokio::spawn(run(connection, receiver));
+        tokio::spawn(run(connection, receiver, Checkpointer::new(readers)));
         Self { jobs }
     }
 
@@ -261,7 +267,50 @@ async fn run_batch(connection: &mut SqliteConnection, batch: &[Job]) -> Option<V
     }
 }
 
-async fn run(mut connection: SqliteConnection, mut messages: mpsc::Receiver<Message>) {
+/// Folds the write-ahead log back into the database file off the write path:
+/// a checkpoint waits for the disk, and the writer should not.
+struct Checkpointer {
+    readers: SqlitePool,
+    writes_since: usize,
+    running: Arc<AtomicBool>,
+}
+
+impl Checkpointer {
+    fn new(readers: SqlitePool) -> Self {
+        Self {
+            readers,
+            writes_since: 0,
+            running: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Counts `writes`; every `CHECKPOINT_EVERY`, starts a passive checkpoint
+    /// unless one is still running.
+    fn wrote(&mut self, writes: usize) {
+        self.writes_since += writes;
+        if self.writes_since < CHECKPOINT_EVERY || self.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.writes_since = 0;
+        let readers = self.readers.clone();
+        let running = Arc::clone(&self.running);
+        tokio::spawn(async move {
+            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&readers)
+                .await
+            {
+                warn!(%error, "could not checkpoint the write-ahead log");
+            }
+            running.store(false, Ordering::Release);
+        });
+    }
+}
+
+async fn run(
+    mut connection: SqliteConnection,
+    mut messages: mpsc::Receiver<Message>,
+    mut checkpointer: Checkpointer,
+) {
     let mut received = Vec::with_capacity(MAX_BATCH);
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while messages.recv_many(&mut received, MAX_BATCH).await > 0 {
@@ -273,6 +322,7 @@ async fn run(mut connection: SqliteConnection, mut messages: mpsc::Receiver<Mess
                 Message::Close(done) => close = Some(done),
             }
         }
+        checkpointer.wrote(batch.len());
         write(&mut connection, &mut batch).await;
         if let Some(done) = close {
             let _ = connection.close().await;
