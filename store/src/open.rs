@@ -112,12 +112,9 @@ async fn sqlite_store(settings: &StoreSettings) -> Result<SqlStore, StoreError> 
         .await
         .map_err(|e| schema::migrate_error(e, &SQLITE))?;
     setup.close().await;
-    // The writer touches the index pages of many conversations per batch: give
-    // it a larger page cache than the readers' default 2 MiB. Its checkpoints
-    // run elsewhere (see `writer`).
+    // The writer's checkpoints run elsewhere (see `writer`).
     let writer = options
         .clone()
-        .pragma("cache_size", "-16384")
         .pragma("wal_autocheckpoint", "0")
         .connect()
         .await
