@@ -10,7 +10,7 @@
 //! | [`chat`] | what a model sees and says: [`ChatMessage`], [`ChatRequest`], [`StreamEvent`] |
 //! | [`backend`] | the [`ModelBackend`] trait every model implements |
 //! | [`outbox`] | the [`Outbox`] trait every platform adapter implements |
-//! | [`store`] | the [`ConversationStore`] trait and the in-memory [`MemoryStore`] |
+//! | [`store`] | the [`ConversationStore`] trait, the in-memory [`MemoryStore`], the bounded [`CachedStore`] |
 //! | [`persona`] | system prompts per conversation, channel and server |
 //! | [`history`] | fitting a conversation into the model's token budget |
 //! | [`command`] | parsing `/commands` and describing them for `/help` |
@@ -50,4 +50,4 @@ pub use message::{
 pub use outbox::{DeliveryError, LengthUnit, Outbox, PlatformLimits, Rate, Rendered, TextFormat};
 pub use persona::{Persona, PersonaSettings, Personas};
 pub use plugin::{Flow, Plugin, PluginContext, PluginError};
-pub use store::{ConversationStore, MemoryStore, StoreError, Turn, UsageRecord};
+pub use store::{CachedStore, ConversationStore, MemoryStore, StoreError, Turn, UsageRecord};

@@ -2,10 +2,13 @@
 //! across restarts, and [`MemoryStore`], the implementation that forgets on exit.
 //!
 //! `natter-store` implements the same trait on SQLite and Postgres; every
-//! implementation passes one conformance suite.
+//! implementation passes one conformance suite. [`CachedStore`] wraps any of
+//! them with a bounded LRU of recently active conversations.
 
+mod cache;
 mod memory;
 
+pub use cache::CachedStore;
 pub use memory::MemoryStore;
 
 use async_trait::async_trait;

@@ -744,4 +744,110 @@ pub async fn store_conformance(store: &dyn ConversationStore) {
             .expect("take")
             .is_empty()
     );
+
+    store_conformance_edges(store).await;
+}
+
+/// Edge cases of [`store_conformance`]: limits, overwrites, and text that SQL
+/// pattern matching would misread.
+async fn store_conformance_edges(store: &dyn ConversationStore) {
+    let key = ConversationKey::new(Platform::Test, "conformance/edges 100%_sure");
+    let turn = |n: usize| Turn {
+        user: ChatMessage::user(format!(
+            "q{n} 'quoted' \"double\" \\ ; DROP TABLE turns; --"
+        )),
+        assistant: ChatMessage::assistant(format!("a{n}\nline two\u{1F600}")).with_name("Bot"),
+    };
+
+    // History: a zero window, appending after a clear, names on replies.
+    store.append_turn(&key, &turn(0)).await.expect("append");
+    assert!(store.load_turns(&key, 0).await.expect("load").is_empty());
+    store.clear_history(&key).await.expect("clear");
+    store.append_turn(&key, &turn(1)).await.expect("append");
+    store.append_turn(&key, &turn(2)).await.expect("append");
+    assert_eq!(
+        store.load_turns(&key, 10).await.expect("load"),
+        vec![turn(1), turn(2)],
+        "history restarts cleanly after a clear"
+    );
+    store.clear_history(&key).await.expect("clear");
+
+    // Persona overrides are per scope.
+    store
+        .set_persona_override("test/server/1", Some("pirate"))
+        .await
+        .expect("set");
+    assert_eq!(
+        store.persona_override("test/server/10").await.expect("get"),
+        None
+    );
+    store
+        .set_persona_override("test/server/1", None)
+        .await
+        .expect("unset");
+
+    // Plugin state: overwrite, wildcard characters are literal, empty prefix lists all.
+    store
+        .plugin_put("edges", "a%", &serde_json::json!(1))
+        .await
+        .expect("put");
+    store
+        .plugin_put("edges", "a%", &serde_json::json!([1, 2.5, null, "x"]))
+        .await
+        .expect("overwrite");
+    store
+        .plugin_put("edges", "ab", &serde_json::json!(true))
+        .await
+        .expect("put");
+    store
+        .plugin_put("edges", "a_c", &serde_json::json!({"nested": {"k": "v"}}))
+        .await
+        .expect("put");
+    store
+        .plugin_put("edges", "B", &serde_json::json!("upper"))
+        .await
+        .expect("put");
+    assert_eq!(
+        store.plugin_get("edges", "a%").await.expect("get"),
+        Some(serde_json::json!([1, 2.5, null, "x"])),
+        "put replaces"
+    );
+    let keys = |listed: Vec<(String, serde_json::Value)>| {
+        listed.into_iter().map(|(k, _)| k).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        keys(store.plugin_list("edges", "a%").await.expect("list")),
+        vec!["a%"],
+        "% is not a wildcard"
+    );
+    assert_eq!(
+        keys(store.plugin_list("edges", "a_").await.expect("list")),
+        vec!["a_c"],
+        "_ is not a wildcard"
+    );
+    assert_eq!(
+        keys(store.plugin_list("edges", "").await.expect("list")),
+        vec!["B", "a%", "a_c", "ab"],
+        "an empty prefix lists every key, in byte order"
+    );
+    for key in ["a%", "ab", "a_c", "B"] {
+        store.plugin_delete("edges", key).await.expect("delete");
+    }
+
+    // Jobs: the limit takes the earliest; the rest stay.
+    let job = |due: i64| ScheduledJob {
+        id: 0,
+        namespace: "edges".into(),
+        owner: "carol".into(),
+        due_unix_ms: due,
+        payload: serde_json::json!(due),
+    };
+    let second = store.schedule_job(&job(20)).await.expect("schedule");
+    let first = store.schedule_job(&job(10)).await.expect("schedule");
+    let taken = store.take_due_jobs(100, 1).await.expect("take");
+    assert_eq!(taken.iter().map(|j| j.id).collect::<Vec<_>>(), vec![first]);
+    assert_eq!(store.next_job_due().await.expect("next"), Some(20));
+    let taken = store.take_due_jobs(100, 5).await.expect("take");
+    assert_eq!(taken.iter().map(|j| j.id).collect::<Vec<_>>(), vec![second]);
+    assert_eq!(store.next_job_due().await.expect("next"), None);
 }

@@ -1,0 +1,36 @@
+//! # natter-store — history that survives restarts
+//!
+//! natter-core's [`ConversationStore`](natter_core::ConversationStore) on a
+//! database: SQLite by default (one file, nothing to run), Postgres when several
+//! natter processes share one database (Discord shards, Telegram webhook
+//! replicas), or natter-core's in-memory store for `url = "memory"`.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`settings`] | the `[store]` section, [`StoreSettings`]; the URL as a secret, shown redacted |
+//! | `open` | [`open`] (connect, migrate, cache) and [`check`] for `natter check` |
+//! | `schema` | embedded migrations and the refusal of a newer natter's database |
+//! | `sql` | [`SqlStore`]: the trait on SQLite and Postgres |
+//! | `writer` | SQLite's one writer, committing waiting writes together |
+//! | `rows` | rows ⇄ natter-core values |
+//! | `error` | sqlx errors as [`StoreError`](natter_core::StoreError) |
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), natter_core::StoreError> {
+//! let settings = natter_store::StoreSettings::default(); // sqlite://natter.db
+//! let store = natter_store::open(&settings).await?;
+//! # let _ = store; Ok(()) }
+//! ```
+
+mod error;
+mod open;
+mod rows;
+mod schema;
+pub mod settings;
+mod sql;
+mod writer;
+
+pub use open::{SchemaState, StoreCheck, check, connect, open};
+pub use schema::schema_version;
+pub use settings::{StoreKind, StoreSettings, StoreUrl};
+pub use sql::{SqlStore, SqliteTuning};

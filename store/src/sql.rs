@@ -1,0 +1,398 @@
+//! [`SqlStore`]: the [`ConversationStore`] on SQLite or Postgres. The SQL is
+//! shared (`$N` parameters work on both); only taking due jobs differs, because
+//! several processes on one Postgres database must never take the same job.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use natter_core::ConversationKey;
+use natter_core::store::{ConversationStore, ScheduledJob, StoreError, Turn, UsageRecord};
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{FromRow, PgPool, SqlitePool};
+use tracing::instrument;
+
+use crate::error::query_error;
+use crate::rows::{self, JobRow, TurnRow, json_text, role_name, sql_int};
+use crate::settings::StoreKind;
+use crate::writer::{Arg, Writer, bind_all};
+
+/// The connection pools of either kind.
+#[derive(Clone, Debug)]
+pub(crate) enum Pool {
+    /// SQLite: readers in parallel, and one writer that commits waiting
+    /// writes together (see `writer`).
+    Sqlite {
+        /// Connections for reads.
+        read: SqlitePool,
+        /// The task that owns the one connection for writes.
+        write: Writer,
+    },
+    /// Postgres.
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the store's pool for reads; the body is
+/// compiled once per database kind.
+macro_rules! reading {
+    ($self:ident, $pool:ident => $body:expr) => {
+        match &$self.pool {
+            Pool::Sqlite { read: $pool, .. } => $body,
+            Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// A [`ConversationStore`] in a SQLite file or a Postgres database.
+#[derive(Clone, Debug)]
+pub struct SqlStore {
+    pool: Pool,
+}
+
+/// How a SQLite connection is tuned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SqliteTuning {
+    /// `wal` for a file.
+    pub journal_mode: String,
+    /// 1 is `NORMAL`: durable at checkpoints, never corrupt.
+    pub synchronous: i64,
+    /// How long a write waits for another writer.
+    pub busy_timeout_ms: i64,
+}
+
+const LOAD_TURNS: &str = "SELECT user_role, user_name, user_content, \
+     assistant_role, assistant_name, assistant_content \
+     FROM turns WHERE platform = $1 AND scope = $2 ORDER BY id DESC LIMIT $3";
+const APPEND_TURN: &str = "INSERT INTO turns (platform, scope, \
+     user_role, user_name, user_content, assistant_role, assistant_name, assistant_content, \
+     created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+const CLEAR_HISTORY: &str = "DELETE FROM turns WHERE platform = $1 AND scope = $2";
+const GET_PERSONA: &str = "SELECT persona FROM persona_overrides WHERE scope = $1";
+const SET_PERSONA: &str = "INSERT INTO persona_overrides (scope, persona, updated_at_ms) \
+     VALUES ($1, $2, $3) ON CONFLICT (scope) \
+     DO UPDATE SET persona = excluded.persona, updated_at_ms = excluded.updated_at_ms";
+const UNSET_PERSONA: &str = "DELETE FROM persona_overrides WHERE scope = $1";
+const PLUGIN_GET: &str = "SELECT value FROM plugin_state WHERE namespace = $1 AND key = $2";
+const PLUGIN_PUT: &str = "INSERT INTO plugin_state (namespace, key, value, updated_at_ms) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT (namespace, key) \
+     DO UPDATE SET value = excluded.value, updated_at_ms = excluded.updated_at_ms";
+const PLUGIN_DELETE: &str = "DELETE FROM plugin_state WHERE namespace = $1 AND key = $2";
+const PLUGIN_LIST: &str = "SELECT key, value FROM plugin_state \
+     WHERE namespace = $1 AND key >= $2 AND substr(key, 1, length($2)) = $2 ORDER BY key";
+const RECORD_USAGE: &str = "INSERT INTO usage_ledger (platform, scope, user_id, backend, model, \
+     prompt_tokens, completion_tokens, at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+const SCHEDULE_JOB: &str = "INSERT INTO scheduled_jobs (namespace, owner, due_ms, payload) \
+     VALUES ($1, $2, $3, $4) RETURNING id";
+/// SQLite: one writer at a time, so a single `DELETE … RETURNING` takes each job once.
+const TAKE_DUE_JOBS_SQLITE: &str = "DELETE FROM scheduled_jobs WHERE id IN \
+     (SELECT id FROM scheduled_jobs WHERE due_ms <= $1 ORDER BY due_ms, id LIMIT $2) \
+     RETURNING id, namespace, owner, due_ms, payload";
+/// Postgres: rows another process is taking are locked, and skipped.
+const TAKE_DUE_JOBS_POSTGRES: &str = "DELETE FROM scheduled_jobs WHERE id IN \
+     (SELECT id FROM scheduled_jobs WHERE due_ms <= $1 ORDER BY due_ms, id LIMIT $2 \
+      FOR UPDATE SKIP LOCKED) \
+     RETURNING id, namespace, owner, due_ms, payload";
+const LIST_JOBS: &str = "SELECT id, namespace, owner, due_ms, payload FROM scheduled_jobs \
+     WHERE namespace = $1 AND owner = $2 ORDER BY due_ms, id";
+const CANCEL_JOB: &str =
+    "DELETE FROM scheduled_jobs WHERE id = $1 AND namespace = $2 AND owner = $3";
+const NEXT_JOB_DUE: &str = "SELECT MIN(due_ms) FROM scheduled_jobs";
+
+/// Milliseconds since the Unix epoch, now.
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl SqlStore {
+    pub(crate) fn new(pool: Pool) -> Self {
+        Self { pool }
+    }
+
+    /// SQLite or Postgres.
+    pub fn kind(&self) -> StoreKind {
+        match self.pool {
+            Pool::Sqlite { .. } => StoreKind::Sqlite,
+            Pool::Postgres(_) => StoreKind::Postgres,
+        }
+    }
+
+    /// Runs a write; returns the rows it changed.
+    async fn execute(&self, sql: &'static str, args: Vec<Arg>) -> Result<u64, StoreError> {
+        match &self.pool {
+            Pool::Sqlite { write, .. } => write.execute(sql, args).await,
+            Pool::Postgres(pool) => bind_all!(sqlx::query(sql), &args)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected()),
+        }
+        .map_err(query_error)
+    }
+
+    /// Inserts one row (`sql` is a plain `INSERT … VALUES (…)` into `table`).
+    async fn insert(
+        &self,
+        table: &'static str,
+        sql: &'static str,
+        args: Vec<Arg>,
+    ) -> Result<(), StoreError> {
+        match &self.pool {
+            Pool::Sqlite { write, .. } => write.insert(table, sql, args).await,
+            Pool::Postgres(pool) => bind_all!(sqlx::query(sql), &args)
+                .execute(pool)
+                .await
+                .map(drop),
+        }
+        .map_err(query_error)
+    }
+
+    /// Runs a write; returns the rows it gave back (`RETURNING`).
+    async fn fetch_written<T>(
+        &self,
+        sql: &'static str,
+        args: Vec<Arg>,
+    ) -> Result<Vec<T>, StoreError>
+    where
+        T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    {
+        match &self.pool {
+            Pool::Sqlite { write, .. } => write
+                .fetch_all(sql, args)
+                .await
+                .and_then(|rows| rows.iter().map(T::from_row).collect()),
+            Pool::Postgres(pool) => bind_all!(sqlx::query_as(sql), &args).fetch_all(pool).await,
+        }
+        .map_err(query_error)
+    }
+
+    /// How SQLite connections are tuned (`None` for Postgres), for diagnostics.
+    pub async fn sqlite_tuning(&self) -> Result<Option<SqliteTuning>, StoreError> {
+        let Pool::Sqlite { read: pool, .. } = &self.pool else {
+            return Ok(None);
+        };
+        let mut connection = pool.acquire().await.map_err(query_error)?;
+        let journal_mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut *connection)
+            .await
+            .map_err(query_error)?;
+        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut *connection)
+            .await
+            .map_err(query_error)?;
+        let busy_timeout_ms: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+            .fetch_one(&mut *connection)
+            .await
+            .map_err(query_error)?;
+        Ok(Some(SqliteTuning {
+            journal_mode,
+            synchronous,
+            busy_timeout_ms,
+        }))
+    }
+
+    /// Closes every connection, waiting for those in use to be returned.
+    /// SQLite folds its write-ahead log back into the file when the last closes.
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite { read, write } => {
+                write.close().await;
+                read.close().await;
+            }
+            Pool::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+#[async_trait]
+impl ConversationStore for SqlStore {
+    #[instrument(level = "debug", skip(self), fields(conversation = %key))]
+    async fn load_turns(
+        &self,
+        key: &ConversationKey,
+        limit: usize,
+    ) -> Result<Vec<Turn>, StoreError> {
+        let rows: Vec<TurnRow> = reading!(self, pool => sqlx::query_as(LOAD_TURNS)
+            .bind(key.platform().as_str())
+            .bind(key.scope())
+            .bind(sql_int(limit))
+            .fetch_all(pool)
+            .await)
+        .map_err(query_error)?;
+        rows.into_iter().rev().map(rows::turn).collect()
+    }
+
+    #[instrument(level = "debug", skip(self, turn), fields(conversation = %key))]
+    async fn append_turn(&self, key: &ConversationKey, turn: &Turn) -> Result<(), StoreError> {
+        // One row holds both messages: the turn is committed whole or not at all.
+        let args = vec![
+            Arg::from(key.platform().as_str()),
+            Arg::from(key.scope()),
+            Arg::from(role_name(turn.user.role)),
+            Arg::from(turn.user.name.as_deref()),
+            Arg::from(turn.user.content.as_str()),
+            Arg::from(role_name(turn.assistant.role)),
+            Arg::from(turn.assistant.name.as_deref()),
+            Arg::from(turn.assistant.content.as_str()),
+            Arg::from(now_ms()),
+        ];
+        self.insert("turns", APPEND_TURN, args).await
+    }
+
+    #[instrument(level = "debug", skip(self), fields(conversation = %key))]
+    async fn clear_history(&self, key: &ConversationKey) -> Result<(), StoreError> {
+        let args = vec![Arg::from(key.platform().as_str()), Arg::from(key.scope())];
+        self.execute(CLEAR_HISTORY, args).await.map(drop)
+    }
+
+    async fn persona_override(&self, scope: &str) -> Result<Option<String>, StoreError> {
+        reading!(self, pool => sqlx::query_scalar(GET_PERSONA)
+            .bind(scope)
+            .fetch_optional(pool)
+            .await)
+        .map_err(query_error)
+    }
+
+    async fn set_persona_override(
+        &self,
+        scope: &str,
+        persona: Option<&str>,
+    ) -> Result<(), StoreError> {
+        match persona {
+            Some(name) => {
+                let args = vec![Arg::from(scope), Arg::from(name), Arg::from(now_ms())];
+                self.execute(SET_PERSONA, args).await
+            }
+            None => self.execute(UNSET_PERSONA, vec![Arg::from(scope)]).await,
+        }
+        .map(drop)
+    }
+
+    async fn plugin_get(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let text: Option<String> = reading!(self, pool => sqlx::query_scalar(PLUGIN_GET)
+            .bind(namespace)
+            .bind(key)
+            .fetch_optional(pool)
+            .await)
+        .map_err(query_error)?;
+        text.map(|text| rows::value(key, &text)).transpose()
+    }
+
+    async fn plugin_put(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let args = vec![
+            Arg::from(namespace),
+            Arg::from(key),
+            Arg::from(json_text(value)),
+            Arg::from(now_ms()),
+        ];
+        self.execute(PLUGIN_PUT, args).await.map(drop)
+    }
+
+    async fn plugin_delete(&self, namespace: &str, key: &str) -> Result<bool, StoreError> {
+        let args = vec![Arg::from(namespace), Arg::from(key)];
+        Ok(self.execute(PLUGIN_DELETE, args).await? > 0)
+    }
+
+    async fn plugin_list(
+        &self,
+        namespace: &str,
+        prefix: &str,
+    ) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        let found: Vec<(String, String)> = reading!(self, pool => sqlx::query_as(PLUGIN_LIST)
+            .bind(namespace)
+            .bind(prefix)
+            .fetch_all(pool)
+            .await)
+        .map_err(query_error)?;
+        found
+            .into_iter()
+            .map(|(key, text)| {
+                let value = rows::value(&key, &text)?;
+                Ok((key, value))
+            })
+            .collect()
+    }
+
+    #[instrument(level = "debug", skip(self, record), fields(conversation = %record.key))]
+    async fn record_usage(&self, record: &UsageRecord) -> Result<(), StoreError> {
+        let args = vec![
+            Arg::from(record.key.platform().as_str()),
+            Arg::from(record.key.scope()),
+            Arg::from(record.user_id.as_str()),
+            Arg::from(record.backend.as_str()),
+            Arg::from(record.model.as_str()),
+            Arg::from(i64::from(record.prompt_tokens)),
+            Arg::from(i64::from(record.completion_tokens)),
+            Arg::from(record.at_unix_ms),
+        ];
+        self.insert("usage_ledger", RECORD_USAGE, args).await
+    }
+
+    async fn schedule_job(&self, job: &ScheduledJob) -> Result<i64, StoreError> {
+        let args = vec![
+            Arg::from(job.namespace.as_str()),
+            Arg::from(job.owner.as_str()),
+            Arg::from(job.due_unix_ms),
+            Arg::from(json_text(&job.payload)),
+        ];
+        let ids: Vec<(i64,)> = self.fetch_written(SCHEDULE_JOB, args).await?;
+        ids.first()
+            .map(|(id,)| *id)
+            .ok_or_else(|| StoreError::Query("scheduling a job returned no id".to_owned()))
+    }
+
+    async fn take_due_jobs(
+        &self,
+        now_unix_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<ScheduledJob>, StoreError> {
+        let sql = match self.pool {
+            Pool::Sqlite { .. } => TAKE_DUE_JOBS_SQLITE,
+            Pool::Postgres(_) => TAKE_DUE_JOBS_POSTGRES,
+        };
+        let args = vec![Arg::from(now_unix_ms), Arg::from(sql_int(limit))];
+        let taken: Vec<JobRow> = self.fetch_written(sql, args).await?;
+        let mut jobs = taken
+            .into_iter()
+            .map(rows::job)
+            .collect::<Result<Vec<_>, _>>()?;
+        // RETURNING promises no order.
+        jobs.sort_by_key(|job| (job.due_unix_ms, job.id));
+        Ok(jobs)
+    }
+
+    async fn list_jobs(
+        &self,
+        namespace: &str,
+        owner: &str,
+    ) -> Result<Vec<ScheduledJob>, StoreError> {
+        let found: Vec<JobRow> = reading!(self, pool => sqlx::query_as(LIST_JOBS)
+            .bind(namespace)
+            .bind(owner)
+            .fetch_all(pool)
+            .await)
+        .map_err(query_error)?;
+        found.into_iter().map(rows::job).collect()
+    }
+
+    async fn cancel_job(&self, namespace: &str, owner: &str, id: i64) -> Result<bool, StoreError> {
+        let args = vec![Arg::from(id), Arg::from(namespace), Arg::from(owner)];
+        Ok(self.execute(CANCEL_JOB, args).await? > 0)
+    }
+
+    async fn next_job_due(&self) -> Result<Option<i64>, StoreError> {
+        reading!(self, pool => sqlx::query_scalar(NEXT_JOB_DUE)
+            .fetch_one(pool)
+            .await)
+        .map_err(query_error)
+    }
+}

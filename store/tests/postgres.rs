@@ -1,0 +1,166 @@
+//! Postgres specifics: several natter processes on one database. Each test
+//! runs in a schema of its own on the server `NATTER_TEST_POSTGRES_URL` names,
+//! and says clearly that it was skipped when the variable is unset.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use natter_core::store::{ConversationStore, ScheduledJob};
+use natter_core::{ChatMessage, ConversationKey, Platform, StoreError, Turn};
+use natter_store::{SchemaState, StoreKind, check, connect, open, schema_version};
+
+use common::pg_schema;
+
+fn turn(n: usize) -> Turn {
+    Turn {
+        user: ChatMessage::user(format!("question {n}")),
+        assistant: ChatMessage::assistant(format!("answer {n}")),
+    }
+}
+
+#[tokio::test]
+async fn two_processes_never_take_the_same_job() {
+    let Some(schema) = pg_schema("jobs_once").await else {
+        return;
+    };
+    let first = connect(&schema.settings).await.unwrap();
+    let second = connect(&schema.settings).await.unwrap();
+    const JOBS: usize = 400;
+    for n in 0..JOBS {
+        first
+            .schedule_job(&ScheduledJob {
+                id: 0,
+                namespace: "remind".into(),
+                owner: format!("user{}", n % 7),
+                due_unix_ms: (n % 13) as i64,
+                payload: serde_json::json!(n),
+            })
+            .await
+            .unwrap();
+    }
+    // Several takers per pool, racing, in small batches, until nothing is due.
+    let mut takers = Vec::new();
+    for store in [first.clone(), second.clone()] {
+        for _ in 0..4 {
+            let store = store.clone();
+            takers.push(tokio::spawn(async move {
+                let mut taken = Vec::new();
+                loop {
+                    let batch = store.take_due_jobs(1_000, 3).await.unwrap();
+                    if batch.is_empty() {
+                        return taken;
+                    }
+                    taken.extend(batch.into_iter().map(|job| job.id));
+                }
+            }));
+        }
+    }
+    let mut all = Vec::new();
+    let mut per_pool = [0usize; 2];
+    for (i, taker) in takers.into_iter().enumerate() {
+        let taken = taker.await.unwrap();
+        per_pool[i / 4] += taken.len();
+        all.extend(taken);
+    }
+    let unique: HashSet<i64> = all.iter().copied().collect();
+    assert_eq!(all.len(), unique.len(), "a job was handed out twice");
+    assert_eq!(unique.len(), JOBS, "every job was handed out");
+    assert!(
+        per_pool.iter().all(|&n| n > 0),
+        "both pools took jobs: {per_pool:?}"
+    );
+    assert_eq!(first.next_job_due().await.unwrap(), None);
+    first.close().await;
+    second.close().await;
+}
+
+#[tokio::test]
+async fn two_processes_see_each_others_history() {
+    let Some(schema) = pg_schema("shared_history").await else {
+        return;
+    };
+    // As the binary opens it: no cache by default with Postgres.
+    let first = open(&schema.settings).await.unwrap();
+    let second = open(&schema.settings).await.unwrap();
+    let key = ConversationKey::new(Platform::Discord, "channel/9");
+    first.load_turns(&key, 10).await.unwrap();
+    second.load_turns(&key, 10).await.unwrap();
+    first.append_turn(&key, &turn(1)).await.unwrap();
+    assert_eq!(second.load_turns(&key, 10).await.unwrap(), vec![turn(1)]);
+    second.append_turn(&key, &turn(2)).await.unwrap();
+    assert_eq!(
+        first.load_turns(&key, 10).await.unwrap(),
+        vec![turn(1), turn(2)]
+    );
+}
+
+#[tokio::test]
+async fn many_processes_starting_together_migrate_once() {
+    let Some(schema) = pg_schema("migrate_together").await else {
+        return;
+    };
+    let opening: Vec<_> = (0..4)
+        .map(|_| {
+            let settings = schema.settings.clone();
+            tokio::spawn(async move { connect(&settings).await })
+        })
+        .collect();
+    let mut stores: Vec<Arc<dyn ConversationStore>> = Vec::new();
+    for handle in opening {
+        stores.push(Arc::new(handle.await.unwrap().unwrap()));
+    }
+    let report = check(&schema.settings).await.unwrap();
+    assert_eq!(report.kind, StoreKind::Postgres);
+    assert_eq!(report.schema, SchemaState::UpToDate(schema_version()));
+}
+
+#[tokio::test]
+async fn a_schema_from_a_newer_natter_is_refused() {
+    let Some(schema) = pg_schema("too_new").await else {
+        return;
+    };
+    let store = connect(&schema.settings).await.unwrap();
+    store.close().await;
+    // What a newer natter's migration would leave behind.
+    let pool = sqlx::PgPool::connect(schema.settings.url.expose())
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES ($1, 'a feature of the future', true, '\\x00'::bytea, 0)",
+    )
+    .bind(schema_version() + 1)
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let error = open(&schema.settings).await.err().expect("refused");
+    assert!(
+        matches!(error, StoreError::TooNew { found, known } if found == schema_version() + 1 && known == schema_version()),
+        "{error:?}"
+    );
+    assert!(matches!(
+        check(&schema.settings).await,
+        Err(StoreError::TooNew { .. })
+    ));
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_unavailable_and_the_password_stays_hidden() {
+    // A port nothing listens on: bind one, then free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let settings = natter_store::StoreSettings::with_url(format!(
+        "postgres://natter:hunter2@127.0.0.1:{port}/natter"
+    ));
+    let error = check(&settings).await.expect_err("unreachable");
+    assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
+    assert!(!error.to_string().contains("hunter2"), "{error}");
+    assert!(!settings.describe().contains("hunter2"));
+}
