@@ -81,10 +81,15 @@ impl App {
         })
     }
 
-    /// Builds the engine: backend, personas, plugins.
-    pub fn engine(&self) -> anyhow::Result<Engine> {
+    /// Builds the engine: backend, store (opened and migrated), personas, plugins.
+    pub async fn engine(&self) -> anyhow::Result<Engine> {
         let settings = &self.settings;
-        let mut builder = Engine::builder(self.backend()?)
+        let backend = self.backend()?;
+        let store = natter_store::open(&settings.store)
+            .await
+            .with_context(|| format!("cannot open the store {}", settings.store.describe()))?;
+        let mut builder = Engine::builder(backend)
+            .store(store)
             .settings(settings.engine.clone())
             .model_defaults(settings.model.defaults())
             .personas(settings.personas()?);
@@ -108,7 +113,7 @@ impl App {
     /// Runs until the input ends or `shutdown` is cancelled, then lets replies
     /// in flight finish (up to `engine.shutdown_grace_secs`).
     pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let engine = self.engine()?;
+        let engine = self.engine().await?;
         let capabilities = engine.backend().capabilities();
         info!(
             backend = capabilities.backend,

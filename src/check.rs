@@ -1,18 +1,23 @@
-//! `natter check`: loads and validates the settings, builds (without
-//! connecting) what they describe, and prints a summary and the effective
+//! `natter check`: loads and validates the settings, checks that the store
+//! opens, builds (without contacting any platform or model) what they describe, and prints a summary and the effective
 //! settings with every secret redacted.
 
 use std::fmt::Write;
 use std::path::Path;
 
+use anyhow::Context;
+
 use crate::app::App;
 use crate::settings;
 
 /// The report `natter check` prints, or the first problem found.
-pub fn report(config: Option<&Path>) -> anyhow::Result<String> {
+pub async fn report(config: Option<&Path>) -> anyhow::Result<String> {
     let loaded = settings::load(config)?;
+    let store = natter_store::check(&loaded.settings.store)
+        .await
+        .with_context(|| format!("cannot open the store {}", loaded.settings.store.describe()))?;
     let app = App::new(loaded.settings.clone());
-    let engine = app.engine()?;
+    let engine = app.engine().await?;
     let capabilities = engine.backend().capabilities();
     let mut out = String::new();
     let source = loaded.source.as_ref().map_or_else(
@@ -25,6 +30,7 @@ pub fn report(config: Option<&Path>) -> anyhow::Result<String> {
         "model:     {} / {} (context {} tokens)",
         capabilities.backend, capabilities.model, capabilities.context_window
     )?;
+    writeln!(out, "store:     {store}")?;
     writeln!(out, "platforms: {}", app.platforms().join(", "))?;
     let commands: Vec<String> = engine
         .commands()

@@ -31,8 +31,15 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = cli.config.as_deref();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("natter: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     if let Some(Command::Check) = cli.command {
-        return match check::report(config) {
+        return match runtime.block_on(check::report(config)) {
             Ok(report) => {
                 print!("{report}");
                 ExitCode::SUCCESS
@@ -53,13 +60,6 @@ fn main() -> ExitCode {
     let app = match cli.command {
         Some(Command::Chat) => app.console_only(),
         _ => app,
-    };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("natter: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
     };
     let result = runtime.block_on(app.run());
     // A read from stdin may still be blocking a runtime thread; it must not

@@ -16,6 +16,7 @@ use natter_console::ConsoleSettings;
 use natter_core::{EngineSettings, ModelDefaults, Persona, PersonaSettings, Personas};
 use natter_discord::DiscordSettings;
 use natter_openai::OpenAiSettings;
+use natter_store::StoreSettings;
 use natter_telegram::TelegramSettings;
 
 /// The default settings file, relative to the working directory.
@@ -33,6 +34,8 @@ pub struct Settings {
     pub persona: PersonaSettings,
     /// `[personas.NAME]`: the personas.
     pub personas: BTreeMap<String, Persona>,
+    /// `[store]`: where history and state live (SQLite by default).
+    pub store: StoreSettings,
     /// `[console]`: the terminal chat.
     pub console: ConsoleSettings,
     /// `[telegram]`: starts when a token is set (or `TELEGRAM_BOT_TOKEN`).

@@ -15,6 +15,9 @@ fn config(fake: &FakeOpenAi) -> tempfile::NamedTempFile {
     write!(
         file,
         r#"
+[store]
+url = "memory"
+
 [model]
 backend = "openai"
 max_tokens = 64
@@ -173,7 +176,11 @@ async fn the_api_key_never_reaches_logs_or_check() {
 #[tokio::test]
 async fn check_names_the_bad_setting_and_fails() {
     let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
-    writeln!(file, "[model]\ntemperature = 9.5").unwrap();
+    writeln!(
+        file,
+        "[store]\nurl = \"memory\"\n[model]\ntemperature = 9.5"
+    )
+    .unwrap();
     let run = natter(&file, &["check"], "", "warn").await;
     assert!(!run.success);
     assert!(run.stderr.contains("model.temperature"), "{}", run.stderr);
