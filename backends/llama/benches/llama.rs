@@ -28,7 +28,7 @@ use natter_core::{
 };
 use natter_llama::{LlamaBackend, LlamaSettings, runtime};
 
-const CONTEXT: u32 = 4096;
+const CONTEXT: u32 = 2048;
 const GENERATE: u32 = 128;
 
 fn env_usize(name: &str, default: usize) -> usize {

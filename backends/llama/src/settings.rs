@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_MODEL_PATH: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
 
 /// Context window used when `context = 0` and the model was trained for more.
-pub const DEFAULT_CONTEXT_CAP: u32 = 4096;
+pub const DEFAULT_CONTEXT_CAP: u32 = 2048;
 
 /// The `[model.llama]` settings section.
 ///
@@ -16,7 +16,7 @@ pub const DEFAULT_CONTEXT_CAP: u32 = 4096;
 /// [model.llama]
 /// path = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
 /// threads = 0        # 0 = every core
-/// context = 0        # 0 = the model's own, at most 4096
+/// context = 0        # per conversation; 0 = the model's own, at most 2048
 /// slots = 4          # conversations kept warm
 /// gpu_layers = 0
 /// queue = 8          # requests waiting beyond the one generating
@@ -28,8 +28,9 @@ pub struct LlamaSettings {
     pub path: PathBuf,
     /// CPU threads for prompt and generation; 0 uses every core.
     pub threads: usize,
-    /// Context window in tokens, shared by the warm conversations; 0 uses the
-    /// model's training context, capped at 4,096.
+    /// Context window of each conversation in tokens; 0 uses the model's
+    /// training context, capped at 2,048. The KV cache holds `context × slots`
+    /// tokens.
     pub context: u32,
     /// Conversations whose evaluated prompt is kept, so a follow-up turn only
     /// evaluates its new tokens. At least 1.
@@ -100,9 +101,9 @@ mod tests {
     #[test]
     fn context_defaults_to_the_models_capped() {
         let s = LlamaSettings::default();
-        assert_eq!(s.effective_context(8192), 4096);
-        assert_eq!(s.effective_context(2048), 2048);
-        assert_eq!(s.effective_context(0), 4096);
+        assert_eq!(s.effective_context(8192), 2048);
+        assert_eq!(s.effective_context(1024), 1024);
+        assert_eq!(s.effective_context(0), 2048);
         let s = LlamaSettings {
             context: 1024,
             ..LlamaSettings::default()

@@ -87,21 +87,6 @@ impl Slots {
             .map_or(0, |(i, _)| i)
     }
 
-    /// Empties the least recently used non-empty slot other than `keep`, to
-    /// make room in the KV cache; returns its sequence id, or `None` when
-    /// only `keep` holds anything.
-    pub fn evict_for(&mut self, keep: usize) -> Option<usize> {
-        let (victim, slot) = self
-            .slots
-            .iter_mut()
-            .enumerate()
-            .filter(|(i, s)| *i != keep && !s.tokens.is_empty())
-            .min_by_key(|(_, s)| s.last_used)?;
-        slot.tokens.clear();
-        slot.key = None;
-        Some(victim)
-    }
-
     /// Forgets what `seq` holds (after a failed evaluation).
     pub fn reset(&mut self, seq: usize) {
         if let Some(slot) = self.slots.get_mut(seq) {
@@ -120,11 +105,6 @@ impl Slots {
     /// Tokens held by `seq`.
     pub fn len(&self, seq: usize) -> usize {
         self.slots.get(seq).map_or(0, |s| s.tokens.len())
-    }
-
-    /// Tokens held by every slot together (cells used in a unified KV cache).
-    pub fn used(&self) -> usize {
-        self.slots.iter().map(|s| s.tokens.len()).sum()
     }
 }
 
@@ -179,24 +159,6 @@ mod tests {
             "b's slot is recycled, not shared"
         );
         assert_eq!(slots.assign(Some(&key("a")), &toks(&[1, 2, 7])).seq, a.seq);
-    }
-
-    #[test]
-    fn eviction_frees_the_least_recent_other_slot() {
-        let mut slots = Slots::new(3);
-        let a = slots.assign(Some(&key("a")), &[]);
-        slots.extend(a.seq, &toks(&[1, 2]));
-        let b = slots.assign(Some(&key("b")), &[]);
-        slots.extend(b.seq, &toks(&[3]));
-        assert_eq!(slots.used(), 3);
-        assert_eq!(slots.evict_for(b.seq), Some(a.seq));
-        assert_eq!(slots.used(), 1);
-        assert_eq!(
-            slots.evict_for(b.seq),
-            None,
-            "only the kept slot holds tokens"
-        );
-        assert_eq!(slots.assign(Some(&key("a")), &toks(&[1, 2])).reusable, 0);
     }
 
     #[test]
