@@ -1,0 +1,302 @@
+//! natter-llama benchmark on the default model: prompt and generation speed,
+//! time to first token for a cold ~1,000-token conversation and for its
+//! follow-up turn in a warm slot, and natter's per-token overhead over a bare
+//! llama.cpp decode loop.
+//!
+//! ```text
+//! scripts/fetch-model.sh
+//! cargo bench -p natter-llama --bench llama
+//! ```
+//! Environment: `NATTER_LLAMA_MODEL` (another GGUF), `BENCH_THREADS` (default 2),
+//! `BENCH_RUNS` (default 5).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+use natter_core::{
+    ChatMessage, ChatRequest, ConversationKey, GenerationParams, ModelBackend, Platform,
+    StreamEvent,
+};
+use natter_llama::{LlamaBackend, LlamaSettings, runtime};
+
+const CONTEXT: u32 = 2048;
+const GENERATE: u32 = 128;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+fn greedy(max_tokens: u32) -> GenerationParams {
+    GenerationParams {
+        max_tokens: Some(max_tokens),
+        temperature: Some(0.0),
+        top_p: None,
+        stop: Vec::new(),
+        seed: Some(1),
+    }
+}
+
+/// A conversation of at least `tokens` prompt tokens, ending in a user turn.
+fn long_conversation(backend: &LlamaBackend, tokens: usize, salt: usize) -> Vec<ChatMessage> {
+    let mut messages = vec![ChatMessage::system(format!(
+        "You are a helpful assistant. Session {salt}."
+    ))];
+    let mut turn = 0;
+    loop {
+        messages.push(ChatMessage::user(format!(
+            "Question {turn}: what is one interesting fact about the number {}?",
+            turn * 7 + salt
+        )));
+        if backend.tokenize(&messages, true).unwrap().len() >= tokens {
+            return messages;
+        }
+        messages.push(ChatMessage::assistant(format!(
+            "The number {} is the sum of {} and {}, and it appears in many puzzles, \
+             calendars and games that people enjoy around the world.",
+            turn * 7 + salt,
+            turn * 3,
+            turn * 4 + salt
+        )));
+        turn += 1;
+    }
+}
+
+/// Streams `request`; returns (time to first delta, time from first delta to
+/// Done, completion tokens, reply text).
+async fn timed(backend: &LlamaBackend, request: ChatRequest) -> (Duration, Duration, u32, String) {
+    let start = Instant::now();
+    let mut stream = backend.stream(request).await.expect("stream starts");
+    let mut first = None;
+    let mut text = String::new();
+    while let Some(event) = stream.next().await {
+        match event.expect("no error") {
+            StreamEvent::Delta(d) => {
+                first.get_or_insert_with(Instant::now);
+                text.push_str(&d);
+            }
+            StreamEvent::Done(c) => {
+                let first = first.expect("a delta before Done");
+                let tokens = c.usage.map_or(0, |u| u.completion_tokens);
+                return (first - start, first.elapsed(), tokens, text);
+            }
+        }
+    }
+    panic!("stream ended without Done");
+}
+
+/// A bare llama.cpp loop: prompt eval, then greedy sample + decode per token.
+/// Returns (prompt tok/s, generation seconds per token).
+fn raw_llama(model: &LlamaModel, prompt: &[LlamaToken], threads: i32) -> (f64, f64) {
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(CONTEXT))
+        .with_n_batch(512)
+        .with_n_ubatch(512)
+        .with_n_threads(threads)
+        .with_n_threads_batch(threads);
+    let mut ctx = runtime::new_context(model, params).expect("context");
+    let mut batch = LlamaBatch::new(512, 1);
+    let started = Instant::now();
+    let mut pos = 0;
+    for chunk in prompt.chunks(512) {
+        batch.clear();
+        for (i, &t) in chunk.iter().enumerate() {
+            let last = pos + i + 1 == prompt.len();
+            batch.add(t, (pos + i) as i32, &[0], last).unwrap();
+        }
+        ctx.decode(&mut batch).unwrap();
+        pos += chunk.len();
+    }
+    let prompt_tps = prompt.len() as f64 / started.elapsed().as_secs_f64();
+
+    let mut sampler = LlamaSampler::greedy();
+    let started = Instant::now();
+    for _ in 0..GENERATE {
+        let token = sampler.sample(&ctx, -1);
+        batch.clear();
+        batch.add(token, pos as i32, &[0], true).unwrap();
+        ctx.decode(&mut batch).unwrap();
+        pos += 1;
+    }
+    (
+        prompt_tps,
+        started.elapsed().as_secs_f64() / f64::from(GENERATE),
+    )
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing to parse.
+    let path = std::env::var_os("NATTER_LLAMA_MODEL").map_or_else(
+        || {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf")
+        },
+        PathBuf::from,
+    );
+    if !path.is_file() {
+        eprintln!(
+            "model {} missing: run scripts/fetch-model.sh",
+            path.display()
+        );
+        return;
+    }
+    let threads = env_usize("BENCH_THREADS", 2);
+    let runs = env_usize("BENCH_RUNS", 5).max(1);
+    let settings = LlamaSettings {
+        threads,
+        context: CONTEXT,
+        slots: 4,
+        // Pure greedy, so natter and the bare loop sample the same way.
+        repeat_penalty: 1.0,
+        ..LlamaSettings::for_model(&path)
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let load_start = Instant::now();
+    let backend = LlamaBackend::load(&settings).expect("model loads");
+    let load = load_start.elapsed();
+    println!(
+        "natter-llama bench: {} ({} MB), {threads} threads, context {CONTEXT}, {runs} runs, load {:.0} ms",
+        backend.capabilities().model,
+        backend.file_bytes() / 1_000_000,
+        load.as_secs_f64() * 1e3
+    );
+
+    // Bare llama.cpp on the same ~1,000-token prompt.
+    let raw_model = LlamaModel::load_from_file(
+        runtime::backend().unwrap(),
+        &path,
+        &LlamaModelParams::default(),
+    )
+    .unwrap();
+    let conversation = long_conversation(&backend, 1000, 0);
+    let prompt = backend.tokenize(&conversation, true).unwrap();
+    let (mut raw_prompt, mut raw_gen) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let (p, g) = raw_llama(&raw_model, &prompt, threads as i32);
+        raw_prompt.push(p);
+        raw_gen.push(g);
+    }
+    drop(raw_model);
+    let raw_prompt = median(raw_prompt);
+    let raw_gen = median(raw_gen);
+
+    // natter: generation speed (first delta → Done) on a short prompt.
+    let mut nat_gen = Vec::new();
+    let mut nat_tokens = 0;
+    for i in 0..runs {
+        let request = ChatRequest::new(vec![
+            ChatMessage::system("You are a helpful assistant."),
+            ChatMessage::user(format!("Write a very long essay about rivers, part {i}.")),
+        ])
+        .with_params(greedy(GENERATE));
+        let (_, rest, tokens, _) = rt.block_on(timed(&backend, request));
+        nat_tokens = tokens;
+        if tokens > 1 {
+            nat_gen.push(rest.as_secs_f64() / f64::from(tokens - 1));
+        }
+    }
+    let nat_gen = median(nat_gen);
+
+    // Raw generation on the short prompt too, for a like-for-like overhead.
+    let raw_model = LlamaModel::load_from_file(
+        runtime::backend().unwrap(),
+        &path,
+        &LlamaModelParams::default(),
+    )
+    .unwrap();
+    let short = backend
+        .tokenize(
+            &[
+                ChatMessage::system("You are a helpful assistant."),
+                ChatMessage::user("Write a very long essay about rivers, part 0."),
+            ],
+            true,
+        )
+        .unwrap();
+    let raw_gen_short = median(
+        (0..runs)
+            .map(|_| raw_llama(&raw_model, &short, threads as i32).1)
+            .collect(),
+    );
+    drop(raw_model);
+
+    // Time to first token: cold ~1,000-token conversation, then its follow-up, warm.
+    let (mut cold, mut warm, mut cold_len, mut warm_new) = (Vec::new(), Vec::new(), 0, 0);
+    for i in 0..runs {
+        let key = ConversationKey::new(Platform::Test, format!("bench/{i}"));
+        let messages = long_conversation(&backend, 1000, i + 1);
+        cold_len = backend.tokenize(&messages, true).unwrap().len();
+        let mut request = ChatRequest::new(messages.clone()).with_params(greedy(24));
+        request.conversation = Some(key.clone());
+        let (ttft, _, _, reply) = rt.block_on(timed(&backend, request));
+        cold.push(ttft.as_secs_f64());
+
+        let mut follow = messages;
+        follow.push(ChatMessage::assistant(reply));
+        follow.push(ChatMessage::user("Thanks! And one more fact, please?"));
+        let before = backend.stats();
+        let mut request = ChatRequest::new(follow).with_params(greedy(24));
+        request.conversation = Some(key);
+        let (ttft, _, _, _) = rt.block_on(timed(&backend, request));
+        warm.push(ttft.as_secs_f64());
+        warm_new = backend.stats().prompt_tokens_evaluated - before.prompt_tokens_evaluated;
+    }
+    let (cold, warm) = (median(cold), median(warm));
+
+    println!(
+        "prompt (bare llama.cpp, {} tokens):     {:>7.1} tok/s",
+        prompt.len(),
+        raw_prompt
+    );
+    println!(
+        "generation, bare llama.cpp:             {:>7.1} tok/s ({GENERATE} tokens after a {}-token prompt)",
+        1.0 / raw_gen,
+        prompt.len()
+    );
+    println!(
+        "generation, bare llama.cpp:             {:>7.1} tok/s ({GENERATE} tokens after a {}-token prompt)",
+        1.0 / raw_gen_short,
+        short.len()
+    );
+    println!(
+        "generation, natter stream:              {:>7.1} tok/s ({nat_tokens} tokens after a {}-token prompt)",
+        1.0 / nat_gen,
+        short.len()
+    );
+    let overhead = nat_gen - raw_gen_short;
+    println!(
+        "natter overhead per token:              {:>7.1} µs ({:+.1}% of a bare decode step)",
+        overhead * 1e6,
+        overhead / raw_gen_short * 100.0
+    );
+    println!(
+        "TTFT cold, {cold_len}-token conversation:    {:>7.1} ms",
+        cold * 1e3
+    );
+    println!(
+        "TTFT warm follow-up ({warm_new} new tokens):   {:>7.1} ms  ({:.2}× cold)",
+        warm * 1e3,
+        warm / cold
+    );
+}

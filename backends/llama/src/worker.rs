@@ -1,0 +1,335 @@
+//! The generation worker: one OS thread owns the llama.cpp context (it is
+//! `Send` but not `Sync`, and generation is blocking work that must stay off
+//! the async runtime). It takes requests from a bounded queue one at a time,
+//! evaluates each prompt into a warm slot — only the tokens after what the
+//! slot already holds — and streams the reply back over a channel, checking
+//! after every token whether the reader is still there. Each slot is its own
+//! KV-cache stream of `n_ctx` cells.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, sync_channel};
+
+use llama_cpp_2::DecodeError;
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::token::LlamaToken;
+use natter_core::{
+    Completion, ConversationKey, FinishReason, GenerationParams, ModelError, StreamEvent, Usage,
+};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::error::LlamaError;
+use crate::output::ReplyText;
+use crate::runtime;
+use crate::sampler::{self, SamplingDefaults};
+use crate::slots::Slots;
+
+/// Where a job's events go; closed when the caller dropped the stream.
+pub type Events = UnboundedSender<Result<StreamEvent, ModelError>>;
+
+/// One generation request, already tokenized.
+pub struct Job {
+    /// The templated prompt.
+    pub prompt: Vec<LlamaToken>,
+    /// The conversation, to pick its warm slot.
+    pub conversation: Option<ConversationKey>,
+    /// Sampling, length and stop strings.
+    pub params: GenerationParams,
+    /// The reply stream.
+    pub events: Events,
+}
+
+/// How the worker's context is set up.
+#[derive(Clone, Copy, Debug)]
+pub struct WorkerConfig {
+    /// Context window of each slot (each has its own KV-cache stream).
+    pub n_ctx: u32,
+    /// Most tokens evaluated in one call.
+    pub n_batch: u32,
+    /// CPU threads.
+    pub threads: i32,
+    /// Warm slots (KV-cache sequences).
+    pub slots: usize,
+    /// Sampling settings not carried by requests.
+    pub sampling: SamplingDefaults,
+}
+
+/// Counters the worker keeps, for tests, benchmarks and logs.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Prompt tokens evaluated.
+    pub evaluated: AtomicU64,
+    /// Prompt tokens taken from a warm slot instead of being evaluated.
+    pub reused: AtomicU64,
+    /// Tokens sampled (including end-of-generation tokens).
+    pub generated: AtomicU64,
+    /// Requests that finished with `Done`.
+    pub completed: AtomicU64,
+    /// Requests whose stream was dropped before they finished.
+    pub cancelled: AtomicU64,
+    /// Requests that failed.
+    pub failed: AtomicU64,
+}
+
+impl Counters {
+    fn add(counter: &AtomicU64, n: usize) {
+        counter.fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+}
+
+/// How a job ended, short of an error.
+enum Outcome {
+    Done(Completion),
+    Cancelled,
+}
+
+/// Starts the worker thread for `model`; returns once its context exists.
+pub fn spawn(
+    model: Arc<LlamaModel>,
+    config: WorkerConfig,
+    counters: Arc<Counters>,
+    jobs: Receiver<Job>,
+) -> Result<(), LlamaError> {
+    let (ready_tx, ready_rx) = sync_channel(1);
+    std::thread::Builder::new()
+        .name("natter-llama".into())
+        .spawn(move || {
+            let ctx = match runtime::new_context(&model, context_params(&config)) {
+                Ok(ctx) => ctx,
+                Err(error) => {
+                    let _ = ready_tx.send(Err(error));
+                    return;
+                }
+            };
+            let _ = ready_tx.send(Ok(()));
+            let mut worker = Worker {
+                model: &model,
+                ctx,
+                batch: LlamaBatch::new(config.n_batch as usize, 1),
+                slots: Slots::new(config.slots),
+                config,
+                counters,
+            };
+            while let Ok(job) = jobs.recv() {
+                worker.run(job);
+            }
+            tracing::debug!("llama worker stopped: the backend was dropped");
+        })
+        .map_err(|e| LlamaError::Engine(format!("starting the worker thread: {e}")))?;
+    ready_rx
+        .recv()
+        .map_err(|_| LlamaError::Engine("the worker thread stopped while starting".into()))?
+}
+
+fn context_params(config: &WorkerConfig) -> LlamaContextParams {
+    let slots = u32::try_from(config.slots).unwrap_or(1).max(1);
+    LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(config.n_ctx.saturating_mul(slots)))
+        .with_n_batch(config.n_batch)
+        .with_n_ubatch(config.n_batch)
+        .with_n_seq_max(slots)
+        // One KV stream per slot: a conversation attends over its own cells
+        // only. (A unified cache made every prompt and token attend over all
+        // warm conversations' cells: 3x slower prompts with four warm slots.)
+        .with_kv_unified(false)
+        .with_n_threads(config.threads)
+        .with_n_threads_batch(config.threads)
+}
+
+struct Worker<'m> {
+    model: &'m LlamaModel,
+    ctx: LlamaContext<'m>,
+    batch: LlamaBatch<'static>,
+    slots: Slots,
+    config: WorkerConfig,
+    counters: Arc<Counters>,
+}
+
+impl Worker<'_> {
+    fn run(&mut self, job: Job) {
+        if job.events.is_closed() {
+            Counters::add(&self.counters.cancelled, 1);
+            return;
+        }
+        match self.generate(&job) {
+            Ok(Outcome::Done(completion)) => {
+                Counters::add(&self.counters.completed, 1);
+                let _ = job.events.send(Ok(StreamEvent::Done(completion)));
+            }
+            Ok(Outcome::Cancelled) => Counters::add(&self.counters.cancelled, 1),
+            Err(error) => {
+                Counters::add(&self.counters.failed, 1);
+                tracing::warn!(%error, "local generation failed");
+                let _ = job.events.send(Err(error));
+            }
+        }
+    }
+
+    fn n_ctx(&self) -> usize {
+        self.config.n_ctx as usize
+    }
+
+    fn generate(&mut self, job: &Job) -> Result<Outcome, ModelError> {
+        let prompt = job.prompt.as_slice();
+        if prompt.is_empty() {
+            return Err(ModelError::Engine("the prompt is empty".into()));
+        }
+        if prompt.len() >= self.n_ctx() {
+            return Err(ModelError::ContextOverflow {
+                needed: prompt.len(),
+                available: self.n_ctx() - 1,
+            });
+        }
+        let assignment = self.slots.assign(job.conversation.as_ref(), prompt);
+        let seq = assignment.seq;
+        self.clear(seq, assignment.reusable);
+        Counters::add(&self.counters.reused, assignment.reusable);
+
+        let room = self.n_ctx() - prompt.len();
+        let max_new = job
+            .params
+            .max_tokens
+            .map_or(room, |m| (m as usize).min(room));
+
+        let result = self.evaluate_prompt(job, seq, assignment.reusable);
+        let result = match result {
+            Ok(true) => self.sample_reply(job, seq, max_new),
+            Ok(false) => Ok(Outcome::Cancelled),
+            Err(error) => Err(error),
+        };
+        if result.is_err() {
+            self.slots.reset(seq);
+            self.clear(seq, 0);
+        }
+        result
+    }
+
+    /// Evaluates `job.prompt[from..]` into `seq`; false when cancelled.
+    fn evaluate_prompt(&mut self, job: &Job, seq: usize, from: usize) -> Result<bool, ModelError> {
+        let prompt = job.prompt.as_slice();
+        let chunk_len = (self.config.n_batch as usize).max(1);
+        let mut pos = from;
+        for chunk in prompt[from..].chunks(chunk_len) {
+            if job.events.is_closed() {
+                return Ok(false);
+            }
+            self.batch.clear();
+            let last_chunk = pos + chunk.len() == prompt.len();
+            for (i, &token) in chunk.iter().enumerate() {
+                let wants_logits = last_chunk && i + 1 == chunk.len();
+                self.batch
+                    .add(token, position(pos + i), &[seq_id(seq)], wants_logits)
+                    .map_err(engine)?;
+            }
+            self.decode(seq)?;
+            self.slots.extend(seq, chunk);
+            Counters::add(&self.counters.evaluated, chunk.len());
+            pos += chunk.len();
+        }
+        Ok(true)
+    }
+
+    /// Samples the reply token by token, streaming text as it settles.
+    fn sample_reply(
+        &mut self,
+        job: &Job,
+        seq: usize,
+        max_new: usize,
+    ) -> Result<Outcome, ModelError> {
+        let prompt_tokens = job.prompt.len();
+        let done = |finish_reason, completion_tokens: usize| {
+            Ok(Outcome::Done(Completion {
+                usage: Some(Usage {
+                    prompt_tokens: u32::try_from(prompt_tokens).unwrap_or(u32::MAX),
+                    completion_tokens: u32::try_from(completion_tokens).unwrap_or(u32::MAX),
+                }),
+                finish_reason,
+            }))
+        };
+        if max_new == 0 {
+            return done(FinishReason::Length, 0);
+        }
+        let model = self.model;
+        let vocab = model.vocab();
+        let mut sampler = sampler::build(&job.params, self.config.sampling, model.n_vocab());
+        let mut reply = ReplyText::new(&job.params.stop);
+        let mut piece = Vec::with_capacity(32);
+        let mut generated = 0;
+        let send =
+            |text: String| text.is_empty() || job.events.send(Ok(StreamEvent::Delta(text))).is_ok();
+
+        let finish = loop {
+            // The logits of the last token evaluated: the batch's only output.
+            let token = sampler.sample(&self.ctx, -1);
+            Counters::add(&self.counters.generated, 1);
+            if vocab.is_eog(token) {
+                break FinishReason::Stop;
+            }
+            generated += 1;
+            piece.clear();
+            vocab.token_to_piece_into(token, &mut piece, false, None);
+            let pushed = reply.push(&piece);
+            if !send(pushed.emit) {
+                return Ok(Outcome::Cancelled);
+            }
+            if pushed.stopped {
+                return done(FinishReason::Stop, generated);
+            }
+            if generated >= max_new || self.slots.len(seq) + 1 >= self.n_ctx() {
+                break FinishReason::Length;
+            }
+            if job.events.is_closed() {
+                return Ok(Outcome::Cancelled);
+            }
+            self.batch.clear();
+            self.batch
+                .add(token, position(self.slots.len(seq)), &[seq_id(seq)], true)
+                .map_err(engine)?;
+            self.decode(seq)?;
+            self.slots.extend(seq, &[token]);
+        };
+        if !send(reply.finish()) {
+            return Ok(Outcome::Cancelled);
+        }
+        done(finish, generated)
+    }
+
+    /// Decodes the batch into `seq`'s KV stream.
+    fn decode(&mut self, seq: usize) -> Result<(), ModelError> {
+        match self.ctx.decode(&mut self.batch) {
+            Ok(()) => Ok(()),
+            Err(DecodeError::NoKvCacheSlot) => Err(ModelError::ContextOverflow {
+                needed: self.slots.len(seq) + usize::try_from(self.batch.n_tokens()).unwrap_or(0),
+                available: self.n_ctx(),
+            }),
+            Err(error) => Err(engine(error)),
+        }
+    }
+
+    /// Drops `seq`'s cached positions from `from` on.
+    fn clear(&mut self, seq: usize, from: usize) {
+        let from = u32::try_from(from).ok();
+        if let Err(error) = self
+            .ctx
+            .clear_kv_cache_seq(u32::try_from(seq).ok(), from, None)
+        {
+            tracing::warn!(%error, seq, "could not clear a KV-cache sequence");
+        }
+    }
+}
+
+fn position(pos: usize) -> i32 {
+    i32::try_from(pos).unwrap_or(i32::MAX)
+}
+
+fn seq_id(seq: usize) -> i32 {
+    i32::try_from(seq).unwrap_or(0)
+}
+
+fn engine(error: impl std::fmt::Display) -> ModelError {
+    ModelError::Engine(error.to_string())
+}
