@@ -1,6 +1,7 @@
 //! [`App`]: natter assembled from settings — backend, personas, plugins,
 //! engine and platforms — and run until the input ends or a signal arrives.
 
+use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use natter_core::{Engine, ModelBackend, Plugin};
+use natter_llama::LlamaBackend;
 use natter_openai::OpenAiBackend;
 
 use crate::settings::{self, BackendKind, Settings, SettingsError};
@@ -71,20 +73,33 @@ impl App {
         platforms
     }
 
-    /// Builds the model backend the settings name.
-    pub fn backend(&self) -> anyhow::Result<Arc<dyn ModelBackend>> {
+    /// Builds the model backend the settings name (loading a local model takes a moment).
+    pub async fn backend(&self) -> anyhow::Result<Arc<dyn ModelBackend>> {
         let model = &self.settings.model;
         Ok(match model.backend {
             BackendKind::Openai => Arc::new(
                 OpenAiBackend::new(model.openai.clone()).context("cannot set up the model")?,
             ),
+            BackendKind::Llama => {
+                let settings = model.llama.clone();
+                if std::io::stderr().is_terminal() {
+                    let size = std::fs::metadata(&settings.path)
+                        .map(|m| format!(" ({} MB)", m.len() / 1_000_000))
+                        .unwrap_or_default();
+                    eprintln!("loading model {}{size}…", settings.path.display());
+                }
+                let loaded = tokio::task::spawn_blocking(move || LlamaBackend::load(&settings))
+                    .await
+                    .context("the model loader stopped")?;
+                Arc::new(loaded.context("cannot load the local model")?)
+            }
         })
     }
 
     /// Builds the engine: backend, store (opened and migrated), personas, plugins.
     pub async fn engine(&self) -> anyhow::Result<Engine> {
         let settings = &self.settings;
-        let backend = self.backend()?;
+        let backend = self.backend().await?;
         let store = natter_store::open(&settings.store)
             .await
             .with_context(|| format!("cannot open the store {}", settings.store.describe()))?;

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use natter_console::ConsoleSettings;
 use natter_core::{EngineSettings, ModelDefaults, Persona, PersonaSettings, Personas};
 use natter_discord::DiscordSettings;
+use natter_llama::LlamaSettings;
 use natter_openai::OpenAiSettings;
 use natter_store::StoreSettings;
 use natter_telegram::TelegramSettings;
@@ -52,8 +53,10 @@ pub struct Settings {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
-    /// Any OpenAI-compatible HTTP API (`[model.openai]`).
+    /// llama.cpp in-process on a local GGUF model (`[model.llama]`): no API key, no network.
     #[default]
+    Llama,
+    /// Any OpenAI-compatible HTTP API (`[model.openai]`).
     Openai,
 }
 
@@ -71,6 +74,8 @@ pub struct ModelSettings {
     pub top_p: Option<f32>,
     /// Seed for reproducible sampling.
     pub seed: Option<u64>,
+    /// `[model.llama]`.
+    pub llama: LlamaSettings,
     /// `[model.openai]`.
     pub openai: OpenAiSettings,
 }
@@ -78,11 +83,12 @@ pub struct ModelSettings {
 impl Default for ModelSettings {
     fn default() -> Self {
         Self {
-            backend: BackendKind::Openai,
+            backend: BackendKind::Llama,
             max_tokens: 512,
             temperature: 0.7,
             top_p: None,
             seed: None,
+            llama: LlamaSettings::default(),
             openai: OpenAiSettings::default(),
         }
     }

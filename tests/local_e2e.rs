@@ -1,0 +1,97 @@
+//! End to end on the real default model: the `natter` binary with its default
+//! backend (llama.cpp in-process) answers in the console, and the writing and
+//! tutoring plugins work on it. Skipped, saying so, when the model is missing
+//! (`scripts/fetch-model.sh`; the test script fetches it).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use tokio::io::AsyncWriteExt;
+
+fn model() -> Option<PathBuf> {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!(
+            "SKIPPED: {} is missing; run scripts/fetch-model.sh",
+            path.display()
+        );
+        None
+    }
+}
+
+async fn natter(model: &PathBuf, extra: &str, input: &str) -> (String, String, bool) {
+    let mut config = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    write!(
+        config,
+        "[store]\nurl = \"memory\"\n\n[model]\nbackend = \"llama\"\nmax_tokens = 48\ntemperature = 0.0\nseed = 1\n\n\
+         [model.llama]\npath = \"{}\"\nthreads = 2\n{extra}",
+        model.display()
+    )
+    .unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_natter"))
+        .arg("--config")
+        .arg(config.path())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .await
+        .unwrap();
+    let output = child.wait_with_output().await.unwrap();
+    (
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+        output.status.success(),
+    )
+}
+
+fn assert_no_errors(stdout: &str) {
+    for line in stdout.lines() {
+        assert!(
+            !line.starts_with("Sorry") && !line.starts_with("⚠️"),
+            "error in the output: {line}\n{stdout}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_default_backend_answers_offline() {
+    let Some(model) = model() else { return };
+    let (stdout, stderr, ok) = natter(
+        &model,
+        "",
+        "Write a two-line poem about the sea.\nThank you!\n",
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert_no_errors(&stdout);
+    assert!(stdout.trim().len() > 10, "a real answer: {stdout:?}");
+}
+
+#[tokio::test]
+async fn writing_and_tutoring_work_on_the_local_model() {
+    let Some(model) = model() else { return };
+    let plugins = "\n[plugins.generate]\nenabled = true\n\n[plugins.tutor]\nenabled = true\n";
+    let input = "/write poem about the sea\n/tutor arithmetic\n4\n/tutor stop\n";
+    let (stdout, stderr, ok) = natter(&model, plugins, input).await;
+    assert!(ok, "{stderr}");
+    assert_no_errors(&stdout);
+    let lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(
+        lines.len() >= 4,
+        "a poem, a question, a grade and a summary: {stdout}"
+    );
+}
