@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use tokio::io::AsyncWriteExt;
@@ -24,7 +24,7 @@ fn model() -> Option<PathBuf> {
     }
 }
 
-async fn natter(model: &PathBuf, extra: &str, input: &str) -> (String, String, bool) {
+async fn natter(model: &Path, extra: &str, input: &str) -> (String, String, bool) {
     let mut config = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
     write!(
         config,

@@ -7,6 +7,7 @@
 //! hearing back (spawn + oneshot) — measured in the same run.
 //!
 //! `cargo bench -p natter-core --bench engine`
+#![allow(clippy::expect_used)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -48,7 +48,7 @@ async fn streaming_edits_are_paced_coalesced_and_end_with_the_whole_text() {
     let full = chunks.concat();
     assert_eq!(
         reply,
-        [full.clone()],
+        std::slice::from_ref(&full),
         "the final text is the whole reply, without the suffix"
     );
     let writes = bot.outbox.writes();
