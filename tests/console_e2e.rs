@@ -3,8 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write;
-use std::process::Stdio;
 
+mod common;
+
+use common::Run;
 use natter_test_support::openai::{Behaviour, FakeOpenAi};
 use tokio::io::AsyncWriteExt;
 
@@ -40,34 +42,8 @@ system = "You are a pirate."
     file
 }
 
-struct Run {
-    stdout: String,
-    stderr: String,
-    success: bool,
-}
-
 async fn natter(config: &tempfile::NamedTempFile, args: &[&str], input: &str, log: &str) -> Run {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_natter"))
-        .arg("--config")
-        .arg(config.path())
-        .args(args)
-        .env("RUST_LOG", log)
-        .env_remove("OPENAI_API_KEY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input.as_bytes()).await.unwrap();
-    drop(stdin);
-    let output = child.wait_with_output().await.unwrap();
-    Run {
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-        success: output.status.success(),
-    }
+    common::run(config.path(), args, input, log).await
 }
 
 #[tokio::test]
@@ -235,15 +211,7 @@ async fn sigterm_lets_the_reply_in_flight_finish() {
     let config = config(&fake);
     fake.set_chunk_delay(std::time::Duration::from_millis(100));
     fake.reply("one two three four five six seven eight nine ten");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_natter"))
-        .arg("--config")
-        .arg(config.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = common::spawn(config.path(), &[], "warn");
     // Keep stdin open: only the signal ends this session.
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"count to ten\n").await.unwrap();

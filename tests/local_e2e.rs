@@ -4,11 +4,10 @@
 //! (`scripts/fetch-model.sh`; the test script fetches it).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-
-use tokio::io::AsyncWriteExt;
 
 fn model() -> Option<PathBuf> {
     let path =
@@ -33,29 +32,8 @@ async fn natter(model: &Path, extra: &str, input: &str) -> (String, String, bool
         model.display()
     )
     .unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_natter"))
-        .arg("--config")
-        .arg(config.path())
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .await
-        .unwrap();
-    let output = child.wait_with_output().await.unwrap();
-    (
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-        output.status.success(),
-    )
+    let run = common::run(config.path(), &[], input, "warn").await;
+    (run.stdout, run.stderr, run.success)
 }
 
 fn assert_no_errors(stdout: &str) {

@@ -4,13 +4,14 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
+
+mod common;
 
 use natter_test_support::openai::FakeOpenAi;
 use sqlx::Row;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 fn config(fake: &FakeOpenAi, store_url: &str) -> tempfile::NamedTempFile {
     let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
@@ -25,34 +26,13 @@ fn config(fake: &FakeOpenAi, store_url: &str) -> tempfile::NamedTempFile {
 }
 
 fn spawn(config: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_natter"))
-        .arg("--config")
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
+    common::spawn(config, &[], "warn")
 }
 
 async fn run_to_end(config: &Path, input: &str) -> String {
-    let mut child = spawn(config);
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .await
-        .unwrap();
-    let output = child.wait_with_output().await.unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+    let run = common::run(config, &[], input, "warn").await;
+    assert!(run.success, "{}", run.stderr);
+    run.stdout
 }
 
 fn user_messages(fake: &FakeOpenAi, request: usize) -> Vec<String> {
