@@ -12,7 +12,7 @@ mkdir -p "$CARGO_TARGET_DIR"
 
 need_apt=()
 command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
-ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || need_apt+=(libclang-dev)
+ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || need_apt+=(libclang-dev)
 command -v c++ >/dev/null 2>&1 || need_apt+=(g++)
 command -v unzip >/dev/null 2>&1 || need_apt+=(unzip)
 if [ ${#need_apt[@]} -gt 0 ]; then
