@@ -103,12 +103,17 @@ async fn timed(backend: &LlamaBackend, request: ChatRequest) -> (Duration, Durat
 
 /// A bare llama.cpp loop: prompt eval, then greedy sample + decode per token.
 /// Returns (prompt tok/s, generation seconds per token).
-fn raw_llama(model: &LlamaModel, prompt: &[LlamaToken], threads: i32) -> (f64, f64) {
+fn raw_llama(
+    model: &LlamaModel,
+    prompt: &[LlamaToken],
+    threads: i32,
+    generation_threads: i32,
+) -> (f64, f64) {
     let params = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(CONTEXT))
         .with_n_batch(512)
         .with_n_ubatch(512)
-        .with_n_threads(threads)
+        .with_n_threads(generation_threads)
         .with_n_threads_batch(threads);
     let mut ctx = runtime::new_context(model, params).expect("context");
     let mut batch = LlamaBatch::new(512, 1);
@@ -157,15 +162,19 @@ fn main() {
         return;
     }
     let threads = env_usize("BENCH_THREADS", 2);
+    // 0: natter's default (half the cores); set it to compare.
+    let generation_threads = env_usize("BENCH_GENERATION_THREADS", 0);
     let runs = env_usize("BENCH_RUNS", 5).max(1);
     let settings = LlamaSettings {
         threads,
+        generation_threads,
         context: CONTEXT,
         slots: 4,
         // Pure greedy, so natter and the bare loop sample the same way.
         repeat_penalty: 1.0,
         ..LlamaSettings::for_model(&path)
     };
+    let gen_threads = settings.effective_generation_threads() as i32;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -176,7 +185,7 @@ fn main() {
     let backend = LlamaBackend::load(&settings).expect("model loads");
     let load = load_start.elapsed();
     println!(
-        "natter-llama bench: {} ({} MB), {threads} threads, context {CONTEXT}, {runs} runs, load {:.0} ms",
+        "natter-llama bench: {} ({} MB), {threads} threads ({gen_threads} generating), context {CONTEXT}, {runs} runs, load {:.0} ms",
         backend.capabilities().model,
         backend.file_bytes() / 1_000_000,
         load.as_secs_f64() * 1e3
@@ -193,7 +202,7 @@ fn main() {
     let prompt = backend.tokenize(&conversation, true).unwrap();
     let (mut raw_prompt, mut raw_gen) = (Vec::new(), Vec::new());
     for _ in 0..runs {
-        let (p, g) = raw_llama(&raw_model, &prompt, threads as i32);
+        let (p, g) = raw_llama(&raw_model, &prompt, threads as i32, gen_threads);
         raw_prompt.push(p);
         raw_gen.push(g);
     }
@@ -236,7 +245,7 @@ fn main() {
         .unwrap();
     let raw_gen_short = median(
         (0..runs)
-            .map(|_| raw_llama(&raw_model, &short, threads as i32).1)
+            .map(|_| raw_llama(&raw_model, &short, threads as i32, gen_threads).1)
             .collect(),
     );
     drop(raw_model);

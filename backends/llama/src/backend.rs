@@ -129,10 +129,13 @@ impl LlamaBackend {
 
         let n_ctx = settings.effective_context(model.n_ctx_train());
         let threads = i32::try_from(settings.effective_threads()).unwrap_or(1);
+        let generation_threads =
+            i32::try_from(settings.effective_generation_threads()).unwrap_or(1);
         let config = WorkerConfig {
             n_ctx,
             n_batch: BATCH.min(n_ctx),
             threads,
+            generation_threads,
             slots: settings.slots,
             sampling: SamplingDefaults {
                 top_k: settings.top_k,
@@ -148,6 +151,7 @@ impl LlamaBackend {
             model = %name,
             context = n_ctx,
             threads,
+            generation_threads,
             slots = settings.slots,
             template = if template.is_fallback() { "ChatML (fallback)" } else { "the model's" },
             elapsed_ms = started.elapsed().as_millis(),

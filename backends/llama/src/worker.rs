@@ -50,8 +50,10 @@ pub struct WorkerConfig {
     pub n_ctx: u32,
     /// Most tokens evaluated in one call.
     pub n_batch: u32,
-    /// CPU threads.
+    /// CPU threads for prompt evaluation.
     pub threads: i32,
+    /// CPU threads for generating one token at a time.
+    pub generation_threads: i32,
     /// Warm slots (KV-cache sequences).
     pub slots: usize,
     /// Sampling settings not carried by requests.
@@ -136,7 +138,7 @@ fn context_params(config: &WorkerConfig) -> LlamaContextParams {
         // only. (A unified cache made every prompt and token attend over all
         // warm conversations' cells: 3x slower prompts with four warm slots.)
         .with_kv_unified(false)
-        .with_n_threads(config.threads)
+        .with_n_threads(config.generation_threads)
         .with_n_threads_batch(config.threads)
 }
 
