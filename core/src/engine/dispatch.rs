@@ -132,14 +132,10 @@ async fn run_command(
         builtin::run(shared, courier, message, command).await;
         return;
     }
-    let owner = shared.plugins.iter().find_map(|registered| {
-        registered
-            .plugin
-            .commands()
-            .into_iter()
-            .find(|spec| spec.name == command.name)
-            .map(|spec| (registered, spec))
-    });
+    let owner = shared
+        .plugin_commands
+        .get(&command.name)
+        .and_then(|(index, spec)| Some((shared.plugins.get(*index)?, spec)));
     let Some((registered, spec)) = owner else {
         let text = format!("Unknown command /{} — try /help.", command.name);
         send(courier, message, &text).await;

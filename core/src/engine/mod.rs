@@ -10,7 +10,7 @@ mod dispatch;
 mod lanes;
 mod turn;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -175,7 +175,8 @@ impl EngineBuilder {
             .map(|spec| (spec.name, "natter".to_owned()))
             .collect();
         let mut names = HashSet::new();
-        for registered in &self.plugins {
+        let mut plugin_commands = HashMap::new();
+        for (index, registered) in self.plugins.iter().enumerate() {
             if !names.insert(registered.name.clone()) {
                 return Err(EngineError::DuplicatePlugin(registered.name.clone()));
             }
@@ -195,6 +196,7 @@ impl EngineBuilder {
                         second: registered.name.clone(),
                     });
                 }
+                plugin_commands.insert(spec.name.clone(), (index, spec));
             }
         }
         let shared = Shared {
@@ -206,6 +208,7 @@ impl EngineBuilder {
             store: self.store,
             personas: self.personas,
             plugins: self.plugins,
+            plugin_commands,
             lanes: Lanes::default(),
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
@@ -227,6 +230,9 @@ pub(crate) struct Shared {
     pub(crate) store: Arc<dyn ConversationStore>,
     pub(crate) personas: Personas,
     pub(crate) plugins: Vec<Registered>,
+    /// Each plugin command's owner (index into `plugins`) and spec, resolved
+    /// once at build time rather than on every command.
+    pub(crate) plugin_commands: HashMap<String, (usize, CommandSpec)>,
     pub(crate) lanes: Lanes<dispatch::Job>,
     pub(crate) parallel: Semaphore,
     pub(crate) tasks: TaskTracker,
