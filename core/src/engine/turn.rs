@@ -2,8 +2,6 @@
 //! let plugins adjust the request, stream the reply, and — only if it completed
 //! and was delivered — store the turn and its usage.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
@@ -169,6 +167,7 @@ pub(crate) async fn chat(
             record_usage(shared, message, prompt_tokens, completion_tokens).await;
         }
         StreamEnd::Cancelled => info!("reply stopped; not kept in history"),
+        StreamEnd::Blocked => info!("reply blocked by an output filter; not kept in history"),
         StreamEnd::ModelFailed(error) => log_model_failure(&error),
         StreamEnd::DeliveryFailed(error) => {
             error!(%error, "the reply could not be delivered; not kept in history");
@@ -189,15 +188,9 @@ async fn record_usage(shared: &Shared, message: &Incoming, prompt: u32, completi
         model: capabilities.model.clone(),
         prompt_tokens: prompt,
         completion_tokens: completion,
-        at_unix_ms: unix_ms(SystemTime::now()),
+        at_unix_ms: shared.clock.now_unix_ms(),
     };
     if let Err(error) = shared.store.record_usage(&record).await {
         warn!(%error, "could not record usage");
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub(crate) fn unix_ms(at: SystemTime) -> i64 {
-    at.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
