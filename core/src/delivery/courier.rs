@@ -9,7 +9,7 @@ use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::pacer::Pacer;
+use super::pacer::{Pacer, Priority};
 use super::screen::{OutputFilter, Released, Screen, screen_whole};
 use super::split::split_once;
 use crate::backend::ModelError;
@@ -231,7 +231,7 @@ impl Courier {
                         "the stream ended before the reply was complete".into(),
                     )),
                 },
-                () = self.pacer.acquire(to), if self.limits.streaming && dirty && reply.has_visible_text() => {
+                () = self.pacer.acquire_as(to, Priority::Optional), if self.limits.streaming && dirty && reply.has_visible_text() => {
                     dirty = false;
                     if let Err(error) = self.flush(to, &mut reply, Mode::Partial, true).await {
                         debug!(%error, "streaming edit failed; the final text will follow");
