@@ -11,7 +11,7 @@ use crate::backend::{ModelError, estimate_tokens};
 use crate::chat::{ChatMessage, ChatRequest};
 use crate::delivery::{Courier, StreamEnd};
 use crate::history::{self, Window};
-use crate::message::Incoming;
+use crate::message::{Addressed, Incoming};
 use crate::persona::Persona;
 use crate::plugin::{PluginContext, PluginError};
 use crate::store::{StoreError, Turn, UsageRecord};
@@ -89,7 +89,8 @@ pub(crate) async fn chat(
     message: &Incoming,
     cancel: &CancellationToken,
 ) {
-    let (mut request, window) = match shared.prompt_for(message, &message.text).await {
+    let text = turn_text(message);
+    let (mut request, window) = match shared.prompt_for(message, &text).await {
         Ok(prepared) => prepared,
         Err(PluginError::Model(error)) => {
             warn!(%error, "message does not fit the model");
@@ -103,7 +104,7 @@ pub(crate) async fn chat(
             return;
         }
     };
-    let user = Shared::user_message(message, &message.text);
+    let user = Shared::user_message(message, &text);
     for registered in &shared.plugins {
         let mut cx = PluginContext {
             shared,
@@ -173,6 +174,28 @@ pub(crate) async fn chat(
             error!(%error, "the reply could not be delivered; not kept in history");
         }
     }
+}
+
+/// Longest quoted message carried into a turn, in characters.
+const MAX_QUOTE_CHARS: usize = 2000;
+
+/// What a chat turn says for `message`: its text, after the message it
+/// replies to, quoted, when that is someone else's (a user asking the bot about
+/// another message). The bot's own messages are in history already.
+fn turn_text(message: &Incoming) -> String {
+    let quoted = match (&message.replied_to_text, message.addressed) {
+        (Some(quoted), addressed) if addressed != Addressed::ReplyToBot => quoted.trim(),
+        _ => return message.text.clone(),
+    };
+    if quoted.is_empty() {
+        return message.text.clone();
+    }
+    let mut quote: String = quoted.chars().take(MAX_QUOTE_CHARS).collect();
+    if quote.len() < quoted.len() {
+        quote.push('…');
+    }
+    let quote: Vec<String> = quote.lines().map(|line| format!("> {line}")).collect();
+    format!("{}\n\n{}", quote.join("\n"), message.text)
 }
 
 fn log_model_failure(error: &ModelError) {
