@@ -1,0 +1,5 @@
+//! WIP
+pub mod chunk;
+pub mod faq;
+pub mod index;
+pub mod kb;
