@@ -39,7 +39,8 @@ impl Index {
     /// Indexes the chunks of `kb`, reading them as `language`.
     pub fn new(kb: KnowledgeBase, language: Language) -> Self {
         let documents = kb.chunks.iter().enumerate().filter_map(|(i, chunk)| {
-            Some(Document::new(u32::try_from(i).ok()?, chunk.search_text()))
+            let id = u32::try_from(i).ok()?;
+            Some(Document::new(id, one_line(&chunk.search_text())))
         });
         let engine = SearchEngineBuilder::<u32>::with_documents(language, documents).build();
         Self { engine, kb }
@@ -55,7 +56,7 @@ impl Index {
     pub fn search(&self, query: &str, limit: usize, min_score: f32) -> Vec<Hit<'_>> {
         let mut hits: Vec<(u32, f32)> = self
             .engine
-            .search(query, None)
+            .search(&one_line(query), None)
             .into_iter()
             .filter(|result| result.score > min_score && result.score.is_finite())
             .map(|result| (result.document.id, result.score))
@@ -69,6 +70,14 @@ impl Index {
             .take(limit)
             .collect()
     }
+}
+
+/// `text` with every run of whitespace made one space. The tokenizer's
+/// Unicode normalisation drops line breaks from any text with a non-ASCII
+/// character in it, gluing the words on either side together
+/// (`times\nStandard` → `timesstandard`); spaces survive.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -131,6 +140,26 @@ mod tests {
         assert!(
             index.search("refund", 3, score).is_empty(),
             "strictly above min_score"
+        );
+    }
+
+    #[test]
+    fn words_at_line_breaks_in_non_ascii_text_are_found() {
+        let index = index(&[
+            (
+                "shipping.md",
+                Some("Shipping › Delivery times"),
+                "Express delivery\narrives the next day.",
+            ),
+            ("other.md", None, "Nothing relevant at all."),
+        ]);
+        let hits = index.search("when does it arrive", 3, 0.0);
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert_eq!(hits[0].chunk.source, "shipping.md");
+        assert_eq!(
+            index.search("times", 3, 0.0).len(),
+            1,
+            "the heading's last word too"
         );
     }
 
