@@ -333,13 +333,14 @@ mod tests {
 
     #[test]
     fn lowercase_and_lookalike_lines_are_not_markers() {
-        let parsed =
-            parse_qa("Q: Why?\nA: Because.\nAnswers vary.\na: not a marker\nQuality: high");
+        let parsed = parse_qa(
+            "Q: Why?\nA: Because.\nAnswers vary.\na: not a marker\n#1 seller\nQuality: high",
+        );
         assert_eq!(
             parsed.entries,
             [entry(
                 "Why?",
-                "Because.\nAnswers vary.\na: not a marker\nQuality: high"
+                "Because.\nAnswers vary.\na: not a marker\n#1 seller\nQuality: high"
             )]
         );
     }
