@@ -8,12 +8,13 @@ use serde::de::DeserializeOwned;
 use natter_core::Plugin;
 use natter_plugin_example::NotesPlugin;
 use natter_plugin_generate::GeneratePlugin;
+use natter_plugin_support::SupportPlugin;
 use natter_plugin_tutor::TutorPlugin;
 
 use crate::settings::{Settings, SettingsError};
 
 /// Names of the plugins natter ships with.
-pub const BUILTIN: [&str; 3] = ["generate", "tutor", "notes"];
+pub const BUILTIN: [&str; 4] = ["generate", "tutor", "support", "notes"];
 
 /// The enabled built-in plugins; `extra` names plugins registered in code,
 /// whose sections are theirs to read.
@@ -47,6 +48,12 @@ pub fn enabled(
             "tutor" => Arc::new(
                 TutorPlugin::new(section(settings, name)?).map_err(|e| invalid(e.to_string()))?,
             ),
+            "support" => Arc::new(SupportPlugin::new(section(settings, name)?).map_err(|e| {
+                SettingsError::Value {
+                    key: e.key(),
+                    reason: e.reason(),
+                }
+            })?),
             _ => Arc::new(NotesPlugin::new(section(settings, name)?)),
         };
         plugins.push(plugin);

@@ -232,3 +232,33 @@ async fn sigterm_lets_the_reply_in_flight_finish() {
     assert_eq!(stdout, "one two three four five six seven eight nine ten\n");
     drop(stdin);
 }
+
+#[tokio::test]
+async fn support_answers_from_the_knowledge_base_and_offers_a_human_otherwise() {
+    let fake = FakeOpenAi::start().await;
+    let mut file = config(&fake);
+    let docs = concat!(env!("CARGO_MANIFEST_DIR"), "/plugins/support/tests/fixtures/kb");
+    writeln!(file, "\n[plugins.support]\nenabled = true\ndocs = \"{docs}\"").unwrap();
+    fake.reply("Express delivery arrives the next working day [1].");
+    let run = natter(
+        &file,
+        &[],
+        "How long does express delivery take?\nWhat is the capital of Peru?\n",
+        "warn",
+    )
+    .await;
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .starts_with("Express delivery arrives the next working day [1]."),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("/human"), "declined: {}", run.stdout);
+    assert_eq!(fake.requests().len(), 1, "the unknown question never reached the model");
+    let system = &fake.messages(0)[0].1;
+    assert!(
+        system.contains("[1]") && system.contains("shipping.md") && system.contains("Express"),
+        "{system}"
+    );
+}
