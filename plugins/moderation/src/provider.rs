@@ -68,3 +68,19 @@ impl ProviderCheck {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use natter_core::test_utils::ScriptedBackend;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_backend_without_a_service_passes_even_when_failing_closed() {
+        let check = ProviderCheck::new(OnCheckError::Refuse);
+        let backend = ScriptedBackend::new();
+        assert_eq!(check.check(&backend, "anything").await, Verdict::Pass);
+        assert!(check.warned_missing.load(Ordering::Relaxed), "warned");
+        assert_eq!(check.check(&backend, "again").await, Verdict::Pass);
+    }
+}

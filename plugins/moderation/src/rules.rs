@@ -45,7 +45,7 @@ impl RuleSet {
                 longest_word = longest_word.max(longest);
             }
             // The longest alternative first: "launch code" wins over "launch".
-            alternatives.sort_by(|a, b| b.0.cmp(&a.0));
+            alternatives.sort_by_key(|(longest, _)| std::cmp::Reverse(*longest));
             let joined: Vec<String> = alternatives.into_iter().map(|(_, p)| p).collect();
             let regex = Regex::new(&format!("(?i)(?:{})", joined.join("|"))).map_err(|e| {
                 ModerationError::Words {
