@@ -23,11 +23,16 @@ pub struct Reminder {
     /// The IANA time zone it was set in (`Europe/Berlin`), for showing the
     /// due time on delivery.
     pub timezone: String,
+    /// When it was due, in milliseconds since the Unix epoch. Kept here
+    /// because the job's own due time moves when a delivery is retried, and
+    /// lateness counts from this one.
+    pub due_unix_ms: i64,
 }
 
 impl Reminder {
-    /// A reminder of `text` set by `message`'s author, in `timezone`.
-    pub fn new(message: &Incoming, text: &str, timezone: &str) -> Self {
+    /// A reminder of `text` set by `message`'s author, due at `due_unix_ms`,
+    /// set in `timezone`.
+    pub fn new(message: &Incoming, text: &str, timezone: &str, due_unix_ms: i64) -> Self {
         Self {
             channel: message.channel.clone(),
             author_id: message.author.id.clone(),
@@ -35,6 +40,7 @@ impl Reminder {
             text: text.to_owned(),
             reply_to: Some(message.id.clone()),
             timezone: timezone.to_owned(),
+            due_unix_ms,
         }
     }
 
@@ -83,7 +89,7 @@ mod tests {
 
     #[test]
     fn the_payload_round_trips_through_a_job() {
-        let reminder = Reminder::new(&message(), "tea", "Europe/Berlin");
+        let reminder = Reminder::new(&message(), "tea", "Europe/Berlin", 1);
         let job = ScheduledJob {
             id: 9,
             namespace: "remind".into(),
