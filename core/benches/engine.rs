@@ -84,7 +84,7 @@ async fn engine_run(conversations: usize, messages_each: usize) -> Figures {
         })
         .build()
         .expect("engine");
-    let inbox = engine.attach(Arc::new(NullOutbox));
+    let inbox = engine.attach(natter_core::Platform::Test, Arc::new(NullOutbox));
     let started = Instant::now();
     let clients: Vec<_> = (0..conversations)
         .map(|c| {

@@ -166,6 +166,22 @@ pub trait ModelBackend: Send + Sync {
     async fn complete(&self, request: ChatRequest) -> Result<ChatResponse, ModelError> {
         collect_stream(self.stream(request).await?).await
     }
+
+    /// Asks the provider's moderation service about `text`. `Ok(None)` when
+    /// the backend has none (the default; OpenAI's API has one).
+    async fn moderate(&self, text: &str) -> Result<Option<Moderation>, ModelError> {
+        let _ = text;
+        Ok(None)
+    }
+}
+
+/// What a provider's moderation service made of a text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Moderation {
+    /// The text breaks the provider's policies.
+    pub flagged: bool,
+    /// The policy categories it was flagged for (e.g. `harassment`).
+    pub categories: Vec<String>,
 }
 
 /// Collects a stream into one response; a stream without `Done` is an error.

@@ -8,6 +8,7 @@
 //! |---|---|
 //! | [`message`] | who said what, where: [`Incoming`], [`ConversationKey`], [`ChannelRef`] |
 //! | [`chat`] | what a model sees and says: [`ChatMessage`], [`ChatRequest`], [`StreamEvent`] |
+//! | [`clock`] | wall-clock time for scheduled jobs, drivable by tests |
 //! | [`backend`] | the [`ModelBackend`] trait every model implements |
 //! | [`outbox`] | the [`Outbox`] trait every platform adapter implements |
 //! | [`store`] | the [`ConversationStore`] trait, the in-memory [`MemoryStore`], the bounded [`CachedStore`] |
@@ -25,6 +26,7 @@
 
 pub mod backend;
 pub mod chat;
+pub mod clock;
 pub mod command;
 pub mod delivery;
 pub mod engine;
@@ -37,17 +39,22 @@ pub mod store;
 #[cfg(feature = "test-utils")]
 pub mod test_utils;
 
-pub use backend::{Capabilities, ModelBackend, ModelError, estimate_tokens};
+pub use backend::{Capabilities, ModelBackend, ModelError, Moderation, estimate_tokens};
 pub use chat::{
     ChatMessage, ChatRequest, ChatResponse, ChatStream, Completion, FinishReason, GenerationParams,
     Role, StreamEvent, Usage,
 };
+pub use clock::{Clock, SystemClock, TokioClock};
 pub use command::{Command, CommandSpec};
+pub use delivery::{OutputFilter, Screened};
 pub use engine::{Engine, EngineBuilder, EngineSettings, Inbox, ModelDefaults, Receipt};
 pub use message::{
-    Addressed, Author, ChannelKind, ChannelRef, ConversationKey, Incoming, MessageId, Platform,
+    Addressed, Author, ChannelKind, ChannelRef, ChannelRefError, ConversationKey, Incoming,
+    MessageId, Platform,
 };
 pub use outbox::{DeliveryError, LengthUnit, Outbox, PlatformLimits, Rate, Rendered, TextFormat};
 pub use persona::{Persona, PersonaSettings, Personas};
-pub use plugin::{Flow, Plugin, PluginContext, PluginError};
-pub use store::{CachedStore, ConversationStore, MemoryStore, StoreError, Turn, UsageRecord};
+pub use plugin::{Flow, JobContext, Plugin, PluginContext, PluginError};
+pub use store::{
+    CachedStore, ConversationStore, MemoryStore, ScheduledJob, StoreError, Turn, UsageRecord,
+};

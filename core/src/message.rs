@@ -159,6 +159,69 @@ impl ChannelRef {
     }
 }
 
+impl fmt::Display for ChannelRef {
+    /// `platform:channel`, or `platform:channel/thread`: the form
+    /// [`ChannelRef::from_str`](std::str::FromStr) reads back (settings use it).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.platform, self.channel)?;
+        if let Some(thread) = &self.thread {
+            write!(f, "/{thread}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a channel reference such as `telegram:-1001234` could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChannelRefError {
+    /// No `platform:` prefix.
+    #[error(
+        "`{0}` is not a channel reference; write platform:channel, e.g. telegram:-1001234 or discord:123456789"
+    )]
+    Malformed(String),
+    /// The platform is not one natter knows.
+    #[error("unknown platform `{0}` (use telegram, discord or console)")]
+    UnknownPlatform(String),
+}
+
+impl std::str::FromStr for Platform {
+    type Err = ChannelRefError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "console" => Ok(Platform::Console),
+            "telegram" => Ok(Platform::Telegram),
+            "discord" => Ok(Platform::Discord),
+            "test" => Ok(Platform::Test),
+            _ => Err(ChannelRefError::UnknownPlatform(s.trim().to_owned())),
+        }
+    }
+}
+
+impl std::str::FromStr for ChannelRef {
+    type Err = ChannelRefError;
+
+    /// Reads `platform:channel` or `platform:channel/thread` (a Telegram forum
+    /// topic or a Discord thread). The channel is taken to be a group: a place
+    /// natter posts to on its own, such as a support team's chat.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let malformed = || ChannelRefError::Malformed(s.to_owned());
+        let (platform, rest) = s.trim().split_once(':').ok_or_else(malformed)?;
+        let platform: Platform = platform.parse()?;
+        let (channel, thread) = match rest.split_once('/') {
+            Some((channel, thread)) => (channel.trim(), Some(thread.trim())),
+            None => (rest.trim(), None),
+        };
+        if channel.is_empty() || thread.is_some_and(str::is_empty) {
+            return Err(malformed());
+        }
+        let mut channel = ChannelRef::group(platform, channel);
+        channel.thread = thread.map(str::to_owned);
+        Ok(channel)
+    }
+}
+
 /// A platform's id for one message.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct MessageId(pub String);
@@ -245,5 +308,35 @@ impl Incoming {
     /// True when the engine should consider answering it at all.
     pub fn is_addressed(&self) -> bool {
         self.addressed != Addressed::NotAddressed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_references_read_back_what_they_print() {
+        let topic: ChannelRef = "telegram:-1001234/7".parse().unwrap();
+        assert_eq!(topic.platform, Platform::Telegram);
+        assert_eq!(topic.channel, "-1001234");
+        assert_eq!(topic.thread.as_deref(), Some("7"));
+        assert_eq!(topic.to_string(), "telegram:-1001234/7");
+        let plain: ChannelRef = " Discord:42 ".parse().unwrap();
+        assert_eq!(plain, ChannelRef::group(Platform::Discord, "42"));
+    }
+
+    #[test]
+    fn bad_channel_references_say_what_is_wrong() {
+        assert!(matches!(
+            "-1001234".parse::<ChannelRef>(),
+            Err(ChannelRefError::Malformed(_))
+        ));
+        assert!(matches!(
+            "slack:C123".parse::<ChannelRef>(),
+            Err(ChannelRefError::UnknownPlatform(p)) if p == "slack"
+        ));
+        assert!("telegram:".parse::<ChannelRef>().is_err());
+        assert!("telegram:1/".parse::<ChannelRef>().is_err());
     }
 }

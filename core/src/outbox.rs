@@ -99,15 +99,24 @@ pub struct Rendered {
     pub text: String,
     /// How the platform should parse it.
     pub format: TextFormat,
+    /// Users (platform ids) this message may notify. Empty for model output:
+    /// text the model wrote never pings anyone; a reminder pings its owner.
+    pub notify: Vec<String>,
 }
 
 impl Rendered {
-    /// Plain text.
-    pub fn plain(text: impl Into<String>) -> Self {
+    /// `text` in `format`, notifying nobody.
+    pub fn new(text: impl Into<String>, format: TextFormat) -> Self {
         Self {
             text: text.into(),
-            format: TextFormat::Plain,
+            format,
+            notify: Vec::new(),
         }
+    }
+
+    /// Plain text.
+    pub fn plain(text: impl Into<String>) -> Self {
+        Self::new(text, TextFormat::Plain)
     }
 }
 
@@ -138,6 +147,15 @@ pub trait Outbox: Send + Sync {
     /// Turns the model's Markdown into the platform's markup. The default is plain text.
     fn render(&self, markdown: &str) -> Rendered {
         Rendered::plain(markdown)
+    }
+
+    /// Markup that mentions user `user_id` (shown as `display_name`) in a
+    /// message's Markdown. The default is `@display_name`; platforms override
+    /// it with a real mention, which notifies the user only when the message
+    /// lists them in [`Rendered::notify`].
+    fn mention(&self, user_id: &str, display_name: &str) -> String {
+        let _ = user_id;
+        format!("@{display_name}")
     }
 
     /// Shows "typing…" in `to`.

@@ -165,7 +165,15 @@
 //!   conversation's history, as a chat turn would.
 //! - Plugin replies do not enter the chat history unless the plugin calls
 //!   [`PluginContext::remember`].
-//! - [`PluginContext::schedule`] stores a job for later (reminders).
+//! - [`PluginContext::schedule`] stores a job for later (reminders); when it
+//!   falls due the engine calls [`Plugin::on_job`] once, with a [`JobContext`]
+//!   that can post into any channel of a running platform.
+//! - [`PluginContext::post`] posts into another channel, even on another
+//!   platform (a support team's chat).
+//! - [`Plugin::filter_input`] sees and may rewrite or refuse every addressed
+//!   message, commands included, before anything else does;
+//!   [`Plugin::output_filter`] screens everything natter shows, streamed edits
+//!   included (see [`crate::delivery::screen`]).
 
 use std::sync::Arc;
 
@@ -177,9 +185,9 @@ use tokio_util::sync::CancellationToken;
 use crate::backend::{ModelBackend, ModelError};
 use crate::chat::{ChatMessage, ChatRequest};
 use crate::command::{Command, CommandSpec};
-use crate::delivery::{Courier, StreamEnd};
+use crate::delivery::{Courier, OutputFilter, StreamEnd};
 use crate::engine::Shared;
-use crate::message::Incoming;
+use crate::message::{Author, ChannelRef, Incoming, MessageId};
 use crate::outbox::DeliveryError;
 use crate::persona::Persona;
 use crate::store::{ConversationStore, ScheduledJob, StoreError, Turn};
@@ -220,6 +228,13 @@ pub enum PluginError {
     /// The user stopped the reply (`/stop`) or natter is shutting down.
     #[error("stopped")]
     Stopped,
+    /// The platform to post to is not running in this process (a job for it
+    /// is tried again later).
+    #[error("{0} is not running here")]
+    PlatformUnavailable(crate::message::Platform),
+    /// An output filter blocked the reply; the user was shown its notice.
+    #[error("the reply was blocked by an output filter")]
+    Blocked,
     /// Anything else; logged, and the user gets a generic apology.
     #[error("{0}")]
     Internal(String),
@@ -277,6 +292,37 @@ pub trait Plugin: Send + Sync + 'static {
     ) -> Result<(), PluginError> {
         Ok(())
     }
+
+    /// Screens every addressed message, commands included, before commands,
+    /// other hooks or the model see it. Rewrite `text` to change what they see
+    /// (and what history keeps); reply and return [`Flow::Handled`] to refuse it.
+    async fn filter_input(
+        &self,
+        _cx: &mut PluginContext<'_>,
+        _text: &mut String,
+    ) -> Result<Flow, PluginError> {
+        Ok(Flow::Continue)
+    }
+
+    /// A filter every text natter shows goes through, streamed edits included.
+    /// Asked once, when the engine is built.
+    fn output_filter(&self) -> Option<Arc<dyn OutputFilter>> {
+        None
+    }
+
+    /// Runs a job this plugin scheduled with [`PluginContext::schedule`], once,
+    /// when it falls due (or at the next start, if natter was down then). The
+    /// job has already left the store: it is never run twice. Returning
+    /// [`PluginError::PlatformUnavailable`] (as [`JobContext::post`] does when
+    /// the platform is not running) puts it back to be tried a minute later.
+    async fn on_job(&self, _cx: &mut JobContext<'_>, job: ScheduledJob) -> Result<(), PluginError> {
+        tracing::warn!(
+            plugin = self.name(),
+            id = job.id,
+            "a scheduled job fell due but the plugin has no on_job; dropped"
+        );
+        Ok(())
+    }
 }
 
 /// A plugin with its settings section, as the engine holds it.
@@ -309,18 +355,35 @@ impl<'a> PluginContext<'a> {
 
     /// This plugin's settings section, deserialised into `T`.
     pub fn config<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
-        serde_json::from_value(self.plugin.config.clone()).map_err(|e| PluginError::Config {
-            plugin: self.plugin.name.clone(),
-            reason: e.to_string(),
-        })
+        self.plugin.config()
     }
 
     /// This plugin's own key/value state, kept by the store.
     pub fn state(&self) -> PluginState<'_> {
-        PluginState {
-            store: self.shared.store.as_ref(),
-            namespace: &self.plugin.name,
-        }
+        self.plugin.state(self.shared)
+    }
+
+    /// The engine's clock: milliseconds since the Unix epoch. Use it rather
+    /// than the system time, so tests on tokio's paused clock can drive it.
+    pub fn now_unix_ms(&self) -> i64 {
+        self.shared.clock.now_unix_ms()
+    }
+
+    /// Markup mentioning `author` on this message's platform (it does not
+    /// notify them).
+    pub fn mention(&self, author: &Author) -> String {
+        self.courier.mention(&author.id, &author.display_name)
+    }
+
+    /// Posts `markdown` into `to`, which may be on another running platform
+    /// than this message (e.g. a support team's group).
+    pub async fn post(&self, to: &ChannelRef, markdown: &str) -> Result<(), PluginError> {
+        let courier = self
+            .shared
+            .courier_for(to.platform)
+            .ok_or(PluginError::PlatformUnavailable(to.platform))?;
+        courier.send_text(to, markdown, None).await?;
+        Ok(())
     }
 
     /// Cancelled by `/stop` in this conversation, or at shutdown.
@@ -394,6 +457,7 @@ impl<'a> PluginContext<'a> {
             StreamEnd::Cancelled => Err(PluginError::Stopped),
             StreamEnd::ModelFailed(error) => Err(error.into()),
             StreamEnd::DeliveryFailed(error) => Err(error.into()),
+            StreamEnd::Blocked => Err(PluginError::Blocked),
         }
     }
 
@@ -422,7 +486,8 @@ impl<'a> PluginContext<'a> {
             .await?)
     }
 
-    /// Schedules a job for this plugin; returns its id.
+    /// Schedules a job for this plugin, owned by `owner` (e.g. a user); returns
+    /// its id. [`Plugin::on_job`] runs it when `due_unix_ms` comes.
     pub async fn schedule(
         &self,
         owner: &str,
@@ -436,7 +501,107 @@ impl<'a> PluginContext<'a> {
             due_unix_ms,
             payload,
         };
-        Ok(self.shared.store.schedule_job(&job).await?)
+        let id = self.shared.store.schedule_job(&job).await?;
+        self.shared.job_added.notify_one();
+        Ok(id)
+    }
+
+    /// This plugin's pending jobs owned by `owner`, earliest first.
+    pub async fn scheduled(&self, owner: &str) -> Result<Vec<ScheduledJob>, PluginError> {
+        Ok(self
+            .shared
+            .store
+            .list_jobs(&self.plugin.name, owner)
+            .await?)
+    }
+
+    /// Cancels a pending job of `owner`; false if there is none with that id.
+    pub async fn cancel_scheduled(&self, owner: &str, id: i64) -> Result<bool, PluginError> {
+        Ok(self
+            .shared
+            .store
+            .cancel_job(&self.plugin.name, owner, id)
+            .await?)
+    }
+}
+
+impl Registered {
+    fn config<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
+        serde_json::from_value(self.config.clone()).map_err(|e| PluginError::Config {
+            plugin: self.name.clone(),
+            reason: e.to_string(),
+        })
+    }
+
+    fn state<'s>(&'s self, shared: &'s Shared) -> PluginState<'s> {
+        PluginState {
+            store: shared.store.as_ref(),
+            namespace: &self.name,
+        }
+    }
+}
+
+/// What a plugin may touch while it runs a scheduled job ([`Plugin::on_job`]).
+pub struct JobContext<'a> {
+    pub(crate) shared: &'a Shared,
+    pub(crate) plugin: &'a Registered,
+    /// Users mentioned with [`JobContext::mention`]; posts notify them.
+    pub(crate) notify: Vec<String>,
+}
+
+impl JobContext<'_> {
+    /// The engine's clock, as [`PluginContext::now_unix_ms`].
+    pub fn now_unix_ms(&self) -> i64 {
+        self.shared.clock.now_unix_ms()
+    }
+
+    /// This plugin's settings section, deserialised into `T`.
+    pub fn config<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
+        self.plugin.config()
+    }
+
+    /// This plugin's own key/value state.
+    pub fn state(&self) -> PluginState<'_> {
+        self.plugin.state(self.shared)
+    }
+
+    /// The language model.
+    pub fn model(&self) -> &dyn ModelBackend {
+        self.shared.backend.as_ref()
+    }
+
+    /// Markup mentioning `author` in `channel`'s platform. Later posts from
+    /// this job notify them (where the platform needs that spelled out).
+    pub fn mention(&mut self, channel: &ChannelRef, author: &Author) -> String {
+        self.notify.push(author.id.clone());
+        match self.shared.courier_for(channel.platform) {
+            Some(courier) => courier.mention(&author.id, &author.display_name),
+            None => format!("@{}", author.display_name),
+        }
+    }
+
+    /// Posts `markdown` into `to`; [`PluginError::PlatformUnavailable`] when
+    /// that platform is not running in this process.
+    pub async fn post(&self, to: &ChannelRef, markdown: &str) -> Result<(), PluginError> {
+        self.post_reply(to, None, markdown).await
+    }
+
+    /// Posts `markdown` into `to` as a reply to message `reply_to` (where the
+    /// platform still has it).
+    pub async fn post_reply(
+        &self,
+        to: &ChannelRef,
+        reply_to: Option<&MessageId>,
+        markdown: &str,
+    ) -> Result<(), PluginError> {
+        let courier = self
+            .shared
+            .courier_for(to.platform)
+            .ok_or(PluginError::PlatformUnavailable(to.platform))?;
+        courier
+            .send_notice(to, markdown, reply_to, &self.notify)
+            .await?;
+        Ok(())
     }
 }
 

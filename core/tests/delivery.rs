@@ -224,3 +224,34 @@ async fn group_and_global_budgets_hold_across_conversations() {
         "4th write waited for the group window"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_long_stream_in_a_group_leaves_budget_for_its_final_text() {
+    let bot = bot(limits());
+    // 90 seconds of streaming into a group allowed 20 writes a minute.
+    let chunks = words(90);
+    let refs: Vec<&str> = chunks.iter().map(String::as_str).collect();
+    bot.backend.reply_chunks(&refs, Duration::from_secs(1));
+    let start = tokio::time::Instant::now();
+    let message = bot.group(
+        "g",
+        natter_core::Author::user("bob", "Bob"),
+        natter_core::Addressed::Mentioned,
+        "tell me a long story",
+    );
+    let reply = bot.send(message).await;
+    assert_eq!(reply, [chunks.concat()]);
+    let writes = bot.outbox.writes();
+    let last = writes.last().unwrap().at() - start;
+    assert!(
+        last <= Duration::from_secs(91),
+        "the final text waited for the group budget: {last:?} after the start"
+    );
+    for (i, write) in writes.iter().enumerate() {
+        let in_window = writes[i..]
+            .iter()
+            .take_while(|w| w.at() - write.at() < Duration::from_secs(60))
+            .count();
+        assert!(in_window <= 20, "{in_window} writes within a minute");
+    }
+}

@@ -96,6 +96,36 @@ async fn group_messages_carry_the_author_name() {
     assert_eq!(bot.backend.last_request().messages[1].name, None);
 }
 
+#[tokio::test]
+async fn a_message_replying_to_someone_else_carries_the_quote() {
+    let bot = TestBot::new();
+    let mut asking = bot.group(
+        "g",
+        Author::user("ann", "Ann"),
+        Addressed::Mentioned,
+        "is this right?",
+    );
+    asking.replied_to_text = Some("The Moon is\nmade of cheese.".into());
+    bot.send(asking).await;
+    let last = bot.backend.last_request().messages.last().unwrap().clone();
+    assert_eq!(
+        last.content,
+        "> The Moon is\n> made of cheese.\n\nis this right?"
+    );
+
+    // A reply to the bot's own message: that message is in history already.
+    let mut follow_up = bot.group(
+        "g",
+        Author::user("ann", "Ann"),
+        Addressed::ReplyToBot,
+        "why?",
+    );
+    follow_up.replied_to_text = Some("echo: is this right?".into());
+    bot.send(follow_up).await;
+    let last = bot.backend.last_request().messages.last().unwrap().clone();
+    assert_eq!(last.content, "why?");
+}
+
 #[tokio::test(start_paused = true)]
 async fn one_conversation_is_handled_in_order() {
     let bot = TestBot::new();

@@ -310,7 +310,9 @@ async fn memory_bound(counts: &Counts) {
         |builder| builder.store(store.clone()).settings(engine_settings()),
     );
     // The bot's own inbox records; attach the counting outbox instead.
-    let inbox = bot.engine.attach(outbox.clone());
+    let inbox = bot
+        .engine
+        .attach(natter_core::Platform::Test, outbox.clone());
     let total = counts.distinct_conversations;
     let step = total / 10;
     println!(

@@ -58,7 +58,7 @@ where
         output,
         interactive && settings.streaming,
     ));
-    let inbox = engine.attach(outbox.clone());
+    let inbox = engine.attach(natter_core::Platform::Console, outbox.clone());
     let user = settings
         .user
         .clone()

@@ -53,6 +53,18 @@ pub fn no_mentions() -> CreateAllowedMentions {
     CreateAllowedMentions::new().replied_user(false)
 }
 
+/// Mentions a message may act on: only the users natter itself asked to
+/// notify (a reminder's owner), never what the model wrote.
+fn mentions(text: &Rendered) -> CreateAllowedMentions {
+    let users = text
+        .notify
+        .iter()
+        .filter_map(|id| id.parse::<u64>().ok())
+        .filter(|&id| id != 0)
+        .map(serenity::model::id::UserId::new);
+    no_mentions().users(users)
+}
+
 /// The channel a reply goes to: the thread if there is one, else the channel.
 fn target(to: &ChannelRef) -> Result<ChannelId, DeliveryError> {
     let id = to.thread.as_deref().unwrap_or(&to.channel);
@@ -110,10 +122,11 @@ impl Outbox for DiscordOutbox {
 
     fn render(&self, markdown: &str) -> Rendered {
         // Discord speaks Markdown; what the model wrote is shown as written.
-        Rendered {
-            text: markdown.to_owned(),
-            format: TextFormat::Markdown,
-        }
+        Rendered::new(markdown, TextFormat::Markdown)
+    }
+
+    fn mention(&self, user_id: &str, _display_name: &str) -> String {
+        format!("<@{user_id}>")
     }
 
     #[instrument(skip_all, fields(channel = %to.channel))]
@@ -134,7 +147,7 @@ impl Outbox for DiscordOutbox {
         let channel = target(to)?;
         let mut builder = CreateMessage::new()
             .content(&text.text)
-            .allowed_mentions(no_mentions());
+            .allowed_mentions(mentions(text));
         if let Some(original) = reply_to {
             // Still post the reply if the user deleted their message meanwhile.
             let reference =
@@ -157,7 +170,7 @@ impl Outbox for DiscordOutbox {
     ) -> Result<(), DeliveryError> {
         let builder = EditMessage::new()
             .content(&text.text)
-            .allowed_mentions(no_mentions());
+            .allowed_mentions(mentions(text));
         target(to)?
             .edit_message(&*self.http, message_id(id)?, builder)
             .await

@@ -70,7 +70,10 @@ pub async fn run(
     let me = probe(&http, proxy.as_deref()).await?;
     info!(bot = %me.name, id = %me.id, "Discord token accepted");
 
-    let inbox = engine.attach(Arc::new(DiscordOutbox::new(Arc::clone(&http))));
+    let inbox = engine.attach(
+        natter_core::Platform::Discord,
+        Arc::new(DiscordOutbox::new(Arc::clone(&http))),
+    );
     let handler = Handler::new(inbox, Policy::new(me.id, &settings), Arc::clone(&http));
     let mut cache = CacheSettings::default();
     cache.max_messages = CACHED_PER_CHANNEL;

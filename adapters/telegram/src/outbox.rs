@@ -157,10 +157,16 @@ impl Outbox for TelegramOutbox {
     }
 
     fn render(&self, markdown: &str) -> Rendered {
-        Rendered {
-            text: markdown_to_html(markdown),
-            format: TextFormat::Html,
-        }
+        Rendered::new(markdown_to_html(markdown), TextFormat::Html)
+    }
+
+    /// A text mention: a link Telegram shows as the name and that notifies the user.
+    fn mention(&self, user_id: &str, display_name: &str) -> String {
+        let name: String = display_name
+            .chars()
+            .filter(|c| !matches!(c, '[' | ']' | '(' | ')'))
+            .collect();
+        format!("[{}](tg://user?id={user_id})", name.trim())
     }
 
     async fn typing(&self, to: &ChannelRef) -> Result<(), DeliveryError> {

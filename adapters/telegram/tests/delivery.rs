@@ -155,10 +155,7 @@ async fn the_outbox_treats_not_modified_as_success_and_reports_retry_after() {
     let bot = teloxide::Bot::new(TOKEN).set_api_url(fake.api_url().parse().unwrap());
     let outbox = TelegramOutbox::new(bot, natter_telegram::TelegramSettings::default().limits());
     let chat = ChannelRef::private(Platform::Telegram, ALICE.to_string());
-    let html = Rendered {
-        text: "<b>same</b>".into(),
-        format: TextFormat::Html,
-    };
+    let html = Rendered::new("<b>same</b>", TextFormat::Html);
     let id = outbox.send(&chat, &html, None).await.unwrap();
     outbox.edit(&chat, &id, &html).await.unwrap();
     assert_eq!(fake.calls_to("editMessageText")[0].status, 400);
@@ -192,10 +189,7 @@ async fn the_outbox_treats_not_modified_as_success_and_reports_retry_after() {
 }
 
 fn html_with_entities() -> Rendered {
-    Rendered {
-        text: "<i>a &lt; b</i>".into(),
-        format: TextFormat::Html,
-    }
+    Rendered::new("<i>a &lt; b</i>", TextFormat::Html)
 }
 
 fn engine() -> Engine {

@@ -38,6 +38,19 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// Resident memory of this process now, in MB (Linux; 0 elsewhere).
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
@@ -307,5 +320,11 @@ fn main() {
         "TTFT warm follow-up ({warm_new} new tokens):   {:>7.1} ms  ({:.2}× cold)",
         warm * 1e3,
         warm / cold
+    );
+    // The bare-loop models are dropped by now: this is natter's backend with
+    // every slot warm.
+    println!(
+        "RSS with 4 warm slots × {CONTEXT} context:  {:>7.0} MB",
+        rss_mb()
     );
 }

@@ -7,7 +7,7 @@ use tracing::{debug, instrument};
 
 use natter_core::{
     Capabilities, ChatMessage, ChatRequest, ChatResponse, ChatStream, Completion, FinishReason,
-    ModelBackend, ModelError,
+    ModelBackend, ModelError, Moderation,
 };
 
 use crate::http::Http;
@@ -39,6 +39,8 @@ pub struct OpenAiBackend {
     model: String,
     stream_usage: bool,
     context_window: usize,
+    moderations: String,
+    moderation_model: String,
     tokens: TokenCounter,
 }
 
@@ -83,6 +85,8 @@ impl OpenAiBackend {
                 timeout,
             },
             tokens: TokenCounter::new(&settings.model),
+            moderations: format!("{base}/moderations"),
+            moderation_model: settings.moderation_model,
             model: settings.model,
             stream_usage: settings.stream_usage,
             context_window,
@@ -111,6 +115,25 @@ impl ModelBackend for OpenAiBackend {
         let response = self.http.post(&body, None).await?;
         debug!(status = %response.status(), "stream started");
         Ok(sse::reply_stream(response, self.http.timeout))
+    }
+
+    #[instrument(skip_all, fields(model = %self.moderation_model))]
+    async fn moderate(&self, text: &str) -> Result<Option<Moderation>, ModelError> {
+        let body = wire::ModerationRequest {
+            model: &self.moderation_model,
+            input: text,
+        };
+        let response = self
+            .http
+            .post_to(&self.moderations, &body, Some(self.http.timeout))
+            .await?;
+        let verdict: wire::ModerationResponse = response.json().await.map_err(|e| {
+            ModelError::Protocol(format!(
+                "the moderation endpoint sent an invalid reply: {}",
+                e.without_url()
+            ))
+        })?;
+        Ok(Some(verdict.into_moderation()))
     }
 
     #[instrument(skip_all, fields(model = %self.model, messages = request.messages.len()))]

@@ -115,12 +115,22 @@ impl Http {
         body: &(impl Serialize + Sync),
         whole_timeout: Option<Duration>,
     ) -> Result<reqwest::Response, ModelError> {
+        self.post_to(&self.endpoint, body, whole_timeout).await
+    }
+
+    /// [`Http::post`] to another endpoint of the same API.
+    pub(crate) async fn post_to(
+        &self,
+        url: &str,
+        body: &(impl Serialize + Sync),
+        whole_timeout: Option<Duration>,
+    ) -> Result<reqwest::Response, ModelError> {
         let backoff = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(500))
             .with_max_delay(Duration::from_secs(8))
             .with_max_times(self.max_retries)
             .with_jitter();
-        let attempt = || self.post_once(body, whole_timeout);
+        let attempt = || self.post_once(url, body, whole_timeout);
         attempt
             .retry(backoff)
             .when(|failure: &Failure| failure.retryable(self.max_retry_wait))
@@ -136,10 +146,11 @@ impl Http {
 
     async fn post_once(
         &self,
+        url: &str,
         body: &(impl Serialize + Sync),
         whole_timeout: Option<Duration>,
     ) -> Result<reqwest::Response, Failure> {
-        let mut request = self.client.post(&self.endpoint).json(body);
+        let mut request = self.client.post(url).json(body);
         if let Some(key) = &self.key {
             request = request.bearer_auth(key.expose_secret());
         }

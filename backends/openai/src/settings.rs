@@ -30,6 +30,9 @@ pub struct OpenAiSettings {
     /// Ask for token usage at the end of streams (`stream_options.include_usage`).
     /// Turn off for servers that reject the option.
     pub stream_usage: bool,
+    /// The model `POST {base_url}/moderations` uses when a plugin asks for a
+    /// moderation check (the moderation plugin's `openai_moderation`).
+    pub moderation_model: String,
 }
 
 impl Default for OpenAiSettings {
@@ -44,6 +47,7 @@ impl Default for OpenAiSettings {
             max_retry_wait_secs: 30,
             context_window: None,
             stream_usage: true,
+            moderation_model: "omni-moderation-latest".into(),
         }
     }
 }

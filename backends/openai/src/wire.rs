@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use natter_core::{ChatMessage, ChatRequest, FinishReason, Usage};
+use natter_core::{ChatMessage, ChatRequest, FinishReason, Moderation, Usage};
 
 #[derive(Serialize)]
 pub(crate) struct Request<'a> {
@@ -133,6 +133,47 @@ impl From<WireUsage> for Usage {
             prompt_tokens: u.prompt_tokens,
             completion_tokens: u.completion_tokens,
         }
+    }
+}
+
+/// `POST /moderations` body.
+#[derive(Serialize)]
+pub(crate) struct ModerationRequest<'a> {
+    pub model: &'a str,
+    pub input: &'a str,
+}
+
+/// `POST /moderations` reply: one result per input.
+#[derive(Deserialize)]
+pub(crate) struct ModerationResponse {
+    #[serde(default)]
+    pub results: Vec<ModerationResult>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ModerationResult {
+    #[serde(default)]
+    pub flagged: bool,
+    #[serde(default)]
+    pub categories: std::collections::BTreeMap<String, bool>,
+}
+
+impl ModerationResponse {
+    /// Flagged if any result is; the categories that are true, sorted.
+    pub(crate) fn into_moderation(self) -> Moderation {
+        let mut moderation = Moderation::default();
+        for result in self.results {
+            moderation.flagged |= result.flagged;
+            moderation.categories.extend(
+                result
+                    .categories
+                    .into_iter()
+                    .filter_map(|(name, hit)| hit.then_some(name)),
+            );
+        }
+        moderation.categories.sort();
+        moderation.categories.dedup();
+        moderation
     }
 }
 

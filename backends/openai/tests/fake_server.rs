@@ -297,3 +297,19 @@ fn invalid_settings_are_named() {
     assert!(known.capabilities().context_window >= 128_000);
     assert!(known.exact_token_counts());
 }
+
+#[tokio::test]
+async fn moderation_asks_the_moderations_endpoint() {
+    let fake = FakeOpenAi::start().await;
+    fake.flag_words(&["idiot"]);
+    let backend = backend(settings(&fake));
+    let clean = backend.moderate("have a nice day").await.unwrap().unwrap();
+    assert!(!clean.flagged);
+    assert!(clean.categories.is_empty());
+    let flagged = backend.moderate("you IDIOT").await.unwrap().unwrap();
+    assert!(flagged.flagged);
+    assert_eq!(flagged.categories, ["harassment"]);
+    let sent = fake.moderation_requests();
+    assert_eq!(sent[1]["input"], "you IDIOT");
+    assert_eq!(sent[1]["model"], "omni-moderation-latest");
+}

@@ -9,7 +9,8 @@ use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::pacer::Pacer;
+use super::pacer::{Pacer, Priority};
+use super::screen::{OutputFilter, Released, Screen, screen_whole};
 use super::split::split_once;
 use crate::backend::ModelError;
 use crate::chat::{ChatStream, Completion, StreamEvent};
@@ -36,12 +37,15 @@ pub enum StreamEnd {
     ModelFailed(ModelError),
     /// The platform would not take the final text.
     DeliveryFailed(DeliveryError),
+    /// An output filter blocked the reply; its notice was shown instead.
+    Blocked,
 }
 
 /// The outcome of [`Courier::stream_reply`].
 #[derive(Debug)]
 pub struct Streamed {
-    /// Everything the model said (without notices added for the user).
+    /// What the user was shown of the model's text, screened by the output
+    /// filters (without notices added for the user).
     pub text: String,
     /// How it ended.
     pub end: StreamEnd,
@@ -54,6 +58,7 @@ pub struct Courier {
     outbox: Arc<dyn Outbox>,
     limits: PlatformLimits,
     pacer: Pacer,
+    filters: Arc<[Arc<dyn OutputFilter>]>,
 }
 
 impl std::fmt::Debug for Courier {
@@ -76,6 +81,8 @@ enum Mode {
 /// One reply being delivered, possibly across several messages.
 struct Reply<'a> {
     reply_to: Option<&'a MessageId>,
+    /// Users the messages may notify (see [`Rendered::notify`]).
+    notify: &'a [String],
     messages: Vec<MessageId>,
     current: Option<MessageId>,
     shown: Option<Rendered>,
@@ -91,13 +98,24 @@ impl Reply<'_> {
 impl Courier {
     /// A courier for `outbox`, reading its limits once.
     pub fn new(outbox: Arc<dyn Outbox>) -> Self {
+        Self::with_filters(outbox, Arc::from(Vec::new()))
+    }
+
+    /// A courier that screens everything it sends through `filters`.
+    pub fn with_filters(outbox: Arc<dyn Outbox>, filters: Arc<[Arc<dyn OutputFilter>]>) -> Self {
         let limits = outbox.limits();
         let pacer = Pacer::new(&limits);
         Self {
             outbox,
             limits,
             pacer,
+            filters,
         }
+    }
+
+    /// Markup mentioning a user on this platform (see [`Outbox::mention`]).
+    pub fn mention(&self, user_id: &str, display_name: &str) -> String {
+        self.outbox.mention(user_id, display_name)
     }
 
     /// The outbox this courier delivers through.
@@ -125,18 +143,36 @@ impl Courier {
     }
 
     /// Sends `markdown` as one or more messages, the first replying to `reply_to`.
+    /// Output filters screen it first.
     pub async fn send_text(
         &self,
         to: &ChannelRef,
         markdown: &str,
         reply_to: Option<&MessageId>,
     ) -> Result<Vec<MessageId>, DeliveryError> {
+        self.send_notice(to, markdown, reply_to, &[]).await
+    }
+
+    /// [`Courier::send_text`] that may notify the users in `notify` (platform
+    /// ids) mentioned in it, e.g. a reminder's owner.
+    pub async fn send_notice(
+        &self,
+        to: &ChannelRef,
+        markdown: &str,
+        reply_to: Option<&MessageId>,
+        notify: &[String],
+    ) -> Result<Vec<MessageId>, DeliveryError> {
+        let pending = match screen_whole(&self.filters, to, markdown) {
+            Released::Text(text) => text,
+            Released::Blocked(notice) => notice,
+        };
         let mut reply = Reply {
             reply_to,
+            notify,
             messages: Vec::new(),
             current: None,
             shown: None,
-            pending: markdown.to_owned(),
+            pending,
         };
         self.flush(to, &mut reply, Mode::Final, false).await?;
         Ok(reply.messages)
@@ -146,7 +182,9 @@ impl Courier {
     /// (where the platform streams), and always finishing with the whole text.
     ///
     /// Cancelling `cancel` stops reading the model (dropping its stream) and
-    /// finishes the message with what had arrived, marked as stopped.
+    /// finishes the message with what had arrived, marked as stopped. Output
+    /// filters screen the text before any of it is shown (see [`super::screen`]);
+    /// a blocked reply stops and shows the filter's notice instead.
     pub async fn stream_reply(
         &self,
         to: &ChannelRef,
@@ -156,12 +194,13 @@ impl Courier {
     ) -> Streamed {
         let mut reply = Reply {
             reply_to,
+            notify: &[],
             messages: Vec::new(),
             current: None,
             shown: None,
             pending: String::new(),
         };
-        let mut text = String::new();
+        let mut screen = Screen::new(&self.filters, to);
         let mut dirty = false;
         self.typing(to).await;
         let mut typing = self
@@ -174,20 +213,25 @@ impl Courier {
                 biased;
                 () = cancel.cancelled() => break StreamEnd::Cancelled,
                 event = stream.next() => match event {
-                    Some(Ok(StreamEvent::Delta(delta))) => {
-                        if !delta.is_empty() {
-                            reply.pending.push_str(&delta);
-                            text.push_str(&delta);
-                            dirty = true;
+                    Some(Ok(StreamEvent::Delta(delta))) => match screen.push(&delta) {
+                        Released::Text(shown) => {
+                            if !shown.is_empty() {
+                                reply.pending.push_str(&shown);
+                                dirty = true;
+                            }
                         }
-                    }
+                        Released::Blocked(notice) => {
+                            reply.pending = notice;
+                            break StreamEnd::Blocked;
+                        }
+                    },
                     Some(Ok(StreamEvent::Done(completion))) => break StreamEnd::Completed(completion),
                     Some(Err(error)) => break StreamEnd::ModelFailed(error),
                     None => break StreamEnd::ModelFailed(ModelError::Protocol(
                         "the stream ended before the reply was complete".into(),
                     )),
                 },
-                () = self.pacer.acquire(to), if self.limits.streaming && dirty && reply.has_visible_text() => {
+                () = self.pacer.acquire_as(to, Priority::Optional), if self.limits.streaming && dirty && reply.has_visible_text() => {
                     dirty = false;
                     if let Err(error) = self.flush(to, &mut reply, Mode::Partial, true).await {
                         debug!(%error, "streaming edit failed; the final text will follow");
@@ -198,9 +242,24 @@ impl Courier {
         };
         drop(stream);
 
+        let mut end = end;
+        if !screen.is_blocked() {
+            match screen.finish() {
+                Released::Text(rest) => reply.pending.push_str(&rest),
+                Released::Blocked(notice) => {
+                    reply.pending = notice;
+                    end = StreamEnd::Blocked;
+                }
+            }
+        }
+        let text = if screen.is_blocked() {
+            String::new()
+        } else {
+            screen.released().to_owned()
+        };
         match &end {
             StreamEnd::Completed(_) if text.trim().is_empty() => reply.pending = EMPTY_REPLY.into(),
-            StreamEnd::Completed(_) | StreamEnd::DeliveryFailed(_) => {}
+            StreamEnd::Completed(_) | StreamEnd::DeliveryFailed(_) | StreamEnd::Blocked => {}
             StreamEnd::Cancelled => append_note(&mut reply.pending, STOPPED_NOTE),
             StreamEnd::ModelFailed(error) => {
                 append_note(&mut reply.pending, &format!("⚠️ {}", error.user_message()));
@@ -261,7 +320,8 @@ impl Courier {
         mode: Mode,
         mut reserved: bool,
     ) -> Result<(), DeliveryError> {
-        let rendered = self.outbox.render(markdown);
+        let mut rendered = self.outbox.render(markdown);
+        rendered.notify = reply.notify.to_vec();
         if reply.shown.as_ref() == Some(&rendered) {
             return Ok(());
         }

@@ -4,6 +4,11 @@
 //! Discord document them, checked per chat, additionally per group chat, and
 //! across the whole bot. A platform's `retry_after` holds a chat until then.
 //! Time comes from `tokio::time`, so tests run it on a paused clock.
+//!
+//! Streaming edits are optional and finals are not, so edits leave headroom:
+//! a partial edit only goes out while each window keeps a few operations
+//! spare ([`headroom`]). A reply streaming for minutes into a busy group can
+//! then never use up the budget its final text needs.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -16,6 +21,25 @@ use crate::outbox::{PlatformLimits, Rate};
 
 /// Chats idle this long lose their pacing state (once no window can still count them).
 const PRUNE_EVERY: u32 = 512;
+
+/// Operations optional ones leave unused in each window of `rate`: about a
+/// tenth of it, at least one once a window allows three or more.
+pub fn headroom(rate: &Rate) -> u32 {
+    match rate.count {
+        0..=2 => 0,
+        3..=19 => 1,
+        n => n / 10,
+    }
+}
+
+/// Whether an operation must happen or may be skipped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Priority {
+    /// Sends and final edits: may use the whole budget.
+    Required,
+    /// Streaming edits: leave headroom for what is required.
+    Optional,
+}
 
 /// Rate limiter shared by every reply going through one platform.
 #[derive(Debug)]
@@ -51,16 +75,22 @@ impl Windows {
     }
 
     /// When the next operation may happen under `rates`, or `None` for now.
-    fn next_free(&mut self, rates: &[Rate], now: Instant) -> Option<Instant> {
+    /// An optional operation (`Priority::Optional`) must leave each window's
+    /// [`headroom`] unused.
+    fn next_free(&mut self, rates: &[Rate], now: Instant, priority: Priority) -> Option<Instant> {
         let mut wait: Option<Instant> = None;
         for (stamps, rate) in self.0.iter_mut().zip(rates) {
             while stamps.front().is_some_and(|&t| t + rate.per <= now) {
                 stamps.pop_front();
             }
-            if stamps.len() >= rate.count as usize
-                && let Some(&oldest) = stamps.front()
-            {
-                let free_at = oldest + rate.per;
+            let spare = match priority {
+                Priority::Required => 0,
+                Priority::Optional => headroom(rate),
+            };
+            let allowed = (rate.count.saturating_sub(spare) as usize).max(1);
+            if stamps.len() >= allowed {
+                // The stamp whose expiry brings the count below `allowed`.
+                let free_at = stamps[stamps.len() - allowed] + rate.per;
                 wait = Some(wait.map_or(free_at, |w| w.max(free_at)));
             }
         }
@@ -105,13 +135,28 @@ impl Pacer {
     ///
     /// Cancel-safe: an operation is only counted when the future completes.
     pub async fn acquire(&self, to: &ChannelRef) {
-        while let Some(at) = self.try_acquire(to, Instant::now()) {
+        self.acquire_as(to, Priority::Required).await;
+    }
+
+    /// [`Pacer::acquire`] for an operation of `priority`.
+    pub async fn acquire_as(&self, to: &ChannelRef, priority: Priority) {
+        while let Some(at) = self.try_acquire_as(to, Instant::now(), priority) {
             tokio::time::sleep_until(at).await;
         }
     }
 
     /// Counts an operation in `to` now if allowed; otherwise returns when to try again.
     pub fn try_acquire(&self, to: &ChannelRef, now: Instant) -> Option<Instant> {
+        self.try_acquire_as(to, now, Priority::Required)
+    }
+
+    /// [`Pacer::try_acquire`] for an operation of `priority`.
+    pub fn try_acquire_as(
+        &self,
+        to: &ChannelRef,
+        now: Instant,
+        priority: Priority,
+    ) -> Option<Instant> {
         let mut state = self.state();
         state.ops_since_prune += 1;
         if state.ops_since_prune >= PRUNE_EVERY {
@@ -119,7 +164,7 @@ impl Pacer {
             self.prune(&mut state, now);
         }
         let chat_rates = self.chat_rates(to);
-        let mut wait = state.global.next_free(&self.global, now);
+        let mut wait = state.global.next_free(&self.global, now, priority);
         let chat = state
             .chats
             .entry(to.pacing_key().to_owned())
@@ -131,7 +176,7 @@ impl Pacer {
         if chat.windows.0.len() != chat_rates.len() {
             chat.windows = Windows::new(chat_rates.len());
         }
-        let chat_wait = chat.windows.next_free(&chat_rates, now);
+        let chat_wait = chat.windows.next_free(&chat_rates, now, priority);
         let held = chat.held_until.filter(|&h| h > now);
         for candidate in [chat_wait, held].into_iter().flatten() {
             wait = Some(wait.map_or(candidate, |w| w.max(candidate)));
@@ -245,6 +290,39 @@ mod tests {
             pacer.acquire(&group).await;
         }
         assert_eq!(start.elapsed(), Duration::from_secs(60));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn optional_operations_leave_headroom_for_required_ones() {
+        let pacer = Pacer::new(&PlatformLimits {
+            per_group: vec![Rate::new(20, Duration::from_secs(60))],
+            ..PlatformLimits::unlimited()
+        });
+        let group = ChannelRef::group(Platform::Test, "g");
+        let start = Instant::now();
+        for _ in 0..18 {
+            pacer.acquire_as(&group, Priority::Optional).await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        let now = Instant::now();
+        assert_eq!(
+            pacer.try_acquire_as(&group, now, Priority::Optional),
+            Some(start + Duration::from_secs(60)),
+            "the 19th edit waits"
+        );
+        // The final text still has two slots.
+        assert_eq!(pacer.try_acquire(&group, now), None);
+        assert_eq!(pacer.try_acquire(&group, now), None);
+        assert!(pacer.try_acquire(&group, now).is_some());
+    }
+
+    #[test]
+    fn headroom_is_about_a_tenth() {
+        let rate = |count| Rate::new(count, Duration::from_secs(1));
+        assert_eq!(headroom(&rate(1)), 0);
+        assert_eq!(headroom(&rate(5)), 1);
+        assert_eq!(headroom(&rate(20)), 2);
+        assert_eq!(headroom(&rate(30)), 3);
     }
 
     #[tokio::test(start_paused = true)]

@@ -101,6 +101,18 @@ async fn handle(
         );
         return;
     }
+    let screened;
+    let message = match filter_input(shared, courier, message, cancel).await {
+        Screening::Refused => return,
+        Screening::Unchanged => message,
+        Screening::Rewritten(text) => {
+            screened = Incoming {
+                text,
+                ..message.clone()
+            };
+            &screened
+        }
+    };
     match Command::parse(&message.text) {
         Some(command) => run_command(shared, courier, message, cancel, command).await,
         None => {
@@ -118,6 +130,46 @@ async fn handle(
             }
             turn::chat(shared, courier, message, cancel).await;
         }
+    }
+}
+
+/// What the plugins' input filters made of a message.
+enum Screening {
+    /// Go on with the message as it is.
+    Unchanged,
+    /// Go on with this text instead.
+    Rewritten(String),
+    /// A filter refused it (and told the user); stop here.
+    Refused,
+}
+
+/// Runs every plugin's [`Plugin::filter_input`](crate::Plugin::filter_input) in order.
+async fn filter_input(
+    shared: &Shared,
+    courier: &Courier,
+    message: &Incoming,
+    cancel: &CancellationToken,
+) -> Screening {
+    let mut text = message.text.clone();
+    for registered in &shared.plugins {
+        let mut cx = context(shared, courier, message, registered, cancel);
+        match registered.plugin.filter_input(&mut cx, &mut text).await {
+            Ok(Flow::Continue) => {}
+            Ok(Flow::Handled) => {
+                debug!(plugin = %registered.name, "input refused by a filter");
+                return Screening::Refused;
+            }
+            Err(error) => {
+                let told = cx.user_told;
+                report(courier, message, &registered.name, error, told).await;
+                return Screening::Refused;
+            }
+        }
+    }
+    if text == message.text {
+        Screening::Unchanged
+    } else {
+        Screening::Rewritten(text)
     }
 }
 
@@ -190,7 +242,11 @@ async fn report(
 ) {
     let text = match &error {
         PluginError::Usage(text) => Some(text.clone()),
-        PluginError::Stopped => None,
+        PluginError::Stopped | PluginError::Blocked => None,
+        PluginError::PlatformUnavailable(platform) => {
+            warn!(plugin, %platform, "plugin posted to a platform that is not running");
+            Some(format!("Sorry, {platform} is not connected right now."))
+        }
         PluginError::Model(model) => {
             warn!(plugin, error = %model, "model failed in plugin");
             (!user_told).then(|| model.user_message())

@@ -8,24 +8,26 @@
 mod builtin;
 mod dispatch;
 mod lanes;
+mod scheduler;
 mod turn;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{Notify, Semaphore, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
 use crate::backend::ModelBackend;
 use crate::chat::GenerationParams;
+use crate::clock::{Clock, SystemClock};
 use crate::command::{Command, CommandSpec};
-use crate::delivery::Courier;
-use crate::message::Incoming;
+use crate::delivery::{Courier, OutputFilter};
+use crate::message::{Incoming, Platform};
 use crate::outbox::Outbox;
 use crate::persona::{Persona, Personas};
 use crate::plugin::{Plugin, Registered};
@@ -130,9 +132,17 @@ pub struct EngineBuilder {
     defaults: ModelDefaults,
     personas: Personas,
     plugins: Vec<Registered>,
+    clock: Arc<dyn Clock>,
 }
 
 impl EngineBuilder {
+    /// The clock scheduled jobs run by (default: the system clock; tests use
+    /// [`crate::clock::TokioClock`] to drive it with tokio's paused time).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Where history and state live (default: in memory).
     pub fn store(mut self, store: Arc<dyn ConversationStore>) -> Self {
         self.store = store;
@@ -199,6 +209,11 @@ impl EngineBuilder {
                 plugin_commands.insert(spec.name.clone(), (index, spec));
             }
         }
+        let filters: Vec<Arc<dyn OutputFilter>> = self
+            .plugins
+            .iter()
+            .filter_map(|registered| registered.plugin.output_filter())
+            .collect();
         let shared = Shared {
             capabilities: self.backend.capabilities(),
             parallel: Semaphore::new(self.settings.max_parallel.max(1)),
@@ -209,6 +224,12 @@ impl EngineBuilder {
             personas: self.personas,
             plugins: self.plugins,
             plugin_commands,
+            filters: Arc::from(filters),
+            clock: self.clock,
+            couriers: RwLock::new(HashMap::new()),
+            job_added: Notify::new(),
+            scheduler_started: AtomicBool::new(false),
+            scheduler_stop: CancellationToken::new(),
             lanes: Lanes::default(),
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
@@ -233,6 +254,15 @@ pub(crate) struct Shared {
     /// Each plugin command's owner (index into `plugins`) and spec, resolved
     /// once at build time rather than on every command.
     pub(crate) plugin_commands: HashMap<String, (usize, CommandSpec)>,
+    /// Plugins' output filters, in plugin order; every courier screens with them.
+    pub(crate) filters: Arc<[Arc<dyn OutputFilter>]>,
+    pub(crate) clock: Arc<dyn Clock>,
+    /// The courier of each attached platform, for posts across channels and jobs.
+    pub(crate) couriers: RwLock<HashMap<Platform, Arc<Courier>>>,
+    /// Wakes the scheduler when a job is added.
+    pub(crate) job_added: Notify,
+    pub(crate) scheduler_started: AtomicBool,
+    pub(crate) scheduler_stop: CancellationToken,
     pub(crate) lanes: Lanes<dispatch::Job>,
     pub(crate) parallel: Semaphore,
     pub(crate) tasks: TaskTracker,
@@ -256,16 +286,54 @@ impl Engine {
             defaults: ModelDefaults::default(),
             personas: Personas::default(),
             plugins: Vec::new(),
+            clock: Arc::new(SystemClock),
         }
     }
 
-    /// Connects a platform: returns the inbox its messages go to. Replies go
-    /// out through `outbox`, paced by one pacer for the whole platform.
-    pub fn attach(&self, outbox: Arc<dyn Outbox>) -> Inbox {
+    /// Connects `platform`: returns the inbox its messages go to. Replies go
+    /// out through `outbox`, paced by one pacer for the whole platform and
+    /// screened by the plugins' output filters. Plugins can post to the
+    /// platform from now on, and scheduled jobs start running (the first
+    /// attach starts the scheduler; it needs a tokio runtime).
+    pub fn attach(&self, platform: Platform, outbox: Arc<dyn Outbox>) -> Inbox {
+        let courier = Arc::new(Courier::with_filters(
+            outbox,
+            Arc::clone(&self.shared.filters),
+        ));
+        match self.shared.couriers.write() {
+            Ok(mut couriers) => {
+                couriers.insert(platform, Arc::clone(&courier));
+            }
+            Err(poisoned) => {
+                poisoned.into_inner().insert(platform, Arc::clone(&courier));
+            }
+        }
+        self.start_scheduler();
         Inbox {
             shared: Arc::clone(&self.shared),
-            courier: Arc::new(Courier::new(outbox)),
+            courier,
         }
+    }
+
+    fn start_scheduler(&self) {
+        if self.shared.scheduler_started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(scheduler::run(Arc::clone(&self.shared)));
+            }
+            Err(_) => {
+                warn!("no tokio runtime: scheduled jobs will not run");
+                self.shared.scheduler_started.store(false, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Wakes the scheduler to look for due jobs now (e.g. after a test moved
+    /// the clock, or another process added jobs).
+    pub fn wake_scheduler(&self) {
+        self.shared.job_added.notify_one();
     }
 
     /// Every command: built-ins, then plugins' (for `/help` and platform menus).
@@ -288,6 +356,7 @@ impl Engine {
     /// never enters history) and waits for them to wind down.
     pub async fn shutdown(&self, grace: Duration) {
         self.shared.closed.store(true, Ordering::SeqCst);
+        self.shared.scheduler_stop.cancel();
         self.shared.tasks.close();
         if tokio::time::timeout(grace, self.shared.tasks.wait())
             .await
@@ -313,6 +382,14 @@ impl Engine {
 }
 
 impl Shared {
+    /// The courier of `platform`, if it is attached.
+    pub(crate) fn courier_for(&self, platform: Platform) -> Option<Arc<Courier>> {
+        match self.couriers.read() {
+            Ok(couriers) => couriers.get(&platform).cloned(),
+            Err(poisoned) => poisoned.into_inner().get(&platform).cloned(),
+        }
+    }
+
     pub(crate) fn commands(&self) -> Vec<CommandSpec> {
         let mut specs = builtin::specs();
         for registered in &self.plugins {

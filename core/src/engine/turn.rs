@@ -2,8 +2,6 @@
 //! let plugins adjust the request, stream the reply, and — only if it completed
 //! and was delivered — store the turn and its usage.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
@@ -13,7 +11,7 @@ use crate::backend::{ModelError, estimate_tokens};
 use crate::chat::{ChatMessage, ChatRequest};
 use crate::delivery::{Courier, StreamEnd};
 use crate::history::{self, Window};
-use crate::message::Incoming;
+use crate::message::{Addressed, Incoming};
 use crate::persona::Persona;
 use crate::plugin::{PluginContext, PluginError};
 use crate::store::{StoreError, Turn, UsageRecord};
@@ -91,7 +89,8 @@ pub(crate) async fn chat(
     message: &Incoming,
     cancel: &CancellationToken,
 ) {
-    let (mut request, window) = match shared.prompt_for(message, &message.text).await {
+    let text = turn_text(message);
+    let (mut request, window) = match shared.prompt_for(message, &text).await {
         Ok(prepared) => prepared,
         Err(PluginError::Model(error)) => {
             warn!(%error, "message does not fit the model");
@@ -105,7 +104,7 @@ pub(crate) async fn chat(
             return;
         }
     };
-    let user = Shared::user_message(message, &message.text);
+    let user = Shared::user_message(message, &text);
     for registered in &shared.plugins {
         let mut cx = PluginContext {
             shared,
@@ -169,11 +168,34 @@ pub(crate) async fn chat(
             record_usage(shared, message, prompt_tokens, completion_tokens).await;
         }
         StreamEnd::Cancelled => info!("reply stopped; not kept in history"),
+        StreamEnd::Blocked => info!("reply blocked by an output filter; not kept in history"),
         StreamEnd::ModelFailed(error) => log_model_failure(&error),
         StreamEnd::DeliveryFailed(error) => {
             error!(%error, "the reply could not be delivered; not kept in history");
         }
     }
+}
+
+/// Longest quoted message carried into a turn, in characters.
+const MAX_QUOTE_CHARS: usize = 2000;
+
+/// What a chat turn says for `message`: its text, after the message it
+/// replies to, quoted, when that is someone else's (a user asking the bot about
+/// another message). The bot's own messages are in history already.
+fn turn_text(message: &Incoming) -> String {
+    let quoted = match (&message.replied_to_text, message.addressed) {
+        (Some(quoted), addressed) if addressed != Addressed::ReplyToBot => quoted.trim(),
+        _ => return message.text.clone(),
+    };
+    if quoted.is_empty() {
+        return message.text.clone();
+    }
+    let mut quote: String = quoted.chars().take(MAX_QUOTE_CHARS).collect();
+    if quote.len() < quoted.len() {
+        quote.push('…');
+    }
+    let quote: Vec<String> = quote.lines().map(|line| format!("> {line}")).collect();
+    format!("{}\n\n{}", quote.join("\n"), message.text)
 }
 
 fn log_model_failure(error: &ModelError) {
@@ -189,15 +211,9 @@ async fn record_usage(shared: &Shared, message: &Incoming, prompt: u32, completi
         model: capabilities.model.clone(),
         prompt_tokens: prompt,
         completion_tokens: completion,
-        at_unix_ms: unix_ms(SystemTime::now()),
+        at_unix_ms: shared.clock.now_unix_ms(),
     };
     if let Err(error) = shared.store.record_usage(&record).await {
         warn!(%error, "could not record usage");
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub(crate) fn unix_ms(at: SystemTime) -> i64 {
-    at.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

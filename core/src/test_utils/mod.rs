@@ -33,6 +33,7 @@ use crate::backend::{Capabilities, ModelBackend, ModelError, estimate_message_to
 use crate::chat::{
     ChatMessage, ChatRequest, ChatStream, Completion, FinishReason, StreamEvent, Usage,
 };
+use crate::clock::TokioClock;
 use crate::engine::{Engine, EngineBuilder, Inbox};
 use crate::message::{
     Addressed, Author, ChannelRef, ConversationKey, Incoming, MessageId, Platform,
@@ -254,6 +255,8 @@ pub enum OutboxEvent {
         text: String,
         /// The message it replies to.
         reply_to: Option<MessageId>,
+        /// Users it may notify ([`Rendered::notify`]).
+        notify: Vec<String>,
         /// When (tokio clock).
         at: Instant,
     },
@@ -400,6 +403,7 @@ impl Outbox for RecordingOutbox {
             id: id.clone(),
             text: text.text.clone(),
             reply_to: reply_to.cloned(),
+            notify: text.notify.clone(),
             at: Instant::now(),
         });
         self.count_write();
@@ -479,10 +483,9 @@ impl TestBot {
         outbox: Arc<RecordingOutbox>,
         configure: impl FnOnce(EngineBuilder) -> EngineBuilder,
     ) -> Self {
-        let engine = configure(Engine::builder(backend.clone()))
-            .build()
-            .expect("engine builds");
-        let inbox = engine.attach(outbox.clone());
+        let builder = Engine::builder(backend.clone()).clock(Arc::new(TokioClock::new()));
+        let engine = configure(builder).build().expect("engine builds");
+        let inbox = engine.attach(Platform::Test, outbox.clone());
         Self {
             engine,
             inbox,

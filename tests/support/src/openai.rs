@@ -2,7 +2,9 @@
 //! streaming over SSE or not), with a deterministic "model": it answers
 //! `echo: <last user message>` one word per chunk, honours `max_tokens`
 //! (a word is a token) and `stop` like a real server, and can be scripted to
-//! reply with given text or to fail the ways real servers do.
+//! reply with given text or to fail the ways real servers do. `POST
+//! /v1/moderations` flags inputs containing words set with
+//! [`FakeOpenAi::flag_words`], under the category `harassment`.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -50,6 +52,8 @@ struct Inner {
     requests: Vec<Recorded>,
     chunk_delay: Duration,
     received: tokio::sync::watch::Sender<usize>,
+    flagged_words: Vec<String>,
+    moderation_requests: Vec<Value>,
 }
 
 /// The running fake. Dropping it leaves the server running until the runtime ends.
@@ -67,9 +71,12 @@ impl FakeOpenAi {
             requests: Vec::new(),
             chunk_delay: Duration::ZERO,
             received: tokio::sync::watch::channel(0).0,
+            flagged_words: Vec::new(),
+            moderation_requests: Vec::new(),
         }));
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
+            .route("/v1/moderations", post(moderations))
             .with_state(Arc::clone(&inner));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -105,6 +112,16 @@ impl FakeOpenAi {
     pub async fn wait_for_requests(&self, n: usize) {
         let mut received = self.inner.lock().unwrap().received.subscribe();
         let _ = received.wait_for(|count| *count >= n).await;
+    }
+
+    /// Inputs containing any of `words` (case-insensitive) are flagged by `/moderations`.
+    pub fn flag_words(&self, words: &[&str]) {
+        self.inner.lock().unwrap().flagged_words = words.iter().map(|w| w.to_lowercase()).collect();
+    }
+
+    /// The bodies `/moderations` received.
+    pub fn moderation_requests(&self) -> Vec<Value> {
+        self.inner.lock().unwrap().moderation_requests.clone()
     }
 
     /// Every request so far.
@@ -173,6 +190,33 @@ fn chunk_json(content: Option<&str>, finish: Option<&str>) -> String {
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
     })
     .to_string()
+}
+
+/// `POST /v1/moderations`: the shape OpenAI answers with.
+async fn moderations(State(inner): State<Arc<Mutex<Inner>>>, body: Bytes) -> Response {
+    let body: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("bad json: {e}")).into_response(),
+    };
+    let input = body["input"].as_str().unwrap_or_default().to_lowercase();
+    let flagged = {
+        let mut inner = inner.lock().unwrap();
+        inner.moderation_requests.push(body.clone());
+        inner
+            .flagged_words
+            .iter()
+            .any(|w| input.contains(w.as_str()))
+    };
+    axum::Json(json!({
+        "id": "modr-fake",
+        "model": body["model"],
+        "results": [{
+            "flagged": flagged,
+            "categories": {"harassment": flagged, "violence": false},
+            "category_scores": {"harassment": if flagged { 0.97 } else { 0.01 }, "violence": 0.0},
+        }],
+    }))
+    .into_response()
 }
 
 async fn completions(
