@@ -26,8 +26,10 @@ pub fn short(due: &ZonedDateTime, now: &ZonedDateTime) -> String {
 }
 
 /// A span of time in its two largest units: `45s`, `9m 59s`, `2h 30m`, `3d 4h`.
+/// Part seconds count as whole ones, as on a countdown: a reminder for 19:00
+/// set at 18:50:00.2 is "in 10m".
 pub fn span(ms: i64) -> String {
-    let total = ms.max(0) / 1000;
+    let total = ms.max(0).saturating_add(999) / 1000;
     let units = [
         (total / 86_400, "d"),
         (total % 86_400 / 3_600, "h"),
@@ -124,13 +126,15 @@ mod tests {
     #[test]
     fn spans_show_their_two_largest_units() {
         assert_eq!(span(600_000), "10m");
-        assert_eq!(span(599_999), "9m 59s");
+        assert_eq!(span(599_999), "10m");
+        assert_eq!(span(599_000), "9m 59s");
         assert_eq!(span(9_000_000), "2h 30m");
         assert_eq!(span(86_400_000), "1d");
         assert_eq!(span(86_400_000 + 3_600_000 + 60_000), "1d 1h");
         assert_eq!(span(86_400_000 + 60_000), "1d");
         assert_eq!(span(45_000), "45s");
-        assert_eq!(span(500), "0s");
+        assert_eq!(span(500), "1s");
+        assert_eq!(span(0), "0s");
         assert_eq!(span(-5), "0s");
     }
 

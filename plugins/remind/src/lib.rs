@@ -31,7 +31,7 @@
 //! | [`when`] | reading `<when>`: the grammar, the user's zone, past and too-far checks |
 //! | [`zone`] | time zone names and each user's choice |
 //! | [`reminder`] | the job payload and the owner id |
-//! | [`format`] | how times, lists and deliveries read |
+//! | [`format`](mod@format) | how times, lists and deliveries read |
 //!
 //! ```toml
 //! [plugins.remind]
@@ -175,7 +175,9 @@ impl RemindPlugin {
     async fn cancel(&self, cx: &mut PluginContext<'_>, arg: &str) -> Result<(), PluginError> {
         let owner = reminder::owner(cx.message());
         let usage = || {
-            PluginError::usage("Usage: /remind cancel <n> (the numbers are in /reminders), or /remind cancel all.")
+            PluginError::usage(
+                "Usage: /remind cancel <n> (the numbers are in /reminders), or /remind cancel all.",
+            )
         };
         if arg.eq_ignore_ascii_case("all") {
             let mut cancelled = 0;
@@ -189,10 +191,7 @@ impl RemindPlugin {
                 .reply(&format!("Cancelled {cancelled} reminder{s}."))
                 .await;
         }
-        let id: i64 = arg
-            .trim_start_matches('#')
-            .parse()
-            .map_err(|_| usage())?;
+        let id: i64 = arg.trim_start_matches('#').parse().map_err(|_| usage())?;
         let jobs = cx.scheduled(&owner).await?;
         let found = jobs.iter().find(|job| job.id == id);
         let missing = || {
@@ -297,15 +296,11 @@ impl Plugin for RemindPlugin {
     /// Delivers a reminder that fell due (the engine has already taken it
     /// from the store, so it is delivered at most once).
     #[instrument(name = "remind", skip_all, fields(job = job.id))]
-    async fn on_job(
-        &self,
-        cx: &mut JobContext<'_>,
-        job: ScheduledJob,
-    ) -> Result<(), PluginError> {
+    async fn on_job(&self, cx: &mut JobContext<'_>, job: ScheduledJob) -> Result<(), PluginError> {
         let reminder = Reminder::from_job(&job)?;
         let now_ms = cx.now_unix_ms();
-        let grace_ms = i64::try_from(self.settings.late_after_secs.saturating_mul(1000))
-            .unwrap_or(i64::MAX);
+        let grace_ms =
+            i64::try_from(self.settings.late_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
         // The job's own due time moves when a delivery is retried; lateness
         // counts from when the reminder was due.
         let due_ms = reminder.due_unix_ms;
@@ -320,6 +315,7 @@ impl Plugin for RemindPlugin {
         };
         let mention = cx.mention(&reminder.channel, &reminder.author());
         let text = format::delivery(&mention, &reminder.text, late.as_deref());
-        cx.post(&reminder.channel, &text).await
+        cx.post_reply(&reminder.channel, reminder.reply_to.as_ref(), &text)
+            .await
     }
 }

@@ -45,13 +45,19 @@ async fn a_reminder_due_while_natter_was_down_is_delivered_once_and_late() {
 
     // Engine 1 at 18:50 Berlin time: a reminder for 19:00, then natter stops.
     let (first, _) = start(&url, "2026-01-14T17:50:00Z").await;
-    assert_eq!(
-        first.say("/remind 19:00 dinner").await,
-        ["⏰ Reminder #1 set for Wed 2026-01-14 19:00 CET (in 10m): dinner\n\
-          Cancel it with /remind cancel 1."]
+    let set = first.say("/remind 19:00 dinner").await;
+    assert!(
+        set[0].starts_with("⏰ Reminder #1 set for Wed 2026-01-14 19:00 CET (in "),
+        "{set:?}"
     );
     first.engine.shutdown(Duration::from_secs(5)).await;
-    assert!(first.outbox.messages().iter().all(|m| !m.contains("reminder: dinner")));
+    assert!(
+        first
+            .outbox
+            .messages()
+            .iter()
+            .all(|m| !m.contains("reminder: dinner"))
+    );
     drop(first);
 
     // Engine 2 starts at 21:00, two hours after it was due: delivered, late.
@@ -63,8 +69,18 @@ async fn a_reminder_due_while_natter_was_down_is_delivered_once_and_late() {
         second.outbox.messages(),
         ["⏰ @Alice, reminder: dinner\n(late: this was due at 19:00 while I was offline)"]
     );
-    assert!(store.list_jobs("remind", "test:alice").await.unwrap().is_empty());
-    assert_eq!(store.next_job_due().await.unwrap(), None, "taken from the store");
+    assert!(
+        store
+            .list_jobs("remind", "test:alice")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.next_job_due().await.unwrap(),
+        None,
+        "taken from the store"
+    );
     second.engine.shutdown(Duration::from_secs(5)).await;
     drop((second, store));
 
