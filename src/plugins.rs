@@ -8,13 +8,23 @@ use serde::de::DeserializeOwned;
 use natter_core::Plugin;
 use natter_plugin_example::NotesPlugin;
 use natter_plugin_generate::GeneratePlugin;
+use natter_plugin_moderation::ModerationPlugin;
+use natter_plugin_remind::RemindPlugin;
 use natter_plugin_support::SupportPlugin;
 use natter_plugin_tutor::TutorPlugin;
 
 use crate::settings::{Settings, SettingsError};
 
-/// Names of the plugins natter ships with.
-pub const BUILTIN: [&str; 4] = ["generate", "tutor", "support", "notes"];
+/// Names of the plugins natter ships with, in the order they see messages:
+/// moderation first, so nothing else sees what it refuses.
+pub const BUILTIN: [&str; 6] = [
+    "moderation",
+    "support",
+    "remind",
+    "generate",
+    "tutor",
+    "notes",
+];
 
 /// The enabled built-in plugins; `extra` names plugins registered in code,
 /// whose sections are theirs to read.
@@ -22,31 +32,42 @@ pub fn enabled(
     settings: &Settings,
     extra: &[String],
 ) -> Result<Vec<Arc<dyn Plugin>>, SettingsError> {
+    if let Some(name) = settings
+        .plugins
+        .keys()
+        .find(|name| !BUILTIN.contains(&name.as_str()) && !extra.contains(name))
+    {
+        return Err(SettingsError::Value {
+            key: format!("plugins.{name}"),
+            reason: format!(
+                "there is no plugin called {name} (built in: {})",
+                BUILTIN.join(", ")
+            ),
+        });
+    }
     let mut plugins: Vec<Arc<dyn Plugin>> = Vec::new();
-    for name in settings.plugins.keys() {
-        if !BUILTIN.contains(&name.as_str()) && !extra.contains(name) {
-            return Err(SettingsError::Value {
-                key: format!("plugins.{name}"),
-                reason: format!(
-                    "there is no plugin called {name} (built in: {})",
-                    BUILTIN.join(", ")
-                ),
-            });
-        }
-        if !settings.plugin_enabled(name) || extra.contains(name) {
+    for name in BUILTIN {
+        if !settings.plugin_enabled(name) || extra.iter().any(|e| e == name) {
             continue;
         }
         let invalid = |reason: String| SettingsError::Value {
             key: format!("plugins.{name}"),
             reason,
         };
-        let plugin: Arc<dyn Plugin> = match name.as_str() {
+        let plugin: Arc<dyn Plugin> = match name {
             "generate" => Arc::new(
                 GeneratePlugin::new(section(settings, name)?)
                     .map_err(|e| invalid(e.to_string()))?,
             ),
             "tutor" => Arc::new(
                 TutorPlugin::new(section(settings, name)?).map_err(|e| invalid(e.to_string()))?,
+            ),
+            "remind" => Arc::new(
+                RemindPlugin::new(section(settings, name)?).map_err(|e| invalid(e.to_string()))?,
+            ),
+            "moderation" => Arc::new(
+                ModerationPlugin::new(section(settings, name)?)
+                    .map_err(|e| invalid(e.to_string()))?,
             ),
             "support" => Arc::new(SupportPlugin::new(section(settings, name)?).map_err(|e| {
                 SettingsError::Value {
