@@ -237,8 +237,15 @@ async fn sigterm_lets_the_reply_in_flight_finish() {
 async fn support_answers_from_the_knowledge_base_and_offers_a_human_otherwise() {
     let fake = FakeOpenAi::start().await;
     let mut file = config(&fake);
-    let docs = concat!(env!("CARGO_MANIFEST_DIR"), "/plugins/support/tests/fixtures/kb");
-    writeln!(file, "\n[plugins.support]\nenabled = true\ndocs = \"{docs}\"").unwrap();
+    let docs = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/plugins/support/tests/fixtures/kb"
+    );
+    writeln!(
+        file,
+        "\n[plugins.support]\nenabled = true\ndocs = \"{docs}\""
+    )
+    .unwrap();
     fake.reply("Express delivery arrives the next working day [1].");
     let run = natter(
         &file,
@@ -255,10 +262,81 @@ async fn support_answers_from_the_knowledge_base_and_offers_a_human_otherwise() 
         run.stdout
     );
     assert!(run.stdout.contains("/human"), "declined: {}", run.stdout);
-    assert_eq!(fake.requests().len(), 1, "the unknown question never reached the model");
+    assert_eq!(
+        fake.requests().len(),
+        1,
+        "the unknown question never reached the model"
+    );
     let system = &fake.messages(0)[0].1;
     assert!(
         system.contains("[1]") && system.contains("shipping.md") && system.contains("Express"),
         "{system}"
+    );
+}
+
+#[tokio::test]
+async fn a_reminder_set_in_the_console_arrives_while_natter_runs() {
+    use tokio::io::AsyncBufReadExt;
+
+    let fake = FakeOpenAi::start().await;
+    let mut file = config(&fake);
+    writeln!(file, "\n[plugins.remind]\nenabled = true").unwrap();
+    let mut child = common::spawn(file.path(), &[], "warn");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let set_at = std::time::Instant::now();
+    stdin
+        .write_all(b"/remind 2s stretch your legs\n")
+        .await
+        .unwrap();
+    let confirmation = lines.next_line().await.unwrap().unwrap();
+    assert!(
+        confirmation.starts_with("⏰ Reminder #1 set for"),
+        "{confirmation}"
+    );
+    let delivered = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            let line = lines.next_line().await.unwrap().expect("natter still runs");
+            if line.contains("reminder:") {
+                return line;
+            }
+        }
+    })
+    .await
+    .expect("the reminder arrives");
+    assert!(
+        delivered.ends_with("reminder: stretch your legs"),
+        "{delivered}"
+    );
+    assert!(set_at.elapsed() >= std::time::Duration::from_secs(2));
+    drop(stdin);
+    assert!(child.wait().await.unwrap().success());
+}
+
+#[tokio::test]
+async fn moderation_refuses_input_and_redacts_the_reply() {
+    let fake = FakeOpenAi::start().await;
+    let mut file = config(&fake);
+    writeln!(
+        file,
+        r#"
+[plugins.moderation]
+enabled = true
+input = {{ words = ["darn"], action = "refuse" }}
+output = {{ words = ["launch code"], action = "redact" }}
+"#
+    )
+    .unwrap();
+    fake.reply("The launch code is 1234.");
+    let run = natter(&file, &[], "oh darn it\nwhat is the code?\n", "warn").await;
+    assert!(run.success, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "Sorry, I can't help with that.\nThe [removed] is 1234.\n"
+    );
+    assert_eq!(
+        fake.requests().len(),
+        1,
+        "the refused message never reached the model"
     );
 }
