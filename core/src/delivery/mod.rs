@@ -13,4 +13,4 @@ pub mod split;
 
 pub use courier::{Courier, StreamEnd, Streamed};
 pub use pacer::{Pacer, Priority, headroom};
-pub use screen::{OutputFilter, Screened};
+pub use screen::{OutputFilter, Part, Screened};

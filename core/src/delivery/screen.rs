@@ -28,6 +28,21 @@ pub enum Screened {
     },
 }
 
+/// A piece of a reply being screened: the text not yet shown, with what
+/// surrounds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Part<'a> {
+    /// The text to screen.
+    pub text: &'a str,
+    /// The character already shown just before `text`, if any (for word
+    /// boundaries: "super" shown, then "secret" is not the word "secret").
+    pub before: Option<char>,
+    /// False while the reply is still streaming: `text` may go on, so a match
+    /// touching its end may still grow or turn out not to be a whole word. It
+    /// stays held back and is screened again with more text.
+    pub complete: bool,
+}
+
 /// Screens text natter is about to show.
 pub trait OutputFilter: Send + Sync + 'static {
     /// The longest text (in characters) one match can span. Streamed text this
@@ -36,6 +51,13 @@ pub trait OutputFilter: Send + Sync + 'static {
 
     /// Screens `text`, which is about to be shown in `channel`.
     fn screen(&self, channel: &ChannelRef, text: &str) -> Screened;
+
+    /// Screens a part of a reply. The default screens `part.text` on its own;
+    /// filters matching whole words override it to look at `part.before` and
+    /// to leave matches touching an incomplete end for later.
+    fn screen_part(&self, channel: &ChannelRef, part: &Part<'_>) -> Screened {
+        self.screen(channel, part.text)
+    }
 }
 
 /// One reply's screening state: text settled so far and text held back.
@@ -106,8 +128,14 @@ impl<'a> Screen<'a> {
         if let Some(notice) = &self.blocked {
             return Released::Blocked(notice.clone());
         }
+        let before = self.released.chars().next_back();
         for filter in self.filters {
-            match filter.screen(self.channel, &self.held) {
+            let part = Part {
+                text: &self.held,
+                before,
+                complete: at_end,
+            };
+            match filter.screen_part(self.channel, &part) {
                 Screened::Clean => {}
                 Screened::Redacted(text) => self.held = text,
                 Screened::Blocked { notice } => {
@@ -228,6 +256,63 @@ mod tests {
         assert_eq!(
             screen.finish(),
             Released::Blocked("I can't say that.".into())
+        );
+    }
+
+    /// Redacts the whole word "ass", minding the context it is given.
+    struct WholeWord;
+
+    impl OutputFilter for WholeWord {
+        fn lookahead(&self) -> usize {
+            3
+        }
+
+        fn screen(&self, channel: &ChannelRef, text: &str) -> Screened {
+            self.screen_part(
+                channel,
+                &Part {
+                    text,
+                    before: None,
+                    complete: true,
+                },
+            )
+        }
+
+        fn screen_part(&self, _channel: &ChannelRef, part: &Part<'_>) -> Screened {
+            let starts_word = part.before.is_none_or(|c| !c.is_alphanumeric());
+            let ends_word = |rest: &str| match rest.chars().next() {
+                Some(c) => !c.is_alphanumeric(),
+                None => part.complete,
+            };
+            match part.text.find("ass") {
+                Some(0) if starts_word && ends_word(&part.text[3..]) => {
+                    Screened::Redacted(format!("***{}", &part.text[3..]))
+                }
+                _ => Screened::Clean,
+            }
+        }
+    }
+
+    #[test]
+    fn filters_see_the_context_of_a_streamed_part() {
+        let filters: Vec<Arc<dyn OutputFilter>> = vec![Arc::new(WholeWord)];
+        let channel = ChannelRef::private(Platform::Test, "a");
+        let mut screen = Screen::new(&filters, &channel);
+        let mut shown = String::new();
+        for chunk in ["ass", "istant"] {
+            let Released::Text(text) = screen.push(chunk) else {
+                panic!("nothing blocked")
+            };
+            shown.push_str(&text);
+        }
+        let Released::Text(rest) = screen.finish() else {
+            panic!("nothing blocked")
+        };
+        shown.push_str(&rest);
+        assert_eq!(shown, "assistant", "not a whole word once it went on");
+        assert_eq!(
+            screen_whole(&filters, &channel, "ass"),
+            Released::Text("***".into())
         );
     }
 

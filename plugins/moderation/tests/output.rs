@@ -42,6 +42,29 @@ async fn a_redacted_phrase_split_across_chunks_never_shows() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_word_is_only_caught_whole_even_when_the_stream_splits_it() {
+    let bot = streaming_bot(r#"output = { words = ["ass", "secret"] }"#);
+    bot.backend.reply_chunks(
+        &[
+            "Your ass",
+            "istant keeps a super",
+            "secret diary. That one ass",
+            " is a secret.",
+        ],
+        EVERY,
+    );
+    let shown = bot.say("tell me").await;
+    assert_eq!(
+        shown,
+        ["Your assistant keeps a supersecret diary. That one [removed] is a [removed]."]
+    );
+    for text in everything_shown(&bot.outbox) {
+        assert!(!text.contains("[removed]istant"), "{text:?}");
+        assert!(!text.contains("super[removed]"), "{text:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_blocked_phrase_stops_the_reply_and_shows_the_refusal() {
     let bot = streaming_bot(r#"output = { words = ["forbidden"], action = "refuse" }"#);
     bot.backend.script(vec![
