@@ -153,9 +153,14 @@ impl ChannelRef {
         scopes
     }
 
-    /// A stable key for pacing: the chat that platform rate limits count against.
+    /// A stable key for pacing: the chat that platform rate limits count
+    /// against. A Discord thread is a channel of its own with its own limits;
+    /// a Telegram forum topic shares its group's.
     pub fn pacing_key(&self) -> &str {
-        &self.channel
+        match (&self.platform, &self.thread) {
+            (Platform::Discord, Some(thread)) => thread,
+            _ => &self.channel,
+        }
     }
 }
 
@@ -324,6 +329,14 @@ mod tests {
         assert_eq!(topic.to_string(), "telegram:-1001234/7");
         let plain: ChannelRef = " Discord:42 ".parse().unwrap();
         assert_eq!(plain, ChannelRef::group(Platform::Discord, "42"));
+    }
+
+    #[test]
+    fn discord_threads_are_paced_on_their_own_telegram_topics_with_their_group() {
+        let thread = ChannelRef::group(Platform::Discord, "10").in_thread("11");
+        assert_eq!(thread.pacing_key(), "11");
+        let topic = ChannelRef::group(Platform::Telegram, "-100").in_thread("7");
+        assert_eq!(topic.pacing_key(), "-100");
     }
 
     #[test]
