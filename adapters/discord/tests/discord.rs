@@ -37,10 +37,16 @@ fn settings(fake: &FakeDiscord) -> DiscordSettings {
 
 impl Bot {
     async fn start() -> Self {
+        Self::start_with(|builder| builder).await
+    }
+
+    async fn start_with(
+        configure: impl FnOnce(natter_core::EngineBuilder) -> natter_core::EngineBuilder,
+    ) -> Self {
         let fake = FakeDiscord::start().await;
         fake.add_channel(GUILD, CHANNEL);
         let backend = Arc::new(ScriptedBackend::new());
-        let engine = Engine::builder(backend.clone()).build().unwrap();
+        let engine = configure(Engine::builder(backend.clone())).build().unwrap();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(run(settings(&fake), engine, shutdown.clone()));
         fake.wait_ready().await;
@@ -446,4 +452,65 @@ async fn a_missing_message_content_intent_is_named() {
         matches!(result, Err(DiscordError::IntentsNotEnabled)),
         "{result:?}"
     );
+}
+
+/// `/nudge` schedules a job due at once that mentions its author.
+struct Nudge;
+
+#[async_trait::async_trait]
+impl natter_core::Plugin for Nudge {
+    fn name(&self) -> &str {
+        "nudge"
+    }
+
+    fn commands(&self) -> Vec<natter_core::CommandSpec> {
+        vec![natter_core::CommandSpec::new("nudge", "Nudge me")]
+    }
+
+    async fn on_command(
+        &self,
+        cx: &mut natter_core::PluginContext<'_>,
+        _cmd: natter_core::Command,
+    ) -> Result<(), natter_core::PluginError> {
+        let message = cx.message();
+        let payload = json!({"channel": message.channel, "author": message.author});
+        cx.schedule(&message.author.id, cx.now_unix_ms(), payload)
+            .await
+            .map(drop)
+    }
+
+    async fn on_job(
+        &self,
+        cx: &mut natter_core::JobContext<'_>,
+        job: natter_core::ScheduledJob,
+    ) -> Result<(), natter_core::PluginError> {
+        let channel: natter_core::ChannelRef =
+            serde_json::from_value(job.payload["channel"].clone()).unwrap();
+        let author: natter_core::Author =
+            serde_json::from_value(job.payload["author"].clone()).unwrap();
+        let mention = cx.mention(&channel, &author);
+        cx.post(&channel, &format!("{mention} time to stretch @everyone"))
+            .await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_notice_pings_exactly_the_user_it_mentions() {
+    let bot = Bot::start_with(|b| b.plugin(Arc::new(Nudge), serde_json::Value::Null)).await;
+    bot.fake
+        .post(Post::in_guild(GUILD, CHANNEL, &alice(), "/nudge").mentioning_bot());
+    let replies = bot.fake.wait_replies(CHANNEL, 1).await;
+    assert_eq!(replies[0].content, "<@11> time to stretch @everyone");
+    let call = bot
+        .fake
+        .calls()
+        .into_iter()
+        .rfind(|c| c.is_write())
+        .unwrap();
+    assert_eq!(
+        call.body["allowed_mentions"],
+        json!({"parse": [], "users": ["11"], "roles": [], "replied_user": false}),
+        "only the mentioned user, never @everyone"
+    );
+    bot.stop().await;
 }

@@ -253,3 +253,22 @@ impl Outbox for TelegramOutbox {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_mention_is_a_text_mention_link_that_survives_rendering() {
+        let bot = teloxide::Bot::new("1:x");
+        let outbox = TelegramOutbox::new(bot, crate::TelegramSettings::default().limits());
+        let mention = outbox.mention("42", "Ana [admin]");
+        assert_eq!(mention, "[Ana admin](tg://user?id=42)");
+        let rendered = outbox.render(&format!("⏰ {mention}, reminder: tea"));
+        assert_eq!(
+            rendered.text,
+            "⏰ <a href=\"tg://user?id=42\">Ana admin</a>, reminder: tea"
+        );
+    }
+}
