@@ -168,6 +168,8 @@
 //! - [`PluginContext::schedule`] stores a job for later (reminders); when it
 //!   falls due the engine calls [`Plugin::on_job`] once, with a [`JobContext`]
 //!   that can post into any channel of a running platform.
+//! - [`Plugin::after_reply`] sees a chat turn's reply once it was delivered,
+//!   e.g. to hand the conversation to a person when the model could not help.
 //! - [`PluginContext::post`] posts into another channel, even on another
 //!   platform (a support team's chat).
 //! - [`Plugin::filter_input`] sees and may rewrite or refuse every addressed
@@ -289,6 +291,17 @@ pub trait Plugin: Send + Sync + 'static {
         &self,
         _cx: &mut PluginContext<'_>,
         _request: &mut ChatRequest,
+    ) -> Result<(), PluginError> {
+        Ok(())
+    }
+
+    /// Sees the reply of an ordinary chat turn once it was delivered in full
+    /// and stored (not a stopped, failed or blocked one), e.g. to act on what
+    /// the model said. `reply` is the text as shown.
+    async fn after_reply(
+        &self,
+        _cx: &mut PluginContext<'_>,
+        _reply: &str,
     ) -> Result<(), PluginError> {
         Ok(())
     }

@@ -552,3 +552,34 @@ async fn shutdown_lets_replies_finish_then_cancels_the_rest() {
     bot.inbox.submit(bot.private("late")).handled().await;
     assert_eq!(bot.outbox.message_count(), 1);
 }
+
+#[tokio::test]
+async fn plugins_see_delivered_replies_but_not_failed_ones() {
+    struct Witness;
+
+    #[async_trait]
+    impl Plugin for Witness {
+        fn name(&self) -> &str {
+            "witness"
+        }
+
+        async fn after_reply(
+            &self,
+            cx: &mut PluginContext<'_>,
+            reply: &str,
+        ) -> Result<(), PluginError> {
+            cx.reply(&format!("(saw: {reply})")).await
+        }
+    }
+
+    let bot = TestBot::with_plugin(Witness);
+    assert_eq!(bot.say("hi").await, ["echo: hi", "(saw: echo: hi)"]);
+    bot.backend.fail(ModelError::Server {
+        status: 500,
+        message: "down".into(),
+    });
+    assert_eq!(
+        bot.say("again").await,
+        ["Sorry, the language model had an error. Please try again."]
+    );
+}

@@ -166,12 +166,40 @@ pub(crate) async fn chat(
                 error!(%error, "could not save the turn; it will be missing from history");
             }
             record_usage(shared, message, prompt_tokens, completion_tokens).await;
+            after_reply(shared, courier, message, cancel, &turn.assistant.content).await;
         }
         StreamEnd::Cancelled => info!("reply stopped; not kept in history"),
         StreamEnd::Blocked => info!("reply blocked by an output filter; not kept in history"),
         StreamEnd::ModelFailed(error) => log_model_failure(&error),
         StreamEnd::DeliveryFailed(error) => {
             error!(%error, "the reply could not be delivered; not kept in history");
+        }
+    }
+}
+
+/// Lets every plugin see a delivered reply; a failing plugin is reported and
+/// the others still run.
+async fn after_reply(
+    shared: &Shared,
+    courier: &Courier,
+    message: &Incoming,
+    cancel: &CancellationToken,
+    reply: &str,
+) {
+    for registered in &shared.plugins {
+        let mut cx = PluginContext {
+            shared,
+            courier,
+            incoming: message,
+            plugin: registered,
+            cancel,
+            user_told: false,
+        };
+        if let Err(error) = registered.plugin.after_reply(&mut cx, reply).await {
+            error!(plugin = %registered.name, %error, "plugin failed after the reply");
+            if let PluginError::Usage(text) = &error {
+                send(courier, message, text).await;
+            }
         }
     }
 }

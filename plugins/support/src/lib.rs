@@ -141,6 +141,29 @@ impl SupportPlugin {
         self.checked.covers(&message.channel)
     }
 
+    /// True when a reply saying [`SupportSettings::handoff_phrase`] hands the
+    /// conversation over by itself.
+    fn auto_handoff(&self) -> bool {
+        self.settings.auto_handoff && self.checked.handoff.is_some()
+    }
+
+    /// What the model is told: the instructions, then what to do when the
+    /// excerpts do not answer the question.
+    fn instructions(&self) -> String {
+        let fallback = if self.auto_handoff() {
+            format!(
+                "If the excerpts do not answer the question, reply with exactly this sentence \
+                 and nothing else: \"{}\"",
+                self.settings.handoff_phrase.trim()
+            )
+        } else {
+            "If the excerpts do not answer the question, say that you don't know and suggest \
+             sending /human to reach a person."
+                .to_owned()
+        };
+        format!("{} {fallback}", self.settings.instructions.trim())
+    }
+
     /// Reads the docs folder again and swaps the new index in.
     async fn reload(&self) -> Result<Arc<Index>, PluginError> {
         let docs = self.settings.docs.clone();
@@ -220,6 +243,45 @@ impl SupportPlugin {
         text
     }
 
+    /// Hands the conversation over when the model said it cannot help.
+    async fn hand_over_if_stuck(
+        &self,
+        cx: &mut PluginContext<'_>,
+        reply: &str,
+    ) -> Result<(), PluginError> {
+        let Some(team) = self
+            .checked
+            .handoff
+            .as_ref()
+            .filter(|_| self.auto_handoff())
+        else {
+            return Ok(());
+        };
+        if !self.here(cx.message()) || !says(reply, &self.settings.handoff_phrase) {
+            return Ok(());
+        }
+        let message = cx.message();
+        let turns = cx.history().await?;
+        let recent = &turns[turns.len().saturating_sub(self.settings.handoff_turns)..];
+        let notice = handoff::notice(
+            message,
+            "(the bot could not answer from the help articles)",
+            recent,
+        );
+        match cx.post(team, &notice).await {
+            Ok(()) => {
+                info!(to = %team, user = %message.author.id, "handed over: the model could not answer");
+                cx.reply("A person from our team will follow up with you here soon.")
+                    .await
+            }
+            Err(failure) => {
+                error!(to = %team, error = %failure, "could not post the hand-off request");
+                cx.reply("I couldn't reach our team just now. Please send /human in a few minutes.")
+                    .await
+            }
+        }
+    }
+
     async fn human(&self, cx: &mut PluginContext<'_>, note: &str) -> Result<(), PluginError> {
         let message = cx.message();
         if !self.here(message) {
@@ -261,6 +323,24 @@ impl SupportPlugin {
             }
         }
     }
+}
+
+/// True when `reply` contains `phrase`, ignoring case, spacing, quotes and
+/// the final punctuation (models rarely repeat a sentence to the letter).
+fn says(reply: &str, phrase: &str) -> bool {
+    fn words(text: &str) -> String {
+        text.replace('\u{2019}', "'")
+            .split_whitespace()
+            .map(|w| {
+                w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')
+                    .to_lowercase()
+            })
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+    let phrase = words(phrase);
+    !phrase.is_empty() && words(reply).contains(&phrase)
 }
 
 /// Loads and indexes the docs folder.
@@ -349,6 +429,16 @@ impl Plugin for SupportPlugin {
         Ok(Flow::Handled)
     }
 
+    /// Hands the conversation to the team when the model said it cannot help.
+    #[instrument(name = "support", skip_all)]
+    async fn after_reply(
+        &self,
+        cx: &mut PluginContext<'_>,
+        reply: &str,
+    ) -> Result<(), PluginError> {
+        self.hand_over_if_stuck(cx, reply).await
+    }
+
     /// Puts the best excerpts, numbered, into the system prompt.
     #[instrument(name = "support", skip_all)]
     async fn before_model(
@@ -367,10 +457,9 @@ impl Plugin for SupportPlugin {
             .capabilities()
             .context_window
             .saturating_sub(request.params.max_tokens.unwrap_or(0) as usize);
-        let fitted =
-            prompt::add_excerpts(request, &self.settings.instructions, &hits, |messages| {
-                model.count_tokens(messages) <= budget
-            });
+        let fitted = prompt::add_excerpts(request, &self.instructions(), &hits, |messages| {
+            model.count_tokens(messages) <= budget
+        });
         if fitted.excerpts < hits.len() || fitted.dropped_messages > 0 {
             info!(
                 excerpts = fitted.excerpts,
@@ -380,5 +469,22 @@ impl Plugin for SupportPlugin {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_handoff_phrase_is_recognised_when_the_model_rephrases_its_edges() {
+        let phrase = settings::HANDOFF_PHRASE;
+        assert!(says(phrase, phrase));
+        assert!(says(
+            "Hmm. \"I\u{2019}m NOT sure about that, so I'm passing your question to a colleague\"",
+            phrase
+        ));
+        assert!(!says("I'm not sure about that.", phrase));
+        assert!(!says("anything", ""));
     }
 }

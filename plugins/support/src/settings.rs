@@ -9,9 +9,13 @@ use serde::{Deserialize, Serialize};
 /// What the model is told above the excerpts.
 pub const INSTRUCTIONS: &str = "You are answering a customer's question for our support team. \
 Use only the numbered excerpts from our help articles below. After each fact, cite the excerpt \
-it comes from by its number, like [1] or [2]. If the excerpts do not answer the question, say \
-that you don't know and suggest sending /human to reach a person. Never invent policies, \
-prices, dates or contact details.";
+it comes from by its number, like [1] or [2]. Never invent policies, prices, dates or contact \
+details.";
+
+/// What the model says when the excerpts do not answer the question, with a
+/// hand-off channel: seeing it in a reply hands the conversation to the team.
+pub const HANDOFF_PHRASE: &str =
+    "I'm not sure about that, so I'm passing your question to a colleague.";
 
 /// The reply when nothing in the knowledge base matches.
 pub const NOT_FOUND: &str = "Sorry, I couldn't find anything about that in our help articles. \
@@ -48,6 +52,13 @@ pub struct SupportSettings {
     pub handoff_turns: usize,
     /// What the model is told above the excerpts.
     pub instructions: String,
+    /// When the excerpts do not answer the question, the model is told to
+    /// reply with `handoff_phrase`, and a reply containing it hands the
+    /// conversation to `handoff_channel` at once (as `/human` would). Off, or
+    /// without a hand-off channel: the model suggests `/human` instead.
+    pub auto_handoff: bool,
+    /// The sentence the model replies with when it cannot help.
+    pub handoff_phrase: String,
     /// The reply when nothing in the knowledge base matches.
     pub not_found: String,
 }
@@ -65,6 +76,8 @@ impl Default for SupportSettings {
             handoff_channel: None,
             handoff_turns: 6,
             instructions: INSTRUCTIONS.to_owned(),
+            auto_handoff: true,
+            handoff_phrase: HANDOFF_PHRASE.to_owned(),
             not_found: NOT_FOUND.to_owned(),
         }
     }
@@ -172,6 +185,12 @@ impl SupportSettings {
             return Err(setting(
                 "handoff_turns",
                 format!("must be 0 to 100, not {}", self.handoff_turns),
+            ));
+        }
+        if self.auto_handoff && self.handoff_phrase.split_whitespace().count() < 3 {
+            return Err(setting(
+                "handoff_phrase",
+                "must be a sentence (at least three words), or the model would say it by chance",
             ));
         }
         if self.not_found.trim().is_empty() {

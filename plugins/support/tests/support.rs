@@ -468,3 +468,51 @@ async fn old_turns_make_room_for_the_excerpts_in_a_small_context_window() {
         "How long does standard delivery take?"
     );
 }
+
+#[tokio::test]
+async fn a_model_that_cannot_answer_hands_the_conversation_over_by_itself() {
+    let bot = bot();
+    bot.backend
+        .reply("I'm not sure about that, so I'm passing your question to a colleague.");
+    let shown = bot
+        .say("Can I return a lamp I bought as a gift with express delivery?")
+        .await;
+    assert_eq!(
+        shown.last().map(String::as_str),
+        Some("A person from our team will follow up with you here soon.")
+    );
+    let told = system(&bot.backend.last_request()).to_owned();
+    assert!(
+        told.contains(
+            "reply with exactly this sentence and nothing else: \"I'm not sure about that"
+        ),
+        "{told}"
+    );
+    let posted = sent_to(&bot, "support-team");
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert!(posted[0].contains("could not answer"), "{}", posted[0]);
+    assert!(
+        posted[0].contains("gift with express delivery"),
+        "{}",
+        posted[0]
+    );
+
+    // An ordinary answer hands nothing over.
+    bot.backend
+        .reply("Express delivery arrives the next working day [1].");
+    bot.say("How fast is express delivery?").await;
+    assert_eq!(sent_to(&bot, "support-team").len(), 1);
+}
+
+#[tokio::test]
+async fn without_auto_handoff_the_model_suggests_human_instead() {
+    let bot = bot_with(SupportSettings {
+        auto_handoff: false,
+        ..settings()
+    });
+    bot.backend
+        .reply("I'm not sure about that, so I'm passing your question to a colleague.");
+    bot.say("How fast is express delivery?").await;
+    assert!(system(&bot.backend.last_request()).contains("suggest sending /human"));
+    assert!(sent_to(&bot, "support-team").is_empty());
+}
