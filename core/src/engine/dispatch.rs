@@ -205,7 +205,8 @@ async fn run_command(
     }
 }
 
-fn context<'a>(
+/// The context a plugin hook gets for `message`.
+pub(crate) fn context<'a>(
     shared: &'a Shared,
     courier: &'a Courier,
     message: &'a Incoming,

@@ -6,14 +6,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::Shared;
-use super::dispatch::send;
+use super::dispatch::{context, send};
 use crate::backend::{ModelError, estimate_tokens};
 use crate::chat::{ChatMessage, ChatRequest};
 use crate::delivery::{Courier, StreamEnd};
 use crate::history::{self, Window};
 use crate::message::{Addressed, Incoming};
 use crate::persona::Persona;
-use crate::plugin::{PluginContext, PluginError};
+use crate::plugin::PluginError;
 use crate::store::{StoreError, Turn, UsageRecord};
 
 impl Shared {
@@ -106,14 +106,7 @@ pub(crate) async fn chat(
     };
     let user = Shared::user_message(message, &text);
     for registered in &shared.plugins {
-        let mut cx = PluginContext {
-            shared,
-            courier,
-            incoming: message,
-            plugin: registered,
-            cancel,
-            user_told: false,
-        };
+        let mut cx = context(shared, courier, message, registered, cancel);
         if let Err(error) = registered.plugin.before_model(&mut cx, &mut request).await {
             error!(plugin = %registered.name, %error, "plugin failed before the model");
             let text = format!(
@@ -187,14 +180,7 @@ async fn after_reply(
     reply: &str,
 ) {
     for registered in &shared.plugins {
-        let mut cx = PluginContext {
-            shared,
-            courier,
-            incoming: message,
-            plugin: registered,
-            cancel,
-            user_told: false,
-        };
+        let mut cx = context(shared, courier, message, registered, cancel);
         if let Err(error) = registered.plugin.after_reply(&mut cx, reply).await {
             error!(plugin = %registered.name, %error, "plugin failed after the reply");
             if let PluginError::Usage(text) = &error {
