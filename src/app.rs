@@ -10,7 +10,7 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use natter_core::{Engine, ModelBackend, Plugin};
+use natter_core::{Engine, ModelBackend, Moderator, Plugin};
 use natter_llama::LlamaBackend;
 use natter_openai::OpenAiBackend;
 
@@ -73,13 +73,19 @@ impl App {
         platforms
     }
 
-    /// Builds the model backend the settings name (loading a local model takes a moment).
-    pub async fn backend(&self) -> anyhow::Result<Arc<dyn ModelBackend>> {
+    /// Builds the model backend the settings name (loading a local model
+    /// takes a moment), with its provider's moderation service if it has one.
+    pub async fn backend(
+        &self,
+    ) -> anyhow::Result<(Arc<dyn ModelBackend>, Option<Arc<dyn Moderator>>)> {
         let model = &self.settings.model;
         Ok(match model.backend {
-            BackendKind::Openai => Arc::new(
-                OpenAiBackend::new(model.openai.clone()).context("cannot set up the model")?,
-            ),
+            BackendKind::Openai => {
+                let openai = Arc::new(
+                    OpenAiBackend::new(model.openai.clone()).context("cannot set up the model")?,
+                );
+                (openai.clone(), Some(openai))
+            }
             BackendKind::Llama => {
                 let settings = model.llama.clone();
                 if std::io::stderr().is_terminal() {
@@ -91,7 +97,10 @@ impl App {
                 let loaded = tokio::task::spawn_blocking(move || LlamaBackend::load(&settings))
                     .await
                     .context("the model loader stopped")?;
-                Arc::new(loaded.context("cannot load the local model")?)
+                (
+                    Arc::new(loaded.context("cannot load the local model")?),
+                    None,
+                )
             }
         })
     }
@@ -99,7 +108,7 @@ impl App {
     /// Builds the engine: backend, store (opened and migrated), personas, plugins.
     pub async fn engine(&self) -> anyhow::Result<Engine> {
         let settings = &self.settings;
-        let backend = self.backend().await?;
+        let (backend, moderator) = self.backend().await?;
         let store = natter_store::open(&settings.store)
             .await
             .with_context(|| format!("cannot open the store {}", settings.store.describe()))?;
@@ -109,7 +118,7 @@ impl App {
             .model_defaults(settings.model.defaults())
             .personas(settings.personas()?);
         let custom: Vec<String> = self.plugins.iter().map(|p| p.name().to_owned()).collect();
-        let shipped = plugins::enabled(settings, &custom)?;
+        let shipped = plugins::enabled(settings, &custom, moderator)?;
         for plugin in shipped.iter().chain(&self.plugins) {
             let section = settings.plugin_section(plugin.name());
             builder = builder.plugin(Arc::clone(plugin), section);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
-use natter_core::Plugin;
+use natter_core::{Moderator, Plugin};
 use natter_plugin_example::NotesPlugin;
 use natter_plugin_generate::GeneratePlugin;
 use natter_plugin_moderation::ModerationPlugin;
@@ -27,10 +27,12 @@ pub const BUILTIN: [&str; 6] = [
 ];
 
 /// The enabled built-in plugins; `extra` names plugins registered in code,
-/// whose sections are theirs to read.
+/// whose sections are theirs to read. `moderator` is the provider's
+/// moderation service, when the model backend has one.
 pub fn enabled(
     settings: &Settings,
     extra: &[String],
+    moderator: Option<Arc<dyn Moderator>>,
 ) -> Result<Vec<Arc<dyn Plugin>>, SettingsError> {
     if let Some(name) = settings
         .plugins
@@ -65,10 +67,14 @@ pub fn enabled(
             "remind" => Arc::new(
                 RemindPlugin::new(section(settings, name)?).map_err(|e| invalid(e.to_string()))?,
             ),
-            "moderation" => Arc::new(
-                ModerationPlugin::new(section(settings, name)?)
-                    .map_err(|e| invalid(e.to_string()))?,
-            ),
+            "moderation" => {
+                let plugin = ModerationPlugin::new(section(settings, name)?)
+                    .map_err(|e| invalid(e.to_string()))?;
+                Arc::new(match moderator.clone() {
+                    Some(moderator) => plugin.with_moderator(moderator),
+                    None => plugin,
+                })
+            }
             "support" => Arc::new(SupportPlugin::new(section(settings, name)?).map_err(|e| {
                 SettingsError::Value {
                     key: e.key(),

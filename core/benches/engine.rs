@@ -19,6 +19,9 @@ use natter_core::{
     Outbox, Platform, PlatformLimits, Rendered,
 };
 
+/// The platform the benchmark's messages come from.
+const BENCH_PLATFORM: Platform = Platform::new("bench");
+
 const CONVERSATIONS: usize = 10_000;
 const MESSAGES_EACH: usize = 10;
 
@@ -49,8 +52,8 @@ impl Outbox for NullOutbox {
 fn message(conversation: usize, n: usize) -> Incoming {
     let id = conversation.to_string();
     Incoming {
-        key: ConversationKey::new(Platform::Test, id.clone()),
-        channel: ChannelRef::private(Platform::Test, id.clone()),
+        key: ConversationKey::new(BENCH_PLATFORM, id.clone()),
+        channel: ChannelRef::private(BENCH_PLATFORM, id.clone()),
         id: MessageId(n.to_string()),
         author: Author::user(id, "bench"),
         text: format!("message {n} from the benchmark"),
@@ -84,7 +87,7 @@ async fn engine_run(conversations: usize, messages_each: usize) -> Figures {
         })
         .build()
         .expect("engine");
-    let inbox = engine.attach(natter_core::Platform::Test, Arc::new(NullOutbox));
+    let inbox = engine.attach(BENCH_PLATFORM, Arc::new(NullOutbox));
     let started = Instant::now();
     let clients: Vec<_> = (0..conversations)
         .map(|c| {

@@ -17,12 +17,10 @@ pub struct Capabilities {
     pub model: String,
     /// Tokens the model can attend to: prompt and reply together.
     pub context_window: usize,
-    /// Whether replies arrive token by token (otherwise one delta then done).
-    pub streaming: bool,
 }
 
 impl Capabilities {
-    /// Capabilities of a streaming `backend` serving `model` with `context_window` tokens.
+    /// Capabilities of `backend` serving `model` with `context_window` tokens.
     pub fn new(
         backend: impl Into<String>,
         model: impl Into<String>,
@@ -32,14 +30,7 @@ impl Capabilities {
             backend: backend.into(),
             model: model.into(),
             context_window,
-            streaming: true,
         }
-    }
-
-    /// The same capabilities with `streaming` set.
-    pub fn with_streaming(mut self, streaming: bool) -> Self {
-        self.streaming = streaming;
-        self
     }
 }
 
@@ -166,22 +157,6 @@ pub trait ModelBackend: Send + Sync {
     async fn complete(&self, request: ChatRequest) -> Result<ChatResponse, ModelError> {
         collect_stream(self.stream(request).await?).await
     }
-
-    /// Asks the provider's moderation service about `text`. `Ok(None)` when
-    /// the backend has none (the default; OpenAI's API has one).
-    async fn moderate(&self, text: &str) -> Result<Option<Moderation>, ModelError> {
-        let _ = text;
-        Ok(None)
-    }
-}
-
-/// What a provider's moderation service made of a text.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Moderation {
-    /// The text breaks the provider's policies.
-    pub flagged: bool,
-    /// The policy categories it was flagged for (e.g. `harassment`).
-    pub categories: Vec<String>,
 }
 
 /// Collects a stream into one response; a stream without `Done` is an error.

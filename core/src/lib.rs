@@ -10,19 +10,24 @@
 //! | [`chat`] | what a model sees and says: [`ChatMessage`], [`ChatRequest`], [`StreamEvent`] |
 //! | [`clock`] | wall-clock time for scheduled jobs, drivable by tests |
 //! | [`backend`] | the [`ModelBackend`] trait every model implements |
+//! | [`moderator`] | the [`Moderator`] trait: a provider's moderation service |
 //! | [`outbox`] | the [`Outbox`] trait every platform adapter implements |
-//! | [`store`] | the [`ConversationStore`] trait, the in-memory [`MemoryStore`], the bounded [`CachedStore`] |
+//! | [`store`] | the store traits ([`HistoryStore`], [`StateStore`], [`JobStore`], [`UsageStore`]), the in-memory [`MemoryStore`], the bounded [`CachedStore`] |
+//! | [`settings`] | the `[engine]` section and the generation defaults |
 //! | [`persona`] | system prompts per conversation, channel and server |
 //! | [`history`] | fitting a conversation into the model's token budget |
 //! | [`command`] | parsing `/commands` and describing them for `/help` |
-//! | [`plugin`] | the [`Plugin`] trait and the [`PluginContext`] plugins work through |
+//! | [`plugin`] | the [`Plugin`] trait, the [`PluginContext`] plugins work through, and the one path of plugin failures |
+//! | `services` | what the engine and plugins both reach: model, stores, personas, platforms |
 //! | [`delivery`] | getting a (streaming) reply onto a platform: splitting, pacing, coalescing |
 //! | [`engine`] | the [`Engine`]: ordering, parallelism, cancellation, built-in commands |
 //! | `test_utils` | (feature `test-utils`) a scripted backend and a recording outbox |
 //!
 //! An adapter turns platform events into [`Incoming`] messages and hands them to
 //! an [`Inbox`] it got from [`Engine::attach`]; the engine decides whether and how
-//! to answer and talks back through the adapter's [`Outbox`].
+//! to answer and talks back through the adapter's [`Outbox`]. Core knows no
+//! platform by name: an adapter names its own [`Platform`] and says how its
+//! chats are paced ([`Outbox::pacing_key`]).
 
 pub mod backend;
 pub mod chat;
@@ -32,14 +37,17 @@ pub mod delivery;
 pub mod engine;
 pub mod history;
 pub mod message;
+pub mod moderator;
 pub mod outbox;
 pub mod persona;
 pub mod plugin;
+mod services;
+pub mod settings;
 pub mod store;
 #[cfg(feature = "test-utils")]
 pub mod test_utils;
 
-pub use backend::{Capabilities, ModelBackend, ModelError, Moderation, estimate_tokens};
+pub use backend::{Capabilities, ModelBackend, ModelError, estimate_tokens};
 pub use chat::{
     ChatMessage, ChatRequest, ChatResponse, ChatStream, Completion, FinishReason, GenerationParams,
     Role, StreamEvent, Usage,
@@ -47,14 +55,20 @@ pub use chat::{
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use command::{Command, CommandSpec};
 pub use delivery::{OutputFilter, Screened};
-pub use engine::{Engine, EngineBuilder, EngineSettings, Inbox, ModelDefaults, Receipt};
+pub use engine::{Engine, EngineBuilder, EngineError, Inbox, Receipt};
 pub use message::{
     Addressed, Author, ChannelKind, ChannelRef, ChannelRefError, ConversationKey, Incoming,
     MessageId, Platform,
 };
+pub use moderator::{Moderation, Moderator};
 pub use outbox::{DeliveryError, LengthUnit, Outbox, PlatformLimits, Rate, Rendered, TextFormat};
 pub use persona::{Persona, PersonaSettings, Personas};
-pub use plugin::{Flow, JobContext, Plugin, PluginContext, PluginError};
+pub use plugin::{
+    DefaultErrorHandler, Flow, Hook, JobContext, Plugin, PluginContext, PluginError,
+    PluginErrorHandler, PluginFailure, PluginState,
+};
+pub use settings::{EngineSettings, ModelDefaults};
 pub use store::{
-    CachedStore, ConversationStore, MemoryStore, ScheduledJob, StoreError, Turn, UsageRecord,
+    CachedStore, HistoryStore, JobStore, MemoryStore, ScheduledJob, StateStore, Store, StoreError,
+    Stores, Turn, UsageRecord, UsageStore,
 };

@@ -7,35 +7,86 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// The chat platform a message came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Platform {
-    /// The terminal.
-    Console,
-    /// Telegram.
-    Telegram,
-    /// Discord.
-    Discord,
-    /// In-process tests and benchmarks.
-    Test,
-}
+/// The chat platform a message came from, named by the adapter that serves
+/// it: `telegram`, `discord`, `console`, or any other (`web`, `matrix`, `test`).
+///
+/// Core knows no platform by name; each adapter declares its own with the
+/// `const` [`Platform::new`], and a name read at run time (a channel reference
+/// in settings, a stored job) is checked and interned by
+/// [`Platform::from_str`](std::str::FromStr). Platforms are `Copy` and
+/// compare by name.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Platform(&'static str);
+
+/// Longest platform name.
+const MAX_PLATFORM_NAME: usize = 32;
+/// Distinct platform names read at run time that one process keeps; a
+/// deployment has a handful, so more means the input is not platform names.
+const MAX_INTERNED_PLATFORMS: usize = 256;
 
 impl Platform {
+    /// The platform called `name`: lowercase ASCII letters, digits, `_` and
+    /// `-`, starting with a letter (adapters name theirs in a `const`).
+    pub const fn new(name: &'static str) -> Self {
+        Self(name)
+    }
+
     /// The lowercase name used in keys, scopes and logs.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Platform::Console => "console",
-            Platform::Telegram => "telegram",
-            Platform::Discord => "discord",
-            Platform::Test => "test",
+        self.0
+    }
+
+    fn is_valid_name(name: &str) -> bool {
+        let mut bytes = name.bytes();
+        bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+            && name.len() <= MAX_PLATFORM_NAME
+            && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    }
+
+    /// The interned copy of a valid `name`, leaked once per distinct name.
+    fn intern(name: &str) -> Result<Self, ChannelRefError> {
+        use std::collections::BTreeSet;
+        use std::sync::{Mutex, OnceLock, PoisonError};
+
+        static NAMES: OnceLock<Mutex<BTreeSet<&'static str>>> = OnceLock::new();
+        let mut names = NAMES
+            .get_or_init(Mutex::default)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(known) = names.get(name) {
+            return Ok(Self(known));
         }
+        if names.len() >= MAX_INTERNED_PLATFORMS {
+            return Err(ChannelRefError::UnknownPlatform(name.to_owned()));
+        }
+        let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+        names.insert(leaked);
+        Ok(Self(leaked))
     }
 }
 
 impl fmt::Display for Platform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.0)
+    }
+}
+
+impl fmt::Debug for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Platform({})", self.0)
+    }
+}
+
+impl Serialize for Platform {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Platform {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -50,7 +101,7 @@ pub struct ConversationKey {
 }
 
 impl ConversationKey {
-    /// A key for `scope` on `platform`, e.g. `(Telegram, "chat/42/topic/7")`.
+    /// A key for `scope` on `platform`, e.g. `(telegram, "chat/42/topic/7")`.
     pub fn new(platform: Platform, scope: impl Into<String>) -> Self {
         Self {
             platform,
@@ -152,16 +203,6 @@ impl ChannelRef {
         }
         scopes
     }
-
-    /// A stable key for pacing: the chat that platform rate limits count
-    /// against. A Discord thread is a channel of its own with its own limits;
-    /// a Telegram forum topic shares its group's.
-    pub fn pacing_key(&self) -> &str {
-        match (&self.platform, &self.thread) {
-            (Platform::Discord, Some(thread)) => thread,
-            _ => &self.channel,
-        }
-    }
 }
 
 impl fmt::Display for ChannelRef {
@@ -185,22 +226,21 @@ pub enum ChannelRefError {
         "`{0}` is not a channel reference; write platform:channel, e.g. telegram:-1001234 or discord:123456789"
     )]
     Malformed(String),
-    /// The platform is not one natter knows.
-    #[error("unknown platform `{0}` (use telegram, discord or console)")]
+    /// The platform part is not a platform name.
+    #[error("`{0}` is not a platform name (a lowercase name such as telegram, discord or console)")]
     UnknownPlatform(String),
 }
 
 impl std::str::FromStr for Platform {
     type Err = ChannelRefError;
 
+    /// Reads a platform name (any case; surrounding space ignored).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "console" => Ok(Platform::Console),
-            "telegram" => Ok(Platform::Telegram),
-            "discord" => Ok(Platform::Discord),
-            "test" => Ok(Platform::Test),
-            _ => Err(ChannelRefError::UnknownPlatform(s.trim().to_owned())),
+        let name = s.trim().to_ascii_lowercase();
+        if !Self::is_valid_name(&name) {
+            return Err(ChannelRefError::UnknownPlatform(s.trim().to_owned()));
         }
+        Self::intern(&name)
     }
 }
 
@@ -314,6 +354,12 @@ impl Incoming {
     pub fn is_addressed(&self) -> bool {
         self.addressed != Addressed::NotAddressed
     }
+
+    /// True when the author may change settings here (the persona, admin-only
+    /// commands): anyone in a private chat, admins in groups.
+    pub fn may_administer(&self) -> bool {
+        self.channel.is_private() || self.author.is_admin
+    }
 }
 
 #[cfg(test)]
@@ -323,20 +369,24 @@ mod tests {
     #[test]
     fn channel_references_read_back_what_they_print() {
         let topic: ChannelRef = "telegram:-1001234/7".parse().unwrap();
-        assert_eq!(topic.platform, Platform::Telegram);
+        assert_eq!(topic.platform, Platform::new("telegram"));
         assert_eq!(topic.channel, "-1001234");
         assert_eq!(topic.thread.as_deref(), Some("7"));
         assert_eq!(topic.to_string(), "telegram:-1001234/7");
         let plain: ChannelRef = " Discord:42 ".parse().unwrap();
-        assert_eq!(plain, ChannelRef::group(Platform::Discord, "42"));
+        assert_eq!(plain, ChannelRef::group(Platform::new("discord"), "42"));
     }
 
     #[test]
-    fn discord_threads_are_paced_on_their_own_telegram_topics_with_their_group() {
-        let thread = ChannelRef::group(Platform::Discord, "10").in_thread("11");
-        assert_eq!(thread.pacing_key(), "11");
-        let topic = ChannelRef::group(Platform::Telegram, "-100").in_thread("7");
-        assert_eq!(topic.pacing_key(), "-100");
+    fn platforms_are_named_by_their_adapters_and_read_back() {
+        const MATRIX: Platform = Platform::new("matrix");
+        let read: Platform = " Matrix ".parse().unwrap();
+        assert_eq!(read, MATRIX);
+        assert_eq!(read.as_str(), "matrix");
+        let json = serde_json::to_string(&MATRIX).unwrap();
+        assert_eq!(json, "\"matrix\"");
+        assert_eq!(serde_json::from_str::<Platform>(&json).unwrap(), MATRIX);
+        assert!(serde_json::from_str::<Platform>("\"no such\"").is_err());
     }
 
     #[test]
@@ -346,9 +396,10 @@ mod tests {
             Err(ChannelRefError::Malformed(_))
         ));
         assert!(matches!(
-            "slack:C123".parse::<ChannelRef>(),
-            Err(ChannelRefError::UnknownPlatform(p)) if p == "slack"
+            "sl@ck:C123".parse::<ChannelRef>(),
+            Err(ChannelRefError::UnknownPlatform(p)) if p == "sl@ck"
         ));
+        assert!("9lives:1".parse::<ChannelRef>().is_err());
         assert!("telegram:".parse::<ChannelRef>().is_err());
         assert!("telegram:1/".parse::<ChannelRef>().is_err());
     }

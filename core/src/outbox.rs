@@ -158,6 +158,13 @@ pub trait Outbox: Send + Sync {
         format!("@{display_name}")
     }
 
+    /// The chat whose rate limits a message to `to` counts against. The
+    /// default is its channel; a platform whose threads are limited on their
+    /// own (a Discord thread is a channel of its own) returns the thread.
+    fn pacing_key<'a>(&self, to: &'a ChannelRef) -> &'a str {
+        &to.channel
+    }
+
     /// Shows "typing…" in `to`.
     async fn typing(&self, to: &ChannelRef) -> Result<(), DeliveryError>;
 

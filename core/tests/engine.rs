@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use natter_core::test_utils::{RecordingOutbox, ScriptedBackend, Step, TestBot};
+use natter_core::test_utils::{RecordingOutbox, ScriptedBackend, Step, TEST_PLATFORM, TestBot};
 use natter_core::{
     Addressed, Author, ChannelRef, ChatRequest, Command, CommandSpec, ConversationKey,
     EngineSettings, Flow, Incoming, MemoryStore, ModelError, Persona, PersonaSettings, Personas,
-    Platform, Plugin, PluginContext, PluginError, Role,
+    Plugin, PluginContext, PluginError, Role,
 };
 use tokio::time::Instant;
 
@@ -163,8 +163,8 @@ async fn time_three_slow_conversations(max_parallel: usize) -> Duration {
         .iter()
         .map(|who| {
             let m = bot.message(
-                ConversationKey::new(Platform::Test, *who),
-                ChannelRef::private(Platform::Test, *who),
+                ConversationKey::new(TEST_PLATFORM, *who),
+                ChannelRef::private(TEST_PLATFORM, *who),
                 Author::user(*who, *who),
                 Addressed::Private,
                 "hi",
@@ -304,12 +304,12 @@ fn personas() -> Personas {
 #[tokio::test]
 async fn personas_inherit_thread_channel_server_and_switch_by_admins() {
     let bot = TestBot::with(|b| b.personas(personas()));
-    let thread = ChannelRef::group(Platform::Test, "C")
+    let thread = ChannelRef::group(TEST_PLATFORM, "C")
         .in_server("S")
         .in_thread("T");
     let in_thread = |author: Author, text: &str| {
         bot.message(
-            ConversationKey::new(Platform::Test, "C/T"),
+            ConversationKey::new(TEST_PLATFORM, "C/T"),
             thread.clone(),
             author,
             Addressed::Mentioned,
@@ -317,9 +317,9 @@ async fn personas_inherit_thread_channel_server_and_switch_by_admins() {
         )
     };
     let in_channel = |author: Author, text: &str| {
-        let channel = ChannelRef::group(Platform::Test, "C").in_server("S");
+        let channel = ChannelRef::group(TEST_PLATFORM, "C").in_server("S");
         bot.message(
-            ConversationKey::new(Platform::Test, "C"),
+            ConversationKey::new(TEST_PLATFORM, "C"),
             channel,
             author,
             Addressed::Mentioned,

@@ -91,6 +91,7 @@ async fn input_filters_rewrite_what_the_model_and_history_see() {
     let turns = bot
         .engine
         .store()
+        .history
         .load_turns(&bot.private("").key, 10)
         .await
         .unwrap();
@@ -133,6 +134,7 @@ async fn a_phrase_streamed_in_pieces_never_shows_even_in_an_edit() {
     let turns = bot
         .engine
         .store()
+        .history
         .load_turns(&bot.private("").key, 10)
         .await
         .unwrap();
@@ -160,6 +162,7 @@ async fn a_blocked_reply_stops_shows_the_notice_and_is_not_kept() {
     let turns = bot
         .engine
         .store()
+        .history
         .load_turns(&bot.private("").key, 10)
         .await
         .unwrap();

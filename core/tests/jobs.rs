@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use natter_core::test_utils::{OutboxEvent, RecordingOutbox, ScriptedBackend, TestBot};
+use natter_core::test_utils::{
+    OutboxEvent, RecordingOutbox, ScriptedBackend, TEST_PLATFORM, TestBot,
+};
 use natter_core::{
-    Author, ChannelRef, Command, CommandSpec, ConversationStore, Engine, JobContext, MemoryStore,
-    Platform, Plugin, PluginContext, PluginError, ScheduledJob, TokioClock,
+    Author, ChannelRef, Command, CommandSpec, Engine, JobContext, JobStore, MemoryStore, Platform,
+    Plugin, PluginContext, PluginError, ScheduledJob, TokioClock,
 };
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
@@ -125,6 +127,7 @@ async fn a_job_runs_when_it_falls_due_and_not_before() {
     assert!(
         bot.engine
             .store()
+            .jobs
             .list_jobs("later", "alice")
             .await
             .unwrap()
@@ -159,7 +162,7 @@ async fn jobs_run_in_due_order_and_cancelled_ones_never() {
 async fn a_job_for_a_platform_that_is_not_running_waits_for_it() {
     let bot = TestBot::with_plugin(Later);
     assert_eq!(bot.say("/later_in discord:42 10 hello").await, ["job 1"]);
-    let store = Arc::clone(bot.engine.store());
+    let store = Arc::clone(&bot.engine.store().jobs);
 
     // Due at 10 s; Discord is not attached, so it is put back a minute later.
     tokio::time::advance(Duration::from_secs(11)).await;
@@ -168,7 +171,7 @@ async fn a_job_for_a_platform_that_is_not_running_waits_for_it() {
     assert_eq!(pending.len(), 1, "kept, not lost");
 
     let discord = Arc::new(RecordingOutbox::default());
-    bot.engine.attach(Platform::Discord, discord.clone());
+    bot.engine.attach(Platform::new("discord"), discord.clone());
     tokio::time::advance(Duration::from_secs(60)).await;
     discord.wait_for_writes(1).await;
     // The job's due time is now the retry's; a plugin that reports lateness
@@ -179,7 +182,7 @@ async fn a_job_for_a_platform_that_is_not_running_waits_for_it() {
 
 #[tokio::test]
 async fn a_job_due_while_natter_was_down_runs_once_at_the_next_start() {
-    let store: Arc<dyn ConversationStore> = Arc::new(MemoryStore::new());
+    let store = Arc::new(MemoryStore::new());
     let now = TokioClock::new();
     let first = TestBot::with(|b| {
         b.store(Arc::clone(&store))
@@ -190,7 +193,7 @@ async fn a_job_due_while_natter_was_down_runs_once_at_the_next_start() {
 
     // Two hours later, a new process on the same store.
     let later = natter_core::Clock::now_unix_ms(&now) + 2 * 3_600_000;
-    let start = |store: &Arc<dyn ConversationStore>| {
+    let start = |store: &Arc<MemoryStore>| {
         let engine = Engine::builder(Arc::new(ScriptedBackend::new()))
             .store(Arc::clone(store))
             .clock(Arc::new(TokioClock::starting_at(later)))
@@ -198,7 +201,7 @@ async fn a_job_due_while_natter_was_down_runs_once_at_the_next_start() {
             .build()
             .unwrap();
         let outbox = Arc::new(RecordingOutbox::default());
-        engine.attach(Platform::Test, outbox.clone());
+        engine.attach(TEST_PLATFORM, outbox.clone());
         (engine, outbox)
     };
     let (second, outbox) = start(&store);

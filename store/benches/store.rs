@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use natter_core::outbox::{DeliveryError, Outbox, PlatformLimits, Rendered};
-use natter_core::store::{ConversationStore, MemoryStore};
+use natter_core::store::{HistoryStore, MemoryStore, Stores};
 use natter_core::test_utils::{RecordingOutbox, ScriptedBackend, TestBot};
 use natter_core::{
     Addressed, Author, ChannelRef, ChatMessage, ConversationKey, EngineSettings, MessageId,
@@ -50,12 +50,12 @@ fn turn(n: usize) -> Turn {
 }
 
 fn key(n: usize) -> ConversationKey {
-    ConversationKey::new(Platform::Test, format!("bench/{n}"))
+    ConversationKey::new(Platform::new("test"), format!("bench/{n}"))
 }
 
 /// Appends `counts.appends` turns over `counts.conversations` conversations
 /// from `TASKS` tasks, then loads windows the same way; returns (appends/s, loads/s).
-async fn store_rates(store: Arc<dyn ConversationStore>, counts: &Counts) -> (f64, f64) {
+async fn store_rates(store: Arc<dyn HistoryStore>, counts: &Counts) -> (f64, f64) {
     let per_task = counts.appends / TASKS;
     let started = Instant::now();
     let tasks: Vec<_> = (0..TASKS)
@@ -127,7 +127,7 @@ async fn store_benchmarks(counts: &Counts) {
     let settings = sqlite_settings(&dir, "rates-cached.db");
     print_rates(
         "sqlite (as opened, with cache)",
-        store_rates(open(&settings).await.unwrap(), counts).await,
+        store_rates(open(&settings).await.unwrap().history, counts).await,
     );
 
     match std::env::var("NATTER_TEST_POSTGRES_URL") {
@@ -195,8 +195,8 @@ impl Outbox for CountingOutbox {
 fn private_message(bot: &TestBot, n: usize, text: &str) -> natter_core::Incoming {
     let user = format!("user{n}");
     bot.message(
-        ConversationKey::new(Platform::Test, format!("private/{user}")),
-        ChannelRef::private(Platform::Test, user.clone()),
+        ConversationKey::new(Platform::new("test"), format!("private/{user}")),
+        ChannelRef::private(Platform::new("test"), user.clone()),
         Author::user(user.clone(), user),
         Addressed::Private,
         text,
@@ -235,7 +235,7 @@ fn engine_settings() -> EngineSettings {
 async fn engine_throughput(counts: &Counts) {
     let dir = tempfile::tempdir().unwrap();
     let settings = sqlite_settings(&dir, "engine.db");
-    let baseline = engine_rate(Arc::new(MemoryStore::new()), counts).await;
+    let baseline = engine_rate(Stores::new(Arc::new(MemoryStore::new())), counts).await;
     let store = open(&settings).await.unwrap();
     let rate = engine_rate(store, counts).await;
     println!(
@@ -255,7 +255,7 @@ async fn engine_throughput(counts: &Counts) {
     );
 }
 
-async fn engine_rate(store: Arc<dyn ConversationStore>, counts: &Counts) -> f64 {
+async fn engine_rate(store: Stores, counts: &Counts) -> f64 {
     let outbox = Arc::new(RecordingOutbox::default());
     let bot = TestBot::with_parts(
         Arc::new(ScriptedBackend::new().without_recording()),
@@ -273,6 +273,7 @@ async fn engine_rate(store: Arc<dyn ConversationStore>, counts: &Counts) -> f64 
         counts.engine_messages + conversations
     );
     let stored = store
+        .history
         .load_turns(&key_of_user(7), 1_000)
         .await
         .unwrap()
@@ -282,7 +283,7 @@ async fn engine_rate(store: Arc<dyn ConversationStore>, counts: &Counts) -> f64 
 }
 
 fn key_of_user(n: usize) -> ConversationKey {
-    ConversationKey::new(Platform::Test, format!("private/user{n}"))
+    ConversationKey::new(Platform::new("test"), format!("private/user{n}"))
 }
 
 /// Resident memory of this process in KiB.
@@ -312,7 +313,7 @@ async fn memory_bound(counts: &Counts) {
     // The bot's own inbox records; attach the counting outbox instead.
     let inbox = bot
         .engine
-        .attach(natter_core::Platform::Test, outbox.clone());
+        .attach(natter_core::Platform::new("test"), outbox.clone());
     let total = counts.distinct_conversations;
     let step = total / 10;
     println!(

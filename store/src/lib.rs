@@ -1,7 +1,6 @@
 //! # natter-store — history that survives restarts
 //!
-//! natter-core's [`ConversationStore`](natter_core::ConversationStore) on a
-//! database: SQLite by default (one file, nothing to run), Postgres when several
+//! natter-core's store traits ([`natter_core::Store`]) on a database: SQLite by default (one file, nothing to run), Postgres when several
 //! natter processes share one database (Discord shards, Telegram webhook
 //! replicas), or natter-core's in-memory store for `url = "memory"`.
 //!
@@ -10,7 +9,7 @@
 //! | [`settings`] | the `[store]` section, [`StoreSettings`]; the URL as a secret, shown redacted |
 //! | `open` | [`open`] (connect, migrate, cache) and [`check`] for `natter check` |
 //! | `schema` | embedded migrations and the refusal of a newer natter's database |
-//! | `sql` | [`SqlStore`]: the trait on SQLite and Postgres |
+//! | `sql` | [`SqlStore`]: the store traits on SQLite and Postgres |
 //! | `writer` | SQLite's one writer, committing waiting writes together |
 //! | `rows` | rows ⇄ natter-core values |
 //! | `error` | sqlx errors as [`StoreError`](natter_core::StoreError) |

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use natter_core::store::{CachedStore, ConversationStore, MemoryStore, StoreError};
+use natter_core::store::{CachedStore, MemoryStore, StoreError, Stores};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection};
@@ -25,25 +25,28 @@ use crate::writer::Writer;
 /// How long to wait for a connection before calling the database unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Opens the store `settings` name and prepares its schema: the store the
+/// Opens the store `settings` name and prepares its schema: the stores the
 /// engine is built with (`EngineBuilder::store`). With SQLite (and with Postgres
-/// if `cache_conversations` is set) it comes wrapped in a [`CachedStore`].
+/// if `cache_conversations` is set) history comes through a [`CachedStore`].
 ///
 /// Fails with [`StoreError::TooNew`] for a database written by a newer natter,
 /// and [`StoreError::Unavailable`] when the database cannot be reached.
 #[instrument(skip_all, fields(store = %settings.describe()))]
-pub async fn open(settings: &StoreSettings) -> Result<Arc<dyn ConversationStore>, StoreError> {
+pub async fn open(settings: &StoreSettings) -> Result<Stores, StoreError> {
     let kind = settings.kind()?;
-    let store: Arc<dyn ConversationStore> = match kind {
-        StoreKind::Memory => return Ok(Arc::new(MemoryStore::new())),
+    let store = match kind {
+        StoreKind::Memory => return Ok(Stores::new(Arc::new(MemoryStore::new()))),
         StoreKind::Sqlite | StoreKind::Postgres => Arc::new(connect(settings).await?),
     };
-    let cached = match NonZeroUsize::new(settings.cache_for(kind)) {
-        Some(conversations) => Arc::new(CachedStore::new(store, conversations)),
-        None => store,
+    let stores = Stores::new(store.clone());
+    let stores = match NonZeroUsize::new(settings.cache_for(kind)) {
+        Some(conversations) => {
+            stores.with_history(Arc::new(CachedStore::new(store, conversations)))
+        }
+        None => stores,
     };
     info!("store ready");
-    Ok(cached)
+    Ok(stores)
 }
 
 /// Connects to the SQLite or Postgres database `settings` name and migrates it,

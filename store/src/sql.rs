@@ -1,4 +1,4 @@
-//! [`SqlStore`]: the [`ConversationStore`] on SQLite or Postgres. The SQL is
+//! [`SqlStore`]: natter-core's store traits on SQLite or Postgres. The SQL is
 //! shared (`$N` parameters work on both); only taking due jobs differs, because
 //! several processes on one Postgres database must never take the same job.
 
@@ -6,7 +6,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use natter_core::ConversationKey;
-use natter_core::store::{ConversationStore, ScheduledJob, StoreError, Turn, UsageRecord};
+use natter_core::store::{
+    HistoryStore, JobStore, ScheduledJob, StateStore, StoreError, Turn, UsageRecord, UsageStore,
+};
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{FromRow, PgPool, SqlitePool};
@@ -43,7 +45,7 @@ macro_rules! reading {
     };
 }
 
-/// A [`ConversationStore`] in a SQLite file or a Postgres database.
+/// A [`natter_core::Store`] in a SQLite file or a Postgres database: every part.
 #[derive(Clone, Debug)]
 pub struct SqlStore {
     pool: Pool,
@@ -205,7 +207,7 @@ impl SqlStore {
 }
 
 #[async_trait]
-impl ConversationStore for SqlStore {
+impl HistoryStore for SqlStore {
     #[instrument(level = "debug", skip(self), fields(conversation = %key))]
     async fn load_turns(
         &self,
@@ -267,7 +269,10 @@ impl ConversationStore for SqlStore {
         }
         .map(drop)
     }
+}
 
+#[async_trait]
+impl StateStore for SqlStore {
     async fn plugin_get(
         &self,
         namespace: &str,
@@ -321,22 +326,10 @@ impl ConversationStore for SqlStore {
             })
             .collect()
     }
+}
 
-    #[instrument(level = "debug", skip(self, record), fields(conversation = %record.key))]
-    async fn record_usage(&self, record: &UsageRecord) -> Result<(), StoreError> {
-        let args = vec![
-            Arg::from(record.key.platform().as_str()),
-            Arg::from(record.key.scope()),
-            Arg::from(record.user_id.as_str()),
-            Arg::from(record.backend.as_str()),
-            Arg::from(record.model.as_str()),
-            Arg::from(i64::from(record.prompt_tokens)),
-            Arg::from(i64::from(record.completion_tokens)),
-            Arg::from(record.at_unix_ms),
-        ];
-        self.insert("usage_ledger", RECORD_USAGE, args).await
-    }
-
+#[async_trait]
+impl JobStore for SqlStore {
     async fn schedule_job(&self, job: &ScheduledJob) -> Result<i64, StoreError> {
         let args = vec![
             Arg::from(job.namespace.as_str()),
@@ -394,5 +387,23 @@ impl ConversationStore for SqlStore {
             .fetch_one(pool)
             .await)
         .map_err(query_error)
+    }
+}
+
+#[async_trait]
+impl UsageStore for SqlStore {
+    #[instrument(level = "debug", skip(self, record), fields(conversation = %record.key))]
+    async fn record_usage(&self, record: &UsageRecord) -> Result<(), StoreError> {
+        let args = vec![
+            Arg::from(record.key.platform().as_str()),
+            Arg::from(record.key.scope()),
+            Arg::from(record.user_id.as_str()),
+            Arg::from(record.backend.as_str()),
+            Arg::from(record.model.as_str()),
+            Arg::from(i64::from(record.prompt_tokens)),
+            Arg::from(i64::from(record.completion_tokens)),
+            Arg::from(record.at_unix_ms),
+        ];
+        self.insert("usage_ledger", RECORD_USAGE, args).await
     }
 }

@@ -1,6 +1,7 @@
 //! The one store conformance suite (natter-core's `store_conformance`) against
 //! every store natter can run on: memory, SQLite and Postgres, each bare and
-//! behind the engine-side `CachedStore`.
+//! with its history behind the engine-side `CachedStore` (which caches history
+//! only, so it runs the history suite).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -8,31 +9,25 @@ mod common;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
-use natter_core::store::{CachedStore, ConversationStore, MemoryStore};
-use natter_core::test_utils::store_conformance;
+use natter_core::store::{CachedStore, HistoryStore, MemoryStore};
+use natter_core::test_utils::{history_conformance, store_conformance, stores_conformance};
 use natter_store::{StoreSettings, connect, open};
 
 use common::{SqliteFile, pg_schema};
 
-fn cached(inner: Arc<dyn ConversationStore>, conversations: usize) -> CachedStore {
+fn cached(inner: Arc<dyn HistoryStore>, conversations: usize) -> CachedStore {
     CachedStore::new(inner, NonZeroUsize::new(conversations).unwrap())
 }
 
 #[tokio::test]
 async fn memory() {
-    store_conformance(
-        open(&StoreSettings::with_url("memory"))
-            .await
-            .unwrap()
-            .as_ref(),
-    )
-    .await;
+    stores_conformance(&open(&StoreSettings::with_url("memory")).await.unwrap()).await;
 }
 
 #[tokio::test]
 async fn memory_behind_a_one_conversation_cache() {
     // A cap of one evicts on every switch of conversation: the suite alternates two.
-    store_conformance(&cached(Arc::new(MemoryStore::new()), 1)).await;
+    history_conformance(&cached(Arc::new(MemoryStore::new()), 1)).await;
 }
 
 #[tokio::test]
@@ -46,7 +41,7 @@ async fn sqlite() {
 #[tokio::test]
 async fn sqlite_as_opened_with_its_cache() {
     let file = SqliteFile::new();
-    store_conformance(open(&file.settings).await.unwrap().as_ref()).await;
+    stores_conformance(&open(&file.settings).await.unwrap()).await;
 }
 
 #[tokio::test]
@@ -73,6 +68,6 @@ async fn postgres_behind_a_one_conversation_cache() {
         return;
     };
     let store = connect(&schema.settings).await.unwrap();
-    store_conformance(&cached(Arc::new(store.clone()), 1)).await;
+    history_conformance(&cached(Arc::new(store.clone()), 1)).await;
     store.close().await;
 }

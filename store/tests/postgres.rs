@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use natter_core::store::{ConversationStore, ScheduledJob};
+use natter_core::store::{JobStore, ScheduledJob, Store};
 use natter_core::{ChatMessage, ConversationKey, Platform, StoreError, Turn};
 use natter_store::{SchemaState, StoreKind, check, connect, open, schema_version};
 
@@ -85,14 +85,17 @@ async fn two_processes_see_each_others_history() {
     // As the binary opens it: no cache by default with Postgres.
     let first = open(&schema.settings).await.unwrap();
     let second = open(&schema.settings).await.unwrap();
-    let key = ConversationKey::new(Platform::Discord, "channel/9");
-    first.load_turns(&key, 10).await.unwrap();
-    second.load_turns(&key, 10).await.unwrap();
-    first.append_turn(&key, &turn(1)).await.unwrap();
-    assert_eq!(second.load_turns(&key, 10).await.unwrap(), vec![turn(1)]);
-    second.append_turn(&key, &turn(2)).await.unwrap();
+    let key = ConversationKey::new(Platform::new("discord"), "channel/9");
+    first.history.load_turns(&key, 10).await.unwrap();
+    second.history.load_turns(&key, 10).await.unwrap();
+    first.history.append_turn(&key, &turn(1)).await.unwrap();
     assert_eq!(
-        first.load_turns(&key, 10).await.unwrap(),
+        second.history.load_turns(&key, 10).await.unwrap(),
+        vec![turn(1)]
+    );
+    second.history.append_turn(&key, &turn(2)).await.unwrap();
+    assert_eq!(
+        first.history.load_turns(&key, 10).await.unwrap(),
         vec![turn(1), turn(2)]
     );
 }
@@ -108,7 +111,7 @@ async fn many_processes_starting_together_migrate_once() {
             tokio::spawn(async move { connect(&settings).await })
         })
         .collect();
-    let mut stores: Vec<Arc<dyn ConversationStore>> = Vec::new();
+    let mut stores: Vec<Arc<dyn Store>> = Vec::new();
     for handle in opening {
         stores.push(Arc::new(handle.await.unwrap().unwrap()));
     }
@@ -137,7 +140,7 @@ async fn a_schema_from_a_newer_natter_is_refused() {
     .await
     .unwrap();
     pool.close().await;
-    let error = open(&schema.settings).await.err().expect("refused");
+    let error = open(&schema.settings).await.expect_err("refused");
     assert!(
         matches!(error, StoreError::TooNew { found, known } if found == schema_version() + 1 && known == schema_version()),
         "{error:?}"

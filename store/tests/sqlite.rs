@@ -7,7 +7,7 @@ mod common;
 
 use std::borrow::Cow;
 
-use natter_core::store::{ConversationStore, ScheduledJob};
+use natter_core::store::{HistoryStore, JobStore, ScheduledJob, StateStore};
 use natter_core::{ChatMessage, ConversationKey, Platform, StoreError, Turn};
 use natter_store::{SchemaState, StoreKind, check, connect, open, schema_version};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -16,7 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 use common::SqliteFile;
 
 fn key(n: usize) -> ConversationKey {
-    ConversationKey::new(Platform::Telegram, format!("chat/{n}"))
+    ConversationKey::new(Platform::new("telegram"), format!("chat/{n}"))
 }
 
 fn turn(n: usize) -> Turn {
@@ -38,17 +38,20 @@ async fn everything_survives_reopening() {
     let file = SqliteFile::new();
     let store = open(&file.settings).await.unwrap();
     for n in 0..3 {
-        store.append_turn(&key(1), &turn(n)).await.unwrap();
+        store.history.append_turn(&key(1), &turn(n)).await.unwrap();
     }
     store
+        .history
         .set_persona_override("telegram/channel/1", Some("pirate"))
         .await
         .unwrap();
     store
+        .state
         .plugin_put("tutor", "alice", &serde_json::json!({"level": 2}))
         .await
         .unwrap();
     let job = store
+        .jobs
         .schedule_job(&ScheduledJob {
             id: 0,
             namespace: "remind".into(),
@@ -62,11 +65,12 @@ async fn everything_survives_reopening() {
 
     let again = open(&file.settings).await.unwrap();
     assert_eq!(
-        again.load_turns(&key(1), 10).await.unwrap(),
+        again.history.load_turns(&key(1), 10).await.unwrap(),
         (0..3).map(turn).collect::<Vec<_>>()
     );
     assert_eq!(
         again
+            .history
             .persona_override("telegram/channel/1")
             .await
             .unwrap()
@@ -74,10 +78,10 @@ async fn everything_survives_reopening() {
         Some("pirate")
     );
     assert_eq!(
-        again.plugin_get("tutor", "alice").await.unwrap(),
+        again.state.plugin_get("tutor", "alice").await.unwrap(),
         Some(serde_json::json!({"level": 2}))
     );
-    let due = again.take_due_jobs(10, 10).await.unwrap();
+    let due = again.jobs.take_due_jobs(10, 10).await.unwrap();
     assert_eq!(due.iter().map(|j| j.id).collect::<Vec<_>>(), vec![job]);
 }
 
@@ -185,7 +189,7 @@ async fn migrate_as_newer_natter(file: &SqliteFile) {
 async fn a_database_from_a_newer_natter_is_refused() {
     let file = SqliteFile::new();
     migrate_as_newer_natter(&file).await;
-    let error = open(&file.settings).await.err().expect("refused");
+    let error = open(&file.settings).await.expect_err("refused");
     let known = schema_version();
     assert!(
         matches!(error, StoreError::TooNew { found, known: k } if found == known + 1 && k == known),
@@ -233,7 +237,7 @@ async fn check_reports_an_unopenable_file() {
 #[tokio::test]
 async fn an_unknown_scheme_is_refused_clearly() {
     let settings = natter_store::StoreSettings::with_url("mongodb://u:pw@h/db");
-    let error = open(&settings).await.err().expect("refused");
+    let error = open(&settings).await.expect_err("refused");
     let text = error.to_string();
     assert!(text.contains("mongodb://u:[redacted]@h/db"), "{text}");
     assert!(!text.contains("pw@"), "{text}");

@@ -20,3 +20,6 @@ pub mod settings;
 pub use outbox::ConsoleOutbox;
 pub use session::{ConsoleError, run, run_with};
 pub use settings::ConsoleSettings;
+
+/// The platform this adapter serves: conversations, channels and scopes on the terminal carry it.
+pub const PLATFORM: natter_core::Platform = natter_core::Platform::new("console");

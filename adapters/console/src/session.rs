@@ -10,9 +10,7 @@ use futures::stream::FuturesOrdered;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
-use natter_core::{
-    Addressed, Author, ChannelRef, ConversationKey, Engine, Incoming, MessageId, Platform,
-};
+use natter_core::{Addressed, Author, ChannelRef, ConversationKey, Engine, Incoming, MessageId};
 
 use crate::outbox::ConsoleOutbox;
 use crate::settings::ConsoleSettings;
@@ -58,7 +56,7 @@ where
         output,
         interactive && settings.streaming,
     ));
-    let inbox = engine.attach(natter_core::Platform::Console, outbox.clone());
+    let inbox = engine.attach(crate::PLATFORM, outbox.clone());
     let user = settings
         .user
         .clone()
@@ -98,8 +96,8 @@ where
                     }
                     next_id += 1;
                     let message = Incoming {
-                        key: ConversationKey::new(Platform::Console, "local"),
-                        channel: ChannelRef::private(Platform::Console, "local"),
+                        key: ConversationKey::new(crate::PLATFORM, "local"),
+                        channel: ChannelRef::private(crate::PLATFORM, "local"),
                         id: MessageId(format!("line-{next_id}")),
                         author: author.clone(),
                         text: text.to_owned(),

@@ -39,3 +39,6 @@ pub use error::DiscordError;
 pub use outbox::DiscordOutbox;
 pub use runner::{intents, run};
 pub use settings::{DiscordSettings, Scope, ShardSpec, Snowflake};
+
+/// The platform this adapter serves: conversations, channels and scopes on Discord carry it.
+pub const PLATFORM: natter_core::Platform = natter_core::Platform::new("discord");

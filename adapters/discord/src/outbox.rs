@@ -129,6 +129,10 @@ impl Outbox for DiscordOutbox {
         format!("<@{user_id}>")
     }
 
+    fn pacing_key<'a>(&self, to: &'a ChannelRef) -> &'a str {
+        pacing_key(to)
+    }
+
     #[instrument(skip_all, fields(channel = %to.channel))]
     async fn typing(&self, to: &ChannelRef) -> Result<(), DeliveryError> {
         self.http
@@ -179,20 +183,32 @@ impl Outbox for DiscordOutbox {
     }
 }
 
+/// A thread is a channel of its own on Discord, with its own rate limits;
+/// messages elsewhere count against their channel.
+fn pacing_key(to: &ChannelRef) -> &str {
+    to.thread.as_deref().unwrap_or(&to.channel)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use natter_core::Platform;
 
     #[test]
     fn replies_go_to_the_thread_when_there_is_one() {
-        let channel = ChannelRef::group(Platform::Discord, "10").in_server("1");
+        let channel = ChannelRef::group(crate::PLATFORM, "10").in_server("1");
         assert_eq!(target(&channel).unwrap(), ChannelId::new(10));
         let thread = channel.in_thread("20");
         assert_eq!(target(&thread).unwrap(), ChannelId::new(20));
-        let bad = ChannelRef::group(Platform::Discord, "general");
+        let bad = ChannelRef::group(crate::PLATFORM, "general");
         assert!(matches!(target(&bad), Err(DeliveryError::Rejected(_))));
+    }
+
+    #[test]
+    fn threads_are_paced_on_their_own() {
+        let channel = ChannelRef::group(crate::PLATFORM, "10").in_server("1");
+        assert_eq!(pacing_key(&channel), "10");
+        assert_eq!(pacing_key(&channel.in_thread("11")), "11");
     }
 
     #[test]

@@ -71,7 +71,7 @@ pub async fn run(
     info!(bot = %me.name, id = %me.id, "Discord token accepted");
 
     let inbox = engine.attach(
-        natter_core::Platform::Discord,
+        crate::PLATFORM,
         Arc::new(DiscordOutbox::new(Arc::clone(&http))),
     );
     let handler = Handler::new(inbox, Policy::new(me.id, &settings), Arc::clone(&http));

@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use natter_core::{Addressed, Author, ChannelRef, ConversationKey, Incoming, MessageId, Platform};
+use natter_core::{Addressed, Author, ChannelRef, ConversationKey, Incoming, MessageId};
 use serenity::model::channel::Message;
 use serenity::model::id::{ChannelId, GuildId, UserId};
 
@@ -92,7 +92,7 @@ impl Policy {
         let (key, channel, addressed) = match *place {
             Place::Direct(channel) => (
                 format!("dm/{}", msg.author.id),
-                ChannelRef::private(Platform::Discord, channel.get().to_string()),
+                ChannelRef::private(crate::PLATFORM, channel.get().to_string()),
                 Addressed::Private,
             ),
             Place::Server {
@@ -107,7 +107,7 @@ impl Policy {
                 if self.scope == Scope::Member {
                     key.push_str(&format!("/member/{}", msg.author.id));
                 }
-                let mut at = ChannelRef::group(Platform::Discord, channel.get().to_string())
+                let mut at = ChannelRef::group(crate::PLATFORM, channel.get().to_string())
                     .in_server(guild.get().to_string());
                 if let Some(thread) = thread {
                     at = at.in_thread(thread.get().to_string());
@@ -116,7 +116,7 @@ impl Policy {
             }
         };
         Incoming {
-            key: ConversationKey::new(Platform::Discord, key),
+            key: ConversationKey::new(crate::PLATFORM, key),
             channel,
             id: MessageId(msg.id.get().to_string()),
             author,

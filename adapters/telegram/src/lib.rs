@@ -26,3 +26,6 @@ pub use error::TelegramError;
 pub use outbox::TelegramOutbox;
 pub use run::run;
 pub use settings::{RateSettings, Scope, TelegramSettings};
+
+/// The platform this adapter serves: conversations, channels and scopes on Telegram carry it.
+pub const PLATFORM: natter_core::Platform = natter_core::Platform::new("telegram");

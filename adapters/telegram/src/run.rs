@@ -54,7 +54,7 @@ pub async fn run(
     register_commands(&bot, &engine).await;
 
     let outbox = Arc::new(TelegramOutbox::new(bot.clone(), settings.limits()));
-    let inbox = engine.attach(natter_core::Platform::Telegram, outbox);
+    let inbox = engine.attach(crate::PLATFORM, outbox);
     let translator = Translator::new(
         identity.clone(),
         &settings,

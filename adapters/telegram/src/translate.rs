@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::ops::Range;
 
 use natter_core::{
-    Addressed, Author, ChannelKind, ChannelRef, ConversationKey, Incoming, MessageId, Platform,
+    Addressed, Author, ChannelKind, ChannelRef, ConversationKey, Incoming, MessageId,
 };
 use teloxide::types::{Message, MessageEntityKind, MessageEntityRef, UserId};
 
@@ -121,7 +121,7 @@ impl Translator {
             scope.push_str(&format!("/user/{user_id}"));
         }
         let channel = ChannelRef {
-            platform: Platform::Telegram,
+            platform: crate::PLATFORM,
             server: None,
             channel: chat_id.to_string(),
             thread: topic.map(|t| t.to_string()),
@@ -132,7 +132,7 @@ impl Translator {
             },
         };
         Some(Incoming {
-            key: ConversationKey::new(Platform::Telegram, scope),
+            key: ConversationKey::new(crate::PLATFORM, scope),
             channel,
             id: MessageId(message.id.0.to_string()),
             author,

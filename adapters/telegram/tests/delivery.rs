@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{Harness, WITHIN, settings_for};
 use natter_core::test_utils::{ScriptedBackend, Step};
-use natter_core::{ChannelRef, Engine, MessageId, Outbox, Platform, Rendered, TextFormat};
+use natter_core::{ChannelRef, Engine, MessageId, Outbox, Rendered, TextFormat};
 use natter_telegram::{RateSettings, TelegramError, TelegramOutbox};
 use natter_test_support::telegram::updates::{self, *};
 use natter_test_support::telegram::{BOT_USERNAME, FakeTelegram, Limits, TOKEN, parse_html};
@@ -154,7 +154,7 @@ async fn the_outbox_treats_not_modified_as_success_and_reports_retry_after() {
     let fake = FakeTelegram::start().await;
     let bot = teloxide::Bot::new(TOKEN).set_api_url(fake.api_url().parse().unwrap());
     let outbox = TelegramOutbox::new(bot, natter_telegram::TelegramSettings::default().limits());
-    let chat = ChannelRef::private(Platform::Telegram, ALICE.to_string());
+    let chat = ChannelRef::private(natter_telegram::PLATFORM, ALICE.to_string());
     let html = Rendered::new("<b>same</b>", TextFormat::Html);
     let id = outbox.send(&chat, &html, None).await.unwrap();
     outbox.edit(&chat, &id, &html).await.unwrap();

@@ -267,7 +267,7 @@ fn main() {
     let (mut cold, mut warm, mut cold_len, mut warm_new) = (Vec::new(), Vec::new(), 0, 0);
     let mut long_gen = Vec::new();
     for i in 0..runs {
-        let key = ConversationKey::new(Platform::Test, format!("bench/{i}"));
+        let key = ConversationKey::new(Platform::new("test"), format!("bench/{i}"));
         let messages = long_conversation(&backend, 1000, i + 1);
         cold_len = backend.tokenize(&messages, true).unwrap().len();
         let mut request = ChatRequest::new(messages.clone()).with_params(greedy(64));

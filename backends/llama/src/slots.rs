@@ -119,7 +119,7 @@ mod tests {
     }
 
     fn key(name: &str) -> ConversationKey {
-        ConversationKey::new(Platform::Test, name)
+        ConversationKey::new(Platform::new("test"), name)
     }
 
     #[test]

@@ -7,7 +7,7 @@ use tracing::{debug, instrument};
 
 use natter_core::{
     Capabilities, ChatMessage, ChatRequest, ChatResponse, ChatStream, Completion, FinishReason,
-    ModelBackend, ModelError, Moderation,
+    ModelBackend, ModelError, Moderation, Moderator,
 };
 
 use crate::http::Http;
@@ -117,25 +117,6 @@ impl ModelBackend for OpenAiBackend {
         Ok(sse::reply_stream(response, self.http.timeout))
     }
 
-    #[instrument(skip_all, fields(model = %self.moderation_model))]
-    async fn moderate(&self, text: &str) -> Result<Option<Moderation>, ModelError> {
-        let body = wire::ModerationRequest {
-            model: &self.moderation_model,
-            input: text,
-        };
-        let response = self
-            .http
-            .post_to(&self.moderations, &body, Some(self.http.timeout))
-            .await?;
-        let verdict: wire::ModerationResponse = response.json().await.map_err(|e| {
-            ModelError::Protocol(format!(
-                "the moderation endpoint sent an invalid reply: {}",
-                e.without_url()
-            ))
-        })?;
-        Ok(Some(verdict.into_moderation()))
-    }
-
     #[instrument(skip_all, fields(model = %self.model, messages = request.messages.len()))]
     async fn complete(&self, request: ChatRequest) -> Result<ChatResponse, ModelError> {
         let body = wire::Request::new(&self.model, &request, false, false);
@@ -165,5 +146,28 @@ impl ModelBackend for OpenAiBackend {
                     .map_or(FinishReason::Stop, wire::finish_reason),
             },
         })
+    }
+}
+
+/// OpenAI's moderation service (`POST /moderations`), for the moderation plugin.
+#[async_trait]
+impl Moderator for OpenAiBackend {
+    #[instrument(skip_all, fields(model = %self.moderation_model))]
+    async fn moderate(&self, text: &str) -> Result<Moderation, ModelError> {
+        let body = wire::ModerationRequest {
+            model: &self.moderation_model,
+            input: text,
+        };
+        let response = self
+            .http
+            .post_to(&self.moderations, &body, Some(self.http.timeout))
+            .await?;
+        let verdict: wire::ModerationResponse = response.json().await.map_err(|e| {
+            ModelError::Protocol(format!(
+                "the moderation endpoint sent an invalid reply: {}",
+                e.without_url()
+            ))
+        })?;
+        Ok(verdict.into_moderation())
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use natter_core::test_utils::conformance;
-use natter_core::{ChatMessage, ModelBackend, ModelError, StreamEvent};
+use natter_core::{ChatMessage, ModelBackend, ModelError, Moderator, StreamEvent};
 use natter_openai::{OpenAiBackend, OpenAiSettings};
 use natter_test_support::openai::{Behaviour, FakeOpenAi};
 use secrecy::SecretString;
@@ -303,10 +303,10 @@ async fn moderation_asks_the_moderations_endpoint() {
     let fake = FakeOpenAi::start().await;
     fake.flag_words(&["idiot"]);
     let backend = backend(settings(&fake));
-    let clean = backend.moderate("have a nice day").await.unwrap().unwrap();
+    let clean = backend.moderate("have a nice day").await.unwrap();
     assert!(!clean.flagged);
     assert!(clean.categories.is_empty());
-    let flagged = backend.moderate("you IDIOT").await.unwrap().unwrap();
+    let flagged = backend.moderate("you IDIOT").await.unwrap();
     assert!(flagged.flagged);
     assert_eq!(flagged.categories, ["harassment"]);
     let sent = fake.moderation_requests();

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::pacer::{Pacer, Priority};
+use super::pacer::{PaceKey, Pacer, Priority};
 use super::screen::{OutputFilter, Released, Screen, screen_whole};
 use super::split::split_once;
 use crate::backend::ModelError;
@@ -96,13 +96,9 @@ impl Reply<'_> {
 }
 
 impl Courier {
-    /// A courier for `outbox`, reading its limits once.
-    pub fn new(outbox: Arc<dyn Outbox>) -> Self {
-        Self::with_filters(outbox, Arc::from(Vec::new()))
-    }
-
-    /// A courier that screens everything it sends through `filters`.
-    pub fn with_filters(outbox: Arc<dyn Outbox>, filters: Arc<[Arc<dyn OutputFilter>]>) -> Self {
+    /// A courier for `outbox` (reading its limits once) that screens
+    /// everything it sends through `filters`.
+    pub fn new(outbox: Arc<dyn Outbox>, filters: Arc<[Arc<dyn OutputFilter>]>) -> Self {
         let limits = outbox.limits();
         let pacer = Pacer::new(&limits);
         Self {
@@ -131,6 +127,14 @@ impl Courier {
     /// The pacer shared by every delivery through this courier.
     pub fn pacer(&self) -> &Pacer {
         &self.pacer
+    }
+
+    /// The chat a delivery to `to` counts against, as the platform says.
+    fn pace_key<'a>(&self, to: &'a ChannelRef) -> PaceKey<'a> {
+        PaceKey {
+            chat: self.outbox.pacing_key(to),
+            group: !to.is_private(),
+        }
     }
 
     fn fits(&self, markdown: &str) -> bool {
@@ -231,7 +235,7 @@ impl Courier {
                         "the stream ended before the reply was complete".into(),
                     )),
                 },
-                () = self.pacer.acquire_as(to, Priority::Optional), if self.limits.streaming && dirty && reply.has_visible_text() => {
+                () = self.pacer.acquire_as(self.pace_key(to), Priority::Optional), if self.limits.streaming && dirty && reply.has_visible_text() => {
                     dirty = false;
                     if let Err(error) = self.flush(to, &mut reply, Mode::Partial, true).await {
                         debug!(%error, "streaming edit failed; the final text will follow");
@@ -330,7 +334,7 @@ impl Courier {
         loop {
             attempt += 1;
             if !reserved {
-                self.pacer.acquire(to).await;
+                self.pacer.acquire(self.pace_key(to)).await;
             }
             reserved = false;
             let result = match &reply.current {
@@ -356,14 +360,14 @@ impl Courier {
             };
             if mode == Mode::Partial || attempt >= FINAL_ATTEMPTS {
                 if let DeliveryError::RetryAfter(wait) = error {
-                    self.pacer.hold(to, wait);
+                    self.pacer.hold(self.pace_key(to), wait);
                 }
                 return Err(error);
             }
             match &error {
                 DeliveryError::RetryAfter(wait) => {
                     debug!(?wait, "platform asked to retry later");
-                    self.pacer.hold(to, *wait);
+                    self.pacer.hold(self.pace_key(to), *wait);
                 }
                 DeliveryError::Transient(reason) => {
                     warn!(%reason, attempt, "delivery failed; retrying");

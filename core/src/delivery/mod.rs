@@ -12,5 +12,5 @@ pub mod screen;
 pub mod split;
 
 pub use courier::{Courier, StreamEnd, Streamed};
-pub use pacer::{Pacer, Priority, headroom};
+pub use pacer::{PaceKey, Pacer, Priority, headroom};
 pub use screen::{OutputFilter, Part, Screened};

@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::message::ChannelRef;
 use crate::outbox::{PlatformLimits, Rate};
 
 /// Chats idle this long lose their pacing state (once no window can still count them).
@@ -39,6 +38,29 @@ pub enum Priority {
     Required,
     /// Streaming edits: leave headroom for what is required.
     Optional,
+}
+
+/// The chat an operation counts against, as the platform's rate limits see it:
+/// its pacing key ([`crate::Outbox::pacing_key`]) and whether it is a group
+/// (group limits apply on top of per-chat ones).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PaceKey<'a> {
+    /// The chat's pacing key.
+    pub chat: &'a str,
+    /// True for group chats.
+    pub group: bool,
+}
+
+impl<'a> PaceKey<'a> {
+    /// A private chat.
+    pub fn private(chat: &'a str) -> Self {
+        Self { chat, group: false }
+    }
+
+    /// A group chat.
+    pub fn group(chat: &'a str) -> Self {
+        Self { chat, group: true }
+    }
 }
 
 /// Rate limiter shared by every reply going through one platform.
@@ -134,26 +156,26 @@ impl Pacer {
     /// Waits until one more send or edit in `to` is allowed, and counts it.
     ///
     /// Cancel-safe: an operation is only counted when the future completes.
-    pub async fn acquire(&self, to: &ChannelRef) {
+    pub async fn acquire(&self, to: PaceKey<'_>) {
         self.acquire_as(to, Priority::Required).await;
     }
 
     /// [`Pacer::acquire`] for an operation of `priority`.
-    pub async fn acquire_as(&self, to: &ChannelRef, priority: Priority) {
+    pub async fn acquire_as(&self, to: PaceKey<'_>, priority: Priority) {
         while let Some(at) = self.try_acquire_as(to, Instant::now(), priority) {
             tokio::time::sleep_until(at).await;
         }
     }
 
     /// Counts an operation in `to` now if allowed; otherwise returns when to try again.
-    pub fn try_acquire(&self, to: &ChannelRef, now: Instant) -> Option<Instant> {
+    pub fn try_acquire(&self, to: PaceKey<'_>, now: Instant) -> Option<Instant> {
         self.try_acquire_as(to, now, Priority::Required)
     }
 
     /// [`Pacer::try_acquire`] for an operation of `priority`.
     pub fn try_acquire_as(
         &self,
-        to: &ChannelRef,
+        to: PaceKey<'_>,
         now: Instant,
         priority: Priority,
     ) -> Option<Instant> {
@@ -167,7 +189,7 @@ impl Pacer {
         let mut wait = state.global.next_free(&self.global, now, priority);
         let chat = state
             .chats
-            .entry(to.pacing_key().to_owned())
+            .entry(to.chat.to_owned())
             .or_insert_with(|| ChatPace {
                 windows: Windows::new(chat_rates.len()),
                 held_until: None,
@@ -192,13 +214,13 @@ impl Pacer {
     }
 
     /// Holds `to` for `duration` (the platform said retry after it).
-    pub fn hold(&self, to: &ChannelRef, duration: Duration) {
+    pub fn hold(&self, to: PaceKey<'_>, duration: Duration) {
         let until = Instant::now() + duration;
         let chat_rates = self.chat_rates(to).len();
         let mut state = self.state();
         let chat = state
             .chats
-            .entry(to.pacing_key().to_owned())
+            .entry(to.chat.to_owned())
             .or_insert_with(|| ChatPace {
                 windows: Windows::new(chat_rates),
                 held_until: None,
@@ -213,8 +235,8 @@ impl Pacer {
         self.state().chats.len()
     }
 
-    fn chat_rates(&self, to: &ChannelRef) -> Vec<Rate> {
-        if to.is_private() {
+    fn chat_rates(&self, to: PaceKey<'_>) -> Vec<Rate> {
+        if !to.group {
             self.per_chat.clone()
         } else {
             self.per_chat
@@ -236,7 +258,6 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::Platform;
 
     fn limits(per_chat: Vec<Rate>, global: Vec<Rate>) -> PlatformLimits {
         PlatformLimits {
@@ -249,10 +270,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn per_chat_window_spaces_operations() {
         let pacer = Pacer::new(&limits(vec![Rate::new(1, Duration::from_secs(1))], vec![]));
-        let chat = ChannelRef::private(Platform::Test, "1");
+        let chat = PaceKey::private("1");
         let start = Instant::now();
         for _ in 0..3 {
-            pacer.acquire(&chat).await;
+            pacer.acquire(chat).await;
         }
         assert_eq!(start.elapsed(), Duration::from_secs(2));
     }
@@ -265,9 +286,7 @@ mod tests {
         ));
         let start = Instant::now();
         for id in ["a", "b", "c"] {
-            pacer
-                .acquire(&ChannelRef::private(Platform::Test, id))
-                .await;
+            pacer.acquire(PaceKey::private(id)).await;
         }
         // Two fit in the first second globally; the third waits for the window.
         assert_eq!(start.elapsed(), Duration::from_secs(1));
@@ -279,15 +298,15 @@ mod tests {
             per_group: vec![Rate::new(2, Duration::from_secs(60))],
             ..PlatformLimits::unlimited()
         });
-        let private = ChannelRef::private(Platform::Test, "p");
-        let group = ChannelRef::group(Platform::Test, "g");
+        let private = PaceKey::private("p");
+        let group = PaceKey::group("g");
         let start = Instant::now();
         for _ in 0..5 {
-            pacer.acquire(&private).await;
+            pacer.acquire(private).await;
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
         for _ in 0..3 {
-            pacer.acquire(&group).await;
+            pacer.acquire(group).await;
         }
         assert_eq!(start.elapsed(), Duration::from_secs(60));
     }
@@ -298,22 +317,22 @@ mod tests {
             per_group: vec![Rate::new(20, Duration::from_secs(60))],
             ..PlatformLimits::unlimited()
         });
-        let group = ChannelRef::group(Platform::Test, "g");
+        let group = PaceKey::group("g");
         let start = Instant::now();
         for _ in 0..18 {
-            pacer.acquire_as(&group, Priority::Optional).await;
+            pacer.acquire_as(group, Priority::Optional).await;
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
         let now = Instant::now();
         assert_eq!(
-            pacer.try_acquire_as(&group, now, Priority::Optional),
+            pacer.try_acquire_as(group, now, Priority::Optional),
             Some(start + Duration::from_secs(60)),
             "the 19th edit waits"
         );
         // The final text still has two slots.
-        assert_eq!(pacer.try_acquire(&group, now), None);
-        assert_eq!(pacer.try_acquire(&group, now), None);
-        assert!(pacer.try_acquire(&group, now).is_some());
+        assert_eq!(pacer.try_acquire(group, now), None);
+        assert_eq!(pacer.try_acquire(group, now), None);
+        assert!(pacer.try_acquire(group, now).is_some());
     }
 
     #[test]
@@ -328,10 +347,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn hold_delays_the_next_operation() {
         let pacer = Pacer::new(&PlatformLimits::unlimited());
-        let chat = ChannelRef::private(Platform::Test, "1");
-        pacer.hold(&chat, Duration::from_secs(7));
+        let chat = PaceKey::private("1");
+        pacer.hold(chat, Duration::from_secs(7));
         let start = Instant::now();
-        pacer.acquire(&chat).await;
+        pacer.acquire(chat).await;
         assert_eq!(start.elapsed(), Duration::from_secs(7));
     }
 
@@ -339,15 +358,11 @@ mod tests {
     async fn idle_chats_are_forgotten() {
         let pacer = Pacer::new(&limits(vec![Rate::new(1, Duration::from_secs(1))], vec![]));
         for id in 0..PRUNE_EVERY {
-            pacer
-                .acquire(&ChannelRef::private(Platform::Test, id.to_string()))
-                .await;
+            pacer.acquire(PaceKey::private(&id.to_string())).await;
         }
         tokio::time::advance(Duration::from_secs(2)).await;
         for _ in 0..PRUNE_EVERY {
-            pacer
-                .acquire(&ChannelRef::private(Platform::Test, "x"))
-                .await;
+            pacer.acquire(PaceKey::private("x")).await;
         }
         assert!(pacer.tracked_chats() <= 2, "{}", pacer.tracked_chats());
     }

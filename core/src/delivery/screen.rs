@@ -217,7 +217,7 @@ mod tests {
     #[test]
     fn a_phrase_split_across_chunks_is_never_released() {
         let filters = filters();
-        let channel = ChannelRef::private(Platform::Test, "a");
+        let channel = ChannelRef::private(Platform::new("test"), "a");
         let mut screen = Screen::new(&filters, &channel);
         let mut shown = String::new();
         for chunk in ["The code is se", "cr", "et, and th", "at is all", "."] {
@@ -238,7 +238,7 @@ mod tests {
     #[test]
     fn a_blocked_phrase_stops_the_reply() {
         let filters = filters();
-        let channel = ChannelRef::private(Platform::Test, "a");
+        let channel = ChannelRef::private(Platform::new("test"), "a");
         let mut screen = Screen::new(&filters, &channel);
         let Released::Text(first) = screen.push("Here is how to do something quite long. ") else {
             panic!("nothing blocked yet")
@@ -296,7 +296,7 @@ mod tests {
     #[test]
     fn filters_see_the_context_of_a_streamed_part() {
         let filters: Vec<Arc<dyn OutputFilter>> = vec![Arc::new(WholeWord)];
-        let channel = ChannelRef::private(Platform::Test, "a");
+        let channel = ChannelRef::private(Platform::new("test"), "a");
         let mut screen = Screen::new(&filters, &channel);
         let mut shown = String::new();
         for chunk in ["ass", "istant"] {
@@ -318,7 +318,7 @@ mod tests {
 
     #[test]
     fn without_filters_text_passes_at_once() {
-        let channel = ChannelRef::private(Platform::Test, "a");
+        let channel = ChannelRef::private(Platform::new("test"), "a");
         let mut screen = Screen::new(&[], &channel);
         assert_eq!(screen.push("secret"), Released::Text("secret".into()));
         assert_eq!(screen.finish(), Released::Text(String::new()));
@@ -334,7 +334,7 @@ mod tests {
     #[test]
     fn whole_texts_are_screened_in_one_go() {
         let filters = filters();
-        let channel = ChannelRef::private(Platform::Test, "a");
+        let channel = ChannelRef::private(Platform::new("test"), "a");
         assert_eq!(
             screen_whole(&filters, &channel, "a secret"),
             Released::Text("a ******".into())

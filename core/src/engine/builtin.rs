@@ -1,12 +1,12 @@
-//! The commands every natter bot has: `/help`, `/reset`, `/persona`, `/stop`.
-//! (`/stop` is answered as it arrives, ahead of the queue; see `dispatch`.)
+//! Stage 3, route — the built-in commands every natter bot has: `/help`,
+//! `/reset`, `/persona`, `/stop`. (`/stop` is answered as it arrives, ahead of
+//! the queue; see `intake`.)
 
 use tracing::error;
 
-use super::Shared;
-use super::dispatch::{may_administer, send};
+use super::exchange::Exchange;
+use super::shared::Shared;
 use crate::command::{Command, CommandSpec};
-use crate::delivery::Courier;
 use crate::message::Incoming;
 
 /// The built-in commands, as `/help` lists them.
@@ -23,7 +23,18 @@ pub(crate) fn is_builtin(name: &str) -> bool {
     matches!(name, "help" | "reset" | "persona" | "stop")
 }
 
-pub(crate) async fn run(shared: &Shared, courier: &Courier, message: &Incoming, command: Command) {
+/// Every command: built-ins, then plugins' (for `/help` and platform menus).
+pub(crate) fn all(shared: &Shared) -> Vec<CommandSpec> {
+    let mut all = specs();
+    for registered in &shared.plugins {
+        all.extend(registered.plugin.commands());
+    }
+    all
+}
+
+/// Runs built-in `command` and answers it.
+pub(crate) async fn run(exchange: &Exchange<'_>, command: Command) {
+    let (shared, message) = (exchange.engine, &exchange.message);
     let text = match command.name.as_str() {
         "help" => help(shared),
         "reset" => reset(shared, message).await,
@@ -31,12 +42,12 @@ pub(crate) async fn run(shared: &Shared, courier: &Courier, message: &Incoming, 
         // Reaching the queue means nothing was in flight when it arrived.
         _ => "Nothing to stop.".to_owned(),
     };
-    send(courier, message, &text).await;
+    exchange.send(&text).await;
 }
 
 fn help(shared: &Shared) -> String {
     let mut text = String::from("Commands:\n");
-    for spec in shared.commands() {
+    for spec in all(shared) {
         text.push_str(&spec.help_line());
         text.push('\n');
     }
@@ -45,7 +56,13 @@ fn help(shared: &Shared) -> String {
 }
 
 async fn reset(shared: &Shared, message: &Incoming) -> String {
-    match shared.store.clear_history(&message.key).await {
+    match shared
+        .services
+        .stores
+        .history
+        .clear_history(&message.key)
+        .await
+    {
         Ok(()) => "History cleared. Let's start fresh.".into(),
         Err(e) => {
             error!(error = %e, "could not clear history");
@@ -55,7 +72,8 @@ async fn reset(shared: &Shared, message: &Incoming) -> String {
 }
 
 async fn persona(shared: &Shared, message: &Incoming, command: &Command) -> String {
-    let available = shared
+    let services = &shared.services;
+    let available = services
         .personas
         .iter()
         .map(|(name, _)| name)
@@ -63,7 +81,7 @@ async fn persona(shared: &Shared, message: &Incoming, command: &Command) -> Stri
         .join(", ");
     let arg = command.args.trim();
     if arg.is_empty() {
-        return match shared.resolve_persona(message).await {
+        return match services.resolve_persona(&message.channel).await {
             Ok((name, persona)) => {
                 let about = persona.description.unwrap_or(persona.system);
                 format!(
@@ -77,7 +95,7 @@ async fn persona(shared: &Shared, message: &Incoming, command: &Command) -> Stri
             }
         };
     }
-    if !may_administer(message) {
+    if !message.may_administer() {
         return "Only admins can change the persona in group chats.".into();
     }
     let Some(scope) = message.channel.scopes().into_iter().next() else {
@@ -85,18 +103,23 @@ async fn persona(shared: &Shared, message: &Incoming, command: &Command) -> Stri
     };
     let choice = if arg.eq_ignore_ascii_case("reset") {
         None
-    } else if shared.personas.get(arg).is_some() {
+    } else if services.personas.get(arg).is_some() {
         Some(arg)
     } else {
         return format!("There is no persona called {arg}. Available: {available}.");
     };
-    if let Err(e) = shared.store.set_persona_override(&scope, choice).await {
+    if let Err(e) = services
+        .stores
+        .history
+        .set_persona_override(&scope, choice)
+        .await
+    {
         error!(error = %e, "could not save the persona");
         return "Sorry, I couldn't change the persona. Please try again.".into();
     }
     match choice {
         Some(name) => format!("Persona is now {name}."),
-        None => match shared.resolve_persona(message).await {
+        None => match services.resolve_persona(&message.channel).await {
             Ok((name, _)) => format!("Persona reset to {name}."),
             Err(_) => "Persona reset.".into(),
         },

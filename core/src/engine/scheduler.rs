@@ -1,4 +1,4 @@
-//! The job scheduler: runs plugins' scheduled jobs (reminders) when they fall
+//! Beside the pipeline — the job scheduler: runs plugins' scheduled jobs (reminders) when they fall
 //! due, through [`Plugin::on_job`](crate::Plugin::on_job).
 //!
 //! Jobs live in the store, so they survive restarts; one that fell due while
@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use tracing::{debug, error, info, instrument, warn};
 
-use super::Shared;
+use super::shared::Shared;
 use crate::clock;
-use crate::plugin::{JobContext, PluginError};
-use crate::store::ScheduledJob;
+use crate::plugin::{Hook, JobContext, PluginError, PluginFailure};
+use crate::store::{ScheduledJob, StoreError};
 
 /// Jobs taken from the store at once.
 const BATCH: usize = 32;
@@ -43,7 +43,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         };
         tokio::select! {
             () = shared.scheduler_stop.cancelled() => break,
-            () = shared.job_added.notified() => {}
+            () = shared.services.job_added.notified() => {}
             () = tokio::time::sleep(wait) => {}
         }
     }
@@ -51,16 +51,17 @@ pub(crate) async fn run(shared: Arc<Shared>) {
 }
 
 /// Runs what is due; returns how long to sleep, or `None` to look again at once.
-async fn tick(shared: &Shared) -> Result<Option<Duration>, crate::store::StoreError> {
-    let now = shared.clock.now_unix_ms();
-    let jobs = shared.store.take_due_jobs(now, BATCH).await?;
-    let full = jobs.len() == BATCH;
-    futures::future::join_all(jobs.into_iter().map(|job| run_job(shared, job))).await;
+async fn tick(shared: &Shared) -> Result<Option<Duration>, StoreError> {
+    let (clock, jobs) = (&shared.services.clock, &shared.services.stores.jobs);
+    let now = clock.now_unix_ms();
+    let due = jobs.take_due_jobs(now, BATCH).await?;
+    let full = due.len() == BATCH;
+    futures::future::join_all(due.into_iter().map(|job| run_job(shared, job))).await;
     if full {
         return Ok(None);
     }
-    let now = shared.clock.now_unix_ms();
-    Ok(Some(match shared.store.next_job_due().await? {
+    let now = clock.now_unix_ms();
+    Ok(Some(match jobs.next_job_due().await? {
         Some(due) => clock::until(now, due).min(MAX_IDLE),
         None => MAX_IDLE,
     }))
@@ -73,28 +74,29 @@ async fn run_job(shared: &Shared, job: ScheduledJob) {
         put_back(shared, job, NO_PLUGIN_RETRY_MS).await;
         return;
     };
-    let mut cx = JobContext {
-        shared,
-        plugin: registered,
-        notify: Vec::new(),
-    };
+    let mut cx = JobContext::new(&shared.services, registered);
     match registered.plugin.on_job(&mut cx, job.clone()).await {
         Ok(()) => debug!("job done"),
         Err(PluginError::PlatformUnavailable(platform)) => {
             info!(%platform, "the job's platform is not running; trying again later");
             put_back(shared, job, PLATFORM_RETRY_MS).await;
         }
-        Err(error) => error!(%error, "scheduled job failed; dropped"),
+        Err(error) => {
+            // No user to tell: whatever the handler would say goes nowhere.
+            let failure = PluginFailure::new(registered.name.clone(), Hook::Job, error);
+            let _ = shared.on_error.handle(&failure);
+            warn!("scheduled job failed; dropped");
+        }
     }
 }
 
 /// Stores `job` again, due `delay_ms` from now.
 async fn put_back(shared: &Shared, job: ScheduledJob, delay_ms: i64) {
     let job = ScheduledJob {
-        due_unix_ms: shared.clock.now_unix_ms().saturating_add(delay_ms),
+        due_unix_ms: shared.services.clock.now_unix_ms().saturating_add(delay_ms),
         ..job
     };
-    if let Err(error) = shared.store.schedule_job(&job).await {
+    if let Err(error) = shared.services.stores.jobs.schedule_job(&job).await {
         error!(%error, "could not put a job back; it is lost");
     }
 }

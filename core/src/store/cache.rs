@@ -1,5 +1,5 @@
 //! [`CachedStore`]: keeps the recent turns of recently active conversations in
-//! memory, in front of any [`ConversationStore`], so the context window of a busy
+//! memory, in front of any [`HistoryStore`], so the context window of a busy
 //! conversation is served without a database round trip.
 //!
 //! The cache is an LRU capped at a number of conversations: memory is bounded by
@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use lru::LruCache;
 
-use super::{ConversationStore, ScheduledJob, StoreError, Turn, UsageRecord};
+use super::{HistoryStore, StoreError, Turn};
 use crate::message::ConversationKey;
 
 /// Turns kept per cached conversation at most, whatever window is asked for.
@@ -40,10 +40,10 @@ struct Entry {
 }
 
 /// A write-through LRU cache of recent turns (and of the persona overrides
-/// looked up for them) around another store. Plugin state, usage and jobs go
-/// straight to the inner store.
+/// looked up for them) in front of another [`HistoryStore`]. Plugin state,
+/// usage and jobs are not its business: [`super::Stores`] keeps them apart.
 pub struct CachedStore {
-    inner: Arc<dyn ConversationStore>,
+    inner: Arc<dyn HistoryStore>,
     cache: Mutex<LruCache<ConversationKey, Entry>>,
     /// Persona override per scope, `None` cached too (most scopes have none).
     personas: Mutex<LruCache<String, Option<String>>>,
@@ -68,7 +68,7 @@ impl std::fmt::Debug for CachedStore {
 
 impl CachedStore {
     /// A cache of at most `conversations` conversations in front of `inner`.
-    pub fn new(inner: Arc<dyn ConversationStore>, conversations: NonZeroUsize) -> Self {
+    pub fn new(inner: Arc<dyn HistoryStore>, conversations: NonZeroUsize) -> Self {
         Self {
             inner,
             cache: Mutex::new(LruCache::new(conversations)),
@@ -91,7 +91,7 @@ impl CachedStore {
     }
 
     /// The store behind the cache.
-    pub fn inner(&self) -> &Arc<dyn ConversationStore> {
+    pub fn inner(&self) -> &Arc<dyn HistoryStore> {
         &self.inner
     }
 
@@ -132,7 +132,7 @@ fn newest(turns: impl ExactSizeIterator<Item = Turn>, limit: usize) -> Vec<Turn>
 }
 
 #[async_trait]
-impl ConversationStore for CachedStore {
+impl HistoryStore for CachedStore {
     async fn load_turns(
         &self,
         key: &ConversationKey,
@@ -237,67 +237,6 @@ impl ConversationStore for CachedStore {
         personas.pop(scope);
         written
     }
-
-    async fn plugin_get(
-        &self,
-        namespace: &str,
-        key: &str,
-    ) -> Result<Option<serde_json::Value>, StoreError> {
-        self.inner.plugin_get(namespace, key).await
-    }
-
-    async fn plugin_put(
-        &self,
-        namespace: &str,
-        key: &str,
-        value: &serde_json::Value,
-    ) -> Result<(), StoreError> {
-        self.inner.plugin_put(namespace, key, value).await
-    }
-
-    async fn plugin_delete(&self, namespace: &str, key: &str) -> Result<bool, StoreError> {
-        self.inner.plugin_delete(namespace, key).await
-    }
-
-    async fn plugin_list(
-        &self,
-        namespace: &str,
-        prefix: &str,
-    ) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
-        self.inner.plugin_list(namespace, prefix).await
-    }
-
-    async fn record_usage(&self, record: &UsageRecord) -> Result<(), StoreError> {
-        self.inner.record_usage(record).await
-    }
-
-    async fn schedule_job(&self, job: &ScheduledJob) -> Result<i64, StoreError> {
-        self.inner.schedule_job(job).await
-    }
-
-    async fn take_due_jobs(
-        &self,
-        now_unix_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<ScheduledJob>, StoreError> {
-        self.inner.take_due_jobs(now_unix_ms, limit).await
-    }
-
-    async fn list_jobs(
-        &self,
-        namespace: &str,
-        owner: &str,
-    ) -> Result<Vec<ScheduledJob>, StoreError> {
-        self.inner.list_jobs(namespace, owner).await
-    }
-
-    async fn cancel_job(&self, namespace: &str, owner: &str, id: i64) -> Result<bool, StoreError> {
-        self.inner.cancel_job(namespace, owner, id).await
-    }
-
-    async fn next_job_due(&self) -> Result<Option<i64>, StoreError> {
-        self.inner.next_job_due().await
-    }
 }
 
 #[cfg(test)]
@@ -313,7 +252,7 @@ mod tests {
     use crate::store::MemoryStore;
 
     fn key(n: usize) -> ConversationKey {
-        ConversationKey::new(Platform::Test, format!("chat/{n}"))
+        ConversationKey::new(Platform::new("test"), format!("chat/{n}"))
     }
 
     fn turn(n: usize) -> Turn {
@@ -358,7 +297,7 @@ mod tests {
     }
 
     #[async_trait]
-    impl ConversationStore for Probe {
+    impl HistoryStore for Probe {
         async fn load_turns(
             &self,
             key: &ConversationKey,
@@ -386,62 +325,6 @@ mod tests {
             persona: Option<&str>,
         ) -> Result<(), StoreError> {
             self.inner.set_persona_override(scope, persona).await
-        }
-        async fn plugin_get(
-            &self,
-            namespace: &str,
-            key: &str,
-        ) -> Result<Option<serde_json::Value>, StoreError> {
-            self.inner.plugin_get(namespace, key).await
-        }
-        async fn plugin_put(
-            &self,
-            namespace: &str,
-            key: &str,
-            value: &serde_json::Value,
-        ) -> Result<(), StoreError> {
-            self.inner.plugin_put(namespace, key, value).await
-        }
-        async fn plugin_delete(&self, namespace: &str, key: &str) -> Result<bool, StoreError> {
-            self.inner.plugin_delete(namespace, key).await
-        }
-        async fn plugin_list(
-            &self,
-            namespace: &str,
-            prefix: &str,
-        ) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
-            self.inner.plugin_list(namespace, prefix).await
-        }
-        async fn record_usage(&self, record: &UsageRecord) -> Result<(), StoreError> {
-            self.inner.record_usage(record).await
-        }
-        async fn schedule_job(&self, job: &ScheduledJob) -> Result<i64, StoreError> {
-            self.inner.schedule_job(job).await
-        }
-        async fn take_due_jobs(
-            &self,
-            now_unix_ms: i64,
-            limit: usize,
-        ) -> Result<Vec<ScheduledJob>, StoreError> {
-            self.inner.take_due_jobs(now_unix_ms, limit).await
-        }
-        async fn list_jobs(
-            &self,
-            namespace: &str,
-            owner: &str,
-        ) -> Result<Vec<ScheduledJob>, StoreError> {
-            self.inner.list_jobs(namespace, owner).await
-        }
-        async fn cancel_job(
-            &self,
-            namespace: &str,
-            owner: &str,
-            id: i64,
-        ) -> Result<bool, StoreError> {
-            self.inner.cancel_job(namespace, owner, id).await
-        }
-        async fn next_job_due(&self) -> Result<Option<i64>, StoreError> {
-            self.inner.next_job_due().await
         }
     }
 

@@ -6,7 +6,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 
-use super::{ConversationStore, ScheduledJob, StoreError, Turn, UsageRecord};
+use super::{
+    HistoryStore, JobStore, ScheduledJob, StateStore, StoreError, Turn, UsageRecord, UsageStore,
+};
 use crate::message::ConversationKey;
 
 /// Turns kept per conversation; older ones can never fit a context window anyway.
@@ -14,7 +16,7 @@ const DEFAULT_TURNS_KEPT: usize = 1_000;
 /// Usage rows kept; the memory store is not a ledger of record.
 const USAGE_KEPT: usize = 10_000;
 
-/// An in-process [`ConversationStore`].
+/// An in-process [`super::Store`]: every part, in memory.
 #[derive(Debug)]
 pub struct MemoryStore {
     state: Mutex<State>,
@@ -67,7 +69,7 @@ impl MemoryStore {
 }
 
 #[async_trait]
-impl ConversationStore for MemoryStore {
+impl HistoryStore for MemoryStore {
     async fn load_turns(
         &self,
         key: &ConversationKey,
@@ -115,7 +117,10 @@ impl ConversationStore for MemoryStore {
         };
         Ok(())
     }
+}
 
+#[async_trait]
+impl StateStore for MemoryStore {
     async fn plugin_get(
         &self,
         namespace: &str,
@@ -170,16 +175,10 @@ impl ConversationStore for MemoryStore {
             })
             .unwrap_or_default())
     }
+}
 
-    async fn record_usage(&self, record: &UsageRecord) -> Result<(), StoreError> {
-        let mut state = self.state();
-        state.usage.push_back(record.clone());
-        while state.usage.len() > USAGE_KEPT {
-            state.usage.pop_front();
-        }
-        Ok(())
-    }
-
+#[async_trait]
+impl JobStore for MemoryStore {
     async fn schedule_job(&self, job: &ScheduledJob) -> Result<i64, StoreError> {
         let mut state = self.state();
         state.next_job_id += 1;
@@ -238,5 +237,17 @@ impl ConversationStore for MemoryStore {
 
     async fn next_job_due(&self) -> Result<Option<i64>, StoreError> {
         Ok(self.state().jobs.values().map(|job| job.due_unix_ms).min())
+    }
+}
+
+#[async_trait]
+impl UsageStore for MemoryStore {
+    async fn record_usage(&self, record: &UsageRecord) -> Result<(), StoreError> {
+        let mut state = self.state();
+        state.usage.push_back(record.clone());
+        while state.usage.len() > USAGE_KEPT {
+            state.usage.pop_front();
+        }
+        Ok(())
     }
 }

@@ -1,15 +1,22 @@
-//! The [`ConversationStore`] trait: what natter remembers between messages and
-//! across restarts, and [`MemoryStore`], the implementation that forgets on exit.
+//! What natter remembers between messages and across restarts, split by who
+//! needs it: [`HistoryStore`] (turns and persona choices), [`StateStore`]
+//! (plugins' state), [`JobStore`] (scheduled jobs) and [`UsageStore`] (the
+//! usage ledger). A database implements all four — that is a [`Store`] — and
+//! the engine holds one handle per part in [`Stores`], so a wrapper replaces
+//! only the part it wraps.
 //!
-//! `natter-store` implements the same trait on SQLite and Postgres; every
-//! implementation passes one conformance suite. [`CachedStore`] wraps any of
-//! them with a bounded LRU of recently active conversations.
+//! [`MemoryStore`] forgets on exit; `natter-store` implements the same traits
+//! on SQLite and Postgres, and every implementation passes one conformance
+//! suite. [`CachedStore`] puts a bounded LRU of recently active conversations
+//! in front of any [`HistoryStore`].
 
 mod cache;
 mod memory;
 
 pub use cache::CachedStore;
 pub use memory::MemoryStore;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -84,9 +91,10 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// Where conversations, persona choices, plugin state, usage and scheduled jobs live.
+/// A conversation's history and the persona choices made at run time: what a
+/// chat turn reads and writes. [`CachedStore`] caches exactly this.
 #[async_trait]
-pub trait ConversationStore: Send + Sync {
+pub trait HistoryStore: Send + Sync {
     /// The newest `limit` turns of `key`, oldest first.
     async fn load_turns(
         &self,
@@ -109,7 +117,11 @@ pub trait ConversationStore: Send + Sync {
         scope: &str,
         persona: Option<&str>,
     ) -> Result<(), StoreError>;
+}
 
+/// Plugins' own key/value state, one namespace per plugin.
+#[async_trait]
+pub trait StateStore: Send + Sync {
     /// A plugin's value for `key` in its `namespace`.
     async fn plugin_get(
         &self,
@@ -134,10 +146,11 @@ pub trait ConversationStore: Send + Sync {
         namespace: &str,
         prefix: &str,
     ) -> Result<Vec<(String, serde_json::Value)>, StoreError>;
+}
 
-    /// Adds a row to the usage ledger.
-    async fn record_usage(&self, record: &UsageRecord) -> Result<(), StoreError>;
-
+/// Jobs plugins scheduled for later (reminders).
+#[async_trait]
+pub trait JobStore: Send + Sync {
     /// Schedules a job (its `id` is ignored); returns the assigned id.
     async fn schedule_job(&self, job: &ScheduledJob) -> Result<i64, StoreError>;
 
@@ -161,4 +174,63 @@ pub trait ConversationStore: Send + Sync {
 
     /// The earliest due time of any pending job, so a scheduler knows how long to sleep.
     async fn next_job_due(&self) -> Result<Option<i64>, StoreError>;
+}
+
+/// The usage ledger: one row per model call.
+#[async_trait]
+pub trait UsageStore: Send + Sync {
+    /// Adds a row to the usage ledger.
+    async fn record_usage(&self, record: &UsageRecord) -> Result<(), StoreError>;
+}
+
+/// A database that keeps everything: history, plugin state, jobs and usage.
+/// Implemented for every type that implements the four parts.
+pub trait Store: HistoryStore + StateStore + JobStore + UsageStore {}
+
+impl<T: HistoryStore + StateStore + JobStore + UsageStore + ?Sized> Store for T {}
+
+/// The store behind each part of what natter remembers. Usually one database
+/// serves all four; a wrapper (a cache, a test probe) replaces just the part
+/// it wraps.
+#[derive(Clone)]
+pub struct Stores {
+    /// Turns and persona choices.
+    pub history: Arc<dyn HistoryStore>,
+    /// Plugins' state.
+    pub state: Arc<dyn StateStore>,
+    /// Scheduled jobs.
+    pub jobs: Arc<dyn JobStore>,
+    /// The usage ledger.
+    pub usage: Arc<dyn UsageStore>,
+}
+
+impl Stores {
+    /// Every part kept by `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            history: store.clone(),
+            state: store.clone(),
+            jobs: store.clone(),
+            usage: store,
+        }
+    }
+
+    /// The same stores with history kept by `history` (e.g. a [`CachedStore`]
+    /// in front of the database).
+    pub fn with_history(mut self, history: Arc<dyn HistoryStore>) -> Self {
+        self.history = history;
+        self
+    }
+}
+
+impl<S: Store + 'static> From<Arc<S>> for Stores {
+    fn from(store: Arc<S>) -> Self {
+        Self::new(store)
+    }
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stores").finish_non_exhaustive()
+    }
 }

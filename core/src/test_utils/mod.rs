@@ -19,6 +19,12 @@
 #![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)]
 
 pub mod conformance;
+mod store_suite;
+
+pub use store_suite::{
+    history_conformance, job_conformance, state_conformance, store_conformance, stores_conformance,
+    usage_conformance,
+};
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -40,11 +46,13 @@ use crate::message::{
 };
 use crate::outbox::{DeliveryError, Outbox, PlatformLimits, Rendered};
 use crate::plugin::Plugin;
-use crate::store::{ConversationStore, ScheduledJob, Turn, UsageRecord};
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+/// The platform [`TestBot`] attaches, and the one tests' messages come from.
+pub const TEST_PLATFORM: Platform = Platform::new("test");
 
 /// One step of a scripted reply.
 #[derive(Clone, Debug)]
@@ -485,7 +493,7 @@ impl TestBot {
     ) -> Self {
         let builder = Engine::builder(backend.clone()).clock(Arc::new(TokioClock::new()));
         let engine = configure(builder).build().expect("engine builds");
-        let inbox = engine.attach(Platform::Test, outbox.clone());
+        let inbox = engine.attach(TEST_PLATFORM, outbox.clone());
         Self {
             engine,
             inbox,
@@ -498,8 +506,8 @@ impl TestBot {
     /// A private-chat message from user `alice`.
     pub fn private(&self, text: &str) -> Incoming {
         self.message(
-            ConversationKey::new(Platform::Test, "private/alice"),
-            ChannelRef::private(Platform::Test, "alice"),
+            ConversationKey::new(TEST_PLATFORM, "private/alice"),
+            ChannelRef::private(TEST_PLATFORM, "alice"),
             Author::user("alice", "Alice"),
             Addressed::Private,
             text,
@@ -509,8 +517,8 @@ impl TestBot {
     /// A message in group `group` from `author`, addressed as given.
     pub fn group(&self, group: &str, author: Author, addressed: Addressed, text: &str) -> Incoming {
         self.message(
-            ConversationKey::new(Platform::Test, format!("group/{group}")),
-            ChannelRef::group(Platform::Test, group),
+            ConversationKey::new(TEST_PLATFORM, format!("group/{group}")),
+            ChannelRef::group(TEST_PLATFORM, group),
             author,
             addressed,
             text,
@@ -550,307 +558,4 @@ impl TestBot {
     pub async fn say(&self, text: &str) -> Vec<String> {
         self.send(self.private(text)).await
     }
-}
-
-/// The store conformance suite: every [`ConversationStore`] must pass it.
-/// `store` must be empty.
-pub async fn store_conformance(store: &dyn ConversationStore) {
-    let key = ConversationKey::new(Platform::Test, "conformance/a");
-    let other = ConversationKey::new(Platform::Test, "conformance/b");
-    let turn = |n: usize| Turn {
-        user: ChatMessage::user(format!("question {n}")).with_name("Alice"),
-        assistant: ChatMessage::assistant(format!("answer {n} ✓")),
-    };
-
-    // History: append, windowed load, isolation, clear.
-    assert!(store.load_turns(&key, 10).await.expect("load").is_empty());
-    for n in 0..5 {
-        store.append_turn(&key, &turn(n)).await.expect("append");
-    }
-    store.append_turn(&other, &turn(99)).await.expect("append");
-    let all = store.load_turns(&key, 100).await.expect("load");
-    assert_eq!(
-        all,
-        (0..5).map(turn).collect::<Vec<_>>(),
-        "turns round-trip in order"
-    );
-    let last_two = store.load_turns(&key, 2).await.expect("load");
-    assert_eq!(
-        last_two,
-        vec![turn(3), turn(4)],
-        "limit keeps the newest turns"
-    );
-    store.clear_history(&key).await.expect("clear");
-    assert!(store.load_turns(&key, 10).await.expect("load").is_empty());
-    assert_eq!(
-        store.load_turns(&other, 10).await.expect("load"),
-        vec![turn(99)]
-    );
-
-    // Persona overrides.
-    assert_eq!(
-        store.persona_override("test/channel/1").await.expect("get"),
-        None
-    );
-    store
-        .set_persona_override("test/channel/1", Some("pirate"))
-        .await
-        .expect("set");
-    assert_eq!(
-        store
-            .persona_override("test/channel/1")
-            .await
-            .expect("get")
-            .as_deref(),
-        Some("pirate")
-    );
-    store
-        .set_persona_override("test/channel/1", Some("poet"))
-        .await
-        .expect("replace");
-    assert_eq!(
-        store
-            .persona_override("test/channel/1")
-            .await
-            .expect("get")
-            .as_deref(),
-        Some("poet")
-    );
-    store
-        .set_persona_override("test/channel/1", None)
-        .await
-        .expect("unset");
-    assert_eq!(
-        store.persona_override("test/channel/1").await.expect("get"),
-        None
-    );
-
-    // Plugin state is namespaced.
-    let value = serde_json::json!({"score": 3, "subject": "math"});
-    store
-        .plugin_put("tutor", "alice/math", &value)
-        .await
-        .expect("put");
-    store
-        .plugin_put("tutor", "alice/physics", &serde_json::json!(1))
-        .await
-        .expect("put");
-    store
-        .plugin_put("tutor", "bob/math", &serde_json::json!(2))
-        .await
-        .expect("put");
-    store
-        .plugin_put("other", "alice/math", &serde_json::json!("x"))
-        .await
-        .expect("put");
-    assert_eq!(
-        store.plugin_get("tutor", "alice/math").await.expect("get"),
-        Some(value.clone())
-    );
-    let listed = store.plugin_list("tutor", "alice/").await.expect("list");
-    assert_eq!(
-        listed.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
-        vec!["alice/math", "alice/physics"]
-    );
-    assert!(
-        store
-            .plugin_delete("tutor", "alice/math")
-            .await
-            .expect("delete")
-    );
-    assert!(
-        !store
-            .plugin_delete("tutor", "alice/math")
-            .await
-            .expect("delete")
-    );
-    assert_eq!(
-        store.plugin_get("tutor", "alice/math").await.expect("get"),
-        None
-    );
-    assert_eq!(
-        store.plugin_get("other", "alice/math").await.expect("get"),
-        Some(serde_json::json!("x"))
-    );
-
-    // Usage ledger accepts rows.
-    store
-        .record_usage(&UsageRecord {
-            key: key.clone(),
-            user_id: "alice".into(),
-            backend: "scripted".into(),
-            model: "script".into(),
-            prompt_tokens: 10,
-            completion_tokens: 5,
-            at_unix_ms: 1_700_000_000_000,
-        })
-        .await
-        .expect("usage");
-
-    // Scheduled jobs: taken once, in due order; cancel only your own.
-    let job = |owner: &str, due: i64| ScheduledJob {
-        id: 0,
-        namespace: "remind".into(),
-        owner: owner.into(),
-        due_unix_ms: due,
-        payload: serde_json::json!({"text": format!("at {due}")}),
-    };
-    assert_eq!(store.next_job_due().await.expect("next"), None);
-    let late = store
-        .schedule_job(&job("alice", 3_000))
-        .await
-        .expect("schedule");
-    let early = store
-        .schedule_job(&job("alice", 1_000))
-        .await
-        .expect("schedule");
-    let bobs = store
-        .schedule_job(&job("bob", 2_000))
-        .await
-        .expect("schedule");
-    assert_eq!(store.next_job_due().await.expect("next"), Some(1_000));
-    let mine = store.list_jobs("remind", "alice").await.expect("list");
-    assert_eq!(
-        mine.iter().map(|j| j.id).collect::<Vec<_>>(),
-        vec![early, late]
-    );
-    assert!(
-        !store
-            .cancel_job("remind", "alice", bobs)
-            .await
-            .expect("cancel")
-    );
-    let due = store.take_due_jobs(2_500, 10).await.expect("take");
-    assert_eq!(
-        due.iter().map(|j| j.id).collect::<Vec<_>>(),
-        vec![early, bobs]
-    );
-    assert_eq!(due[0].payload, serde_json::json!({"text": "at 1000"}));
-    assert!(
-        store
-            .take_due_jobs(2_500, 10)
-            .await
-            .expect("take")
-            .is_empty(),
-        "taken once"
-    );
-    assert!(
-        store
-            .cancel_job("remind", "alice", late)
-            .await
-            .expect("cancel")
-    );
-    assert!(
-        store
-            .take_due_jobs(10_000, 10)
-            .await
-            .expect("take")
-            .is_empty()
-    );
-
-    store_conformance_edges(store).await;
-}
-
-/// Edge cases of [`store_conformance`]: limits, overwrites, and text that SQL
-/// pattern matching would misread.
-async fn store_conformance_edges(store: &dyn ConversationStore) {
-    let key = ConversationKey::new(Platform::Test, "conformance/edges 100%_sure");
-    let turn = |n: usize| Turn {
-        user: ChatMessage::user(format!(
-            "q{n} 'quoted' \"double\" \\ ; DROP TABLE turns; --"
-        )),
-        assistant: ChatMessage::assistant(format!("a{n}\nline two\u{1F600}")).with_name("Bot"),
-    };
-
-    // History: a zero window, appending after a clear, names on replies.
-    store.append_turn(&key, &turn(0)).await.expect("append");
-    assert!(store.load_turns(&key, 0).await.expect("load").is_empty());
-    store.clear_history(&key).await.expect("clear");
-    store.append_turn(&key, &turn(1)).await.expect("append");
-    store.append_turn(&key, &turn(2)).await.expect("append");
-    assert_eq!(
-        store.load_turns(&key, 10).await.expect("load"),
-        vec![turn(1), turn(2)],
-        "history restarts cleanly after a clear"
-    );
-    store.clear_history(&key).await.expect("clear");
-
-    // Persona overrides are per scope.
-    store
-        .set_persona_override("test/server/1", Some("pirate"))
-        .await
-        .expect("set");
-    assert_eq!(
-        store.persona_override("test/server/10").await.expect("get"),
-        None
-    );
-    store
-        .set_persona_override("test/server/1", None)
-        .await
-        .expect("unset");
-
-    // Plugin state: overwrite, wildcard characters are literal, empty prefix lists all.
-    store
-        .plugin_put("edges", "a%", &serde_json::json!(1))
-        .await
-        .expect("put");
-    store
-        .plugin_put("edges", "a%", &serde_json::json!([1, 2.5, null, "x"]))
-        .await
-        .expect("overwrite");
-    store
-        .plugin_put("edges", "ab", &serde_json::json!(true))
-        .await
-        .expect("put");
-    store
-        .plugin_put("edges", "a_c", &serde_json::json!({"nested": {"k": "v"}}))
-        .await
-        .expect("put");
-    store
-        .plugin_put("edges", "B", &serde_json::json!("upper"))
-        .await
-        .expect("put");
-    assert_eq!(
-        store.plugin_get("edges", "a%").await.expect("get"),
-        Some(serde_json::json!([1, 2.5, null, "x"])),
-        "put replaces"
-    );
-    let keys = |listed: Vec<(String, serde_json::Value)>| {
-        listed.into_iter().map(|(k, _)| k).collect::<Vec<_>>()
-    };
-    assert_eq!(
-        keys(store.plugin_list("edges", "a%").await.expect("list")),
-        vec!["a%"],
-        "% is not a wildcard"
-    );
-    assert_eq!(
-        keys(store.plugin_list("edges", "a_").await.expect("list")),
-        vec!["a_c"],
-        "_ is not a wildcard"
-    );
-    assert_eq!(
-        keys(store.plugin_list("edges", "").await.expect("list")),
-        vec!["B", "a%", "a_c", "ab"],
-        "an empty prefix lists every key, in byte order"
-    );
-    for key in ["a%", "ab", "a_c", "B"] {
-        store.plugin_delete("edges", key).await.expect("delete");
-    }
-
-    // Jobs: the limit takes the earliest; the rest stay.
-    let job = |due: i64| ScheduledJob {
-        id: 0,
-        namespace: "edges".into(),
-        owner: "carol".into(),
-        due_unix_ms: due,
-        payload: serde_json::json!(due),
-    };
-    let second = store.schedule_job(&job(20)).await.expect("schedule");
-    let first = store.schedule_job(&job(10)).await.expect("schedule");
-    let taken = store.take_due_jobs(100, 1).await.expect("take");
-    assert_eq!(taken.iter().map(|j| j.id).collect::<Vec<_>>(), vec![first]);
-    assert_eq!(store.next_job_due().await.expect("next"), Some(20));
-    let taken = store.take_due_jobs(100, 5).await.expect("take");
-    assert_eq!(taken.iter().map(|j| j.id).collect::<Vec<_>>(), vec![second]);
-    assert_eq!(store.next_job_due().await.expect("next"), None);
 }

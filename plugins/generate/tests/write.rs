@@ -18,7 +18,7 @@ fn bot() -> TestBot {
 }
 
 fn alice_key() -> ConversationKey {
-    ConversationKey::new(Platform::Test, "private/alice")
+    ConversationKey::new(Platform::new("test"), "private/alice")
 }
 
 /// The user message of the last request (the rendered prompt).
@@ -237,7 +237,12 @@ async fn a_piece_enters_history_when_the_user_follows_up() {
     bot.say("/write poem roses").await;
     let store = bot.engine.store();
     assert!(
-        store.load_turns(&alice_key(), 10).await.unwrap().is_empty(),
+        store
+            .history
+            .load_turns(&alice_key(), 10)
+            .await
+            .unwrap()
+            .is_empty(),
         "not yet"
     );
 
@@ -249,7 +254,12 @@ async fn a_piece_enters_history_when_the_user_follows_up() {
     assert_eq!(messages[n - 2], ChatMessage::assistant("Roses are red."));
     assert_eq!(messages[n - 1], ChatMessage::user("make it shorter"));
     assert_eq!(
-        store.load_turns(&alice_key(), 10).await.unwrap().len(),
+        store
+            .history
+            .load_turns(&alice_key(), 10)
+            .await
+            .unwrap()
+            .len(),
         2,
         "piece + follow-up"
     );
@@ -286,7 +296,7 @@ async fn in_groups_others_bring_a_piece_in_only_by_replying_to_it() {
     let bot = bot();
     let alice = Author::user("alice", "Alice");
     let bob = Author::user("bob", "Bob");
-    let key = ConversationKey::new(Platform::Test, "group/club");
+    let key = ConversationKey::new(Platform::new("test"), "group/club");
     bot.backend.reply("## Club Song\nWe meet on Tuesdays.");
     bot.send(bot.group("club", alice, Addressed::Command, "/write poem our club"))
         .await;
@@ -299,7 +309,13 @@ async fn in_groups_others_bring_a_piece_in_only_by_replying_to_it() {
     ))
     .await;
     assert_eq!(
-        bot.engine.store().load_turns(&key, 10).await.unwrap().len(),
+        bot.engine
+            .store()
+            .history
+            .load_turns(&key, 10)
+            .await
+            .unwrap()
+            .len(),
         1,
         "only Bob's chat"
     );
@@ -329,6 +345,7 @@ async fn history_policy_always_and_never() {
         let turns = bot
             .engine
             .store()
+            .history
             .load_turns(&alice_key(), 10)
             .await
             .unwrap();
@@ -337,6 +354,7 @@ async fn history_policy_always_and_never() {
         let turns = bot
             .engine
             .store()
+            .history
             .load_turns(&alice_key(), 10)
             .await
             .unwrap();

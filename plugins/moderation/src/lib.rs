@@ -49,7 +49,7 @@ pub mod settings;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use natter_core::{Flow, OutputFilter, Plugin, PluginContext, PluginError};
+use natter_core::{Flow, Moderator, OutputFilter, Plugin, PluginContext, PluginError};
 use tracing::{debug, info, instrument};
 
 pub use error::ModerationError;
@@ -103,6 +103,14 @@ impl ModerationPlugin {
         })
     }
 
+    /// The same plugin, asking `moderator` (the provider's moderation
+    /// service, e.g. the OpenAI backend) where `openai_moderation` is on.
+    /// Without one, that setting lets every message through (with a warning).
+    pub fn with_moderator(mut self, moderator: Arc<dyn Moderator>) -> Self {
+        self.provider.set_moderator(moderator);
+        self
+    }
+
     /// How many characters of a streamed reply the output filter holds back
     /// (0 without output rules).
     pub fn lookahead(&self) -> usize {
@@ -145,7 +153,7 @@ impl Plugin for ModerationPlugin {
             }
         }
         if policy.provider_check && !text.trim().is_empty() {
-            let reply = match self.provider.check(cx.model(), text).await {
+            let reply = match self.provider.check(text).await {
                 Verdict::Pass => return Ok(Flow::Continue),
                 Verdict::Flagged => &self.refusal,
                 Verdict::Unavailable => &self.unavailable,

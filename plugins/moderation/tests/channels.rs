@@ -33,8 +33,8 @@ input = { words = ["heck"] }
 /// A message mentioning the bot in topic `thread` of group `group`.
 async fn in_thread(bot: &TestBot, group: &str, thread: &str, text: &str) -> Vec<String> {
     let message = bot.message(
-        ConversationKey::new(Platform::Test, format!("group/{group}/{thread}")),
-        ChannelRef::group(Platform::Test, group).in_thread(thread),
+        ConversationKey::new(Platform::new("test"), format!("group/{group}/{thread}")),
+        ChannelRef::group(Platform::new("test"), group).in_thread(thread),
         Author::user("bob", "Bob"),
         Addressed::Mentioned,
         text,

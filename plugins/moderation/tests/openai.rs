@@ -8,13 +8,11 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use async_trait::async_trait;
 use common::REFUSAL;
 use natter_core::test_utils::{RecordingOutbox, TestBot};
 use natter_core::{
-    Addressed, Author, Capabilities, ChannelRef, ChatMessage, ChatRequest, ChatResponse,
-    ChatStream, ConversationKey, Engine, Inbox, Incoming, MessageId, ModelBackend, ModelError,
-    Moderation, Platform,
+    Addressed, Author, ChannelRef, ConversationKey, Engine, Inbox, Incoming, MessageId,
+    ModelBackend, Moderator, Platform,
 };
 use natter_openai::{OpenAiBackend, OpenAiSettings};
 use natter_test_support::openai::FakeOpenAi;
@@ -39,37 +37,8 @@ fn dead_url() -> String {
     format!("http://127.0.0.1:{port}/v1")
 }
 
-/// Chat from one backend, moderation from another: an OpenAI API whose
-/// moderation endpoint is down while chat works.
-struct SplitBackend {
-    chat: OpenAiBackend,
-    moderation: OpenAiBackend,
-}
-
-#[async_trait]
-impl ModelBackend for SplitBackend {
-    fn capabilities(&self) -> Capabilities {
-        self.chat.capabilities()
-    }
-
-    fn count_tokens(&self, messages: &[ChatMessage]) -> usize {
-        self.chat.count_tokens(messages)
-    }
-
-    async fn stream(&self, request: ChatRequest) -> Result<ChatStream, ModelError> {
-        self.chat.stream(request).await
-    }
-
-    async fn complete(&self, request: ChatRequest) -> Result<ChatResponse, ModelError> {
-        self.chat.complete(request).await
-    }
-
-    async fn moderate(&self, text: &str) -> Result<Option<Moderation>, ModelError> {
-        self.moderation.moderate(text).await
-    }
-}
-
-/// An engine on `backend` with the moderation plugin, on a recording platform.
+/// An engine on `backend` with the moderation plugin checking with
+/// `moderator`, on a recording platform.
 struct Bot {
     _engine: Engine,
     inbox: Inbox,
@@ -78,14 +47,14 @@ struct Bot {
 }
 
 impl Bot {
-    fn new(backend: Arc<dyn ModelBackend>, settings: &str) -> Self {
-        let plugin = Arc::new(common::plugin(settings));
+    fn new(backend: Arc<dyn ModelBackend>, moderator: Arc<dyn Moderator>, settings: &str) -> Self {
+        let plugin = Arc::new(common::plugin(settings).with_moderator(moderator));
         let engine = Engine::builder(backend)
             .plugin(plugin, serde_json::Value::Null)
             .build()
             .unwrap();
         let outbox = Arc::new(RecordingOutbox::default());
-        let inbox = engine.attach(Platform::Test, outbox.clone());
+        let inbox = engine.attach(Platform::new("test"), outbox.clone());
         Self {
             _engine: engine,
             inbox,
@@ -98,8 +67,8 @@ impl Bot {
     async fn say_in(&self, channel: &str, text: &str) -> Vec<String> {
         let n = self.next.fetch_add(1, Ordering::SeqCst);
         let message = Incoming {
-            key: ConversationKey::new(Platform::Test, format!("private/{channel}")),
-            channel: ChannelRef::private(Platform::Test, channel),
+            key: ConversationKey::new(Platform::new("test"), format!("private/{channel}")),
+            channel: ChannelRef::private(Platform::new("test"), channel),
             id: MessageId(format!("in-{n}")),
             author: Author::user("alice", "Alice"),
             text: text.to_owned(),
@@ -125,10 +94,8 @@ async fn fake() -> FakeOpenAi {
 #[tokio::test]
 async fn flagged_input_is_refused_before_the_model_sees_it() {
     let fake = fake().await;
-    let bot = Bot::new(
-        Arc::new(openai(fake.base_url())),
-        "openai_moderation = true",
-    );
+    let openai = Arc::new(openai(fake.base_url()));
+    let bot = Bot::new(openai.clone(), openai, "openai_moderation = true");
     assert_eq!(bot.say("you IDIOT").await, [REFUSAL]);
     assert!(
         fake.requests().is_empty(),
@@ -143,10 +110,8 @@ async fn flagged_input_is_refused_before_the_model_sees_it() {
 #[tokio::test]
 async fn clean_input_passes_to_the_model() {
     let fake = fake().await;
-    let bot = Bot::new(
-        Arc::new(openai(fake.base_url())),
-        "openai_moderation = true",
-    );
+    let openai = Arc::new(openai(fake.base_url()));
+    let bot = Bot::new(openai.clone(), openai, "openai_moderation = true");
     assert_eq!(bot.say("hello there").await, ["echo: hello there"]);
     assert_eq!(fake.moderation_requests().len(), 1);
     assert_eq!(fake.requests().len(), 1);
@@ -155,8 +120,10 @@ async fn clean_input_passes_to_the_model() {
 #[tokio::test]
 async fn the_rules_come_first_and_the_service_sees_redacted_text() {
     let fake = fake().await;
+    let openai = Arc::new(openai(fake.base_url()));
     let bot = Bot::new(
-        Arc::new(openai(fake.base_url())),
+        openai.clone(),
+        openai,
         r#"
         openai_moderation = true
         input = { words = ["spam"], patterns = ['\d{4}-\d{4}'] }
@@ -182,8 +149,10 @@ async fn the_rules_come_first_and_the_service_sees_redacted_text() {
 #[tokio::test]
 async fn the_service_is_not_asked_where_a_channel_turns_it_off() {
     let fake = fake().await;
+    let openai = Arc::new(openai(fake.base_url()));
     let bot = Bot::new(
-        Arc::new(openai(fake.base_url())),
+        openai.clone(),
+        openai,
         r#"
         openai_moderation = true
         channels."test:trusted" = { openai_moderation = false }
@@ -200,11 +169,12 @@ async fn the_service_is_not_asked_where_a_channel_turns_it_off() {
 #[tokio::test]
 async fn a_failing_endpoint_lets_messages_through_by_default() {
     let fake = fake().await;
-    let backend = SplitBackend {
-        chat: openai(fake.base_url()),
-        moderation: openai(dead_url()),
-    };
-    let bot = Bot::new(Arc::new(backend), "openai_moderation = true");
+    // Chat works while the moderation endpoint is down.
+    let bot = Bot::new(
+        Arc::new(openai(fake.base_url())),
+        Arc::new(openai(dead_url())),
+        "openai_moderation = true",
+    );
     assert_eq!(bot.say("you idiot").await, ["echo: you idiot"]);
     assert_eq!(fake.requests().len(), 1, "the model was asked");
 }
@@ -212,12 +182,9 @@ async fn a_failing_endpoint_lets_messages_through_by_default() {
 #[tokio::test]
 async fn a_failing_endpoint_refuses_messages_when_set_to() {
     let fake = fake().await;
-    let backend = SplitBackend {
-        chat: openai(fake.base_url()),
-        moderation: openai(dead_url()),
-    };
     let bot = Bot::new(
-        Arc::new(backend),
+        Arc::new(openai(fake.base_url())),
+        Arc::new(openai(dead_url())),
         r#"
         openai_moderation = true
         on_check_error = "refuse"
@@ -228,7 +195,7 @@ async fn a_failing_endpoint_refuses_messages_when_set_to() {
 }
 
 #[tokio::test]
-async fn a_backend_without_a_moderation_service_lets_messages_through() {
+async fn without_a_moderation_service_messages_pass() {
     let bot = TestBot::with_plugin(common::plugin("openai_moderation = true"));
     assert_eq!(bot.say("you idiot").await, ["echo: you idiot"]);
     assert_eq!(bot.say("again").await, ["echo: again"]);

@@ -77,8 +77,8 @@ mod tests {
 
     fn message() -> Incoming {
         Incoming {
-            key: ConversationKey::new(Platform::Telegram, "chat/-100"),
-            channel: ChannelRef::group(Platform::Telegram, "-100").in_thread("7"),
+            key: ConversationKey::new(Platform::new("telegram"), "chat/-100"),
+            channel: ChannelRef::group(Platform::new("telegram"), "-100").in_thread("7"),
             id: MessageId("55".into()),
             author: Author::user("123", "Alice"),
             text: "/remind 10m tea".into(),

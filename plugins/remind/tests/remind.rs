@@ -130,7 +130,10 @@ async fn a_reminder_fires_at_its_time_where_it_was_set_mentioning_its_author() {
         reminder.text, "⏰ @Alice, reminder: tea",
         "on time: no late note"
     );
-    assert_eq!(reminder.to, ChannelRef::group(Platform::Test, "kitchen"));
+    assert_eq!(
+        reminder.to,
+        ChannelRef::group(Platform::new("test"), "kitchen")
+    );
     assert_eq!(reminder.reply_to, Some(set_id), "replies to the /remind");
     assert_eq!(reminder.notify, ["alice"], "the mention notifies Alice");
     let fired = reminder.at - start;
@@ -237,11 +240,11 @@ async fn reminders_belong_to_whoever_set_them() {
         places,
         [
             (
-                ChannelRef::private(Platform::Test, "alice"),
+                ChannelRef::private(Platform::new("test"), "alice"),
                 "⏰ @Alice, reminder: secret plan".to_owned()
             ),
             (
-                ChannelRef::group(Platform::Test, "team"),
+                ChannelRef::group(Platform::new("test"), "team"),
                 "⏰ @Alice, reminder: retro".to_owned()
             ),
         ]
@@ -318,6 +321,7 @@ async fn limits_and_bad_input_get_clear_answers() {
     assert!(
         bot.engine
             .store()
+            .jobs
             .list_jobs("remind", "test:alice")
             .await
             .unwrap()
@@ -338,6 +342,7 @@ async fn limits_and_bad_input_get_clear_answers() {
     let jobs = bot
         .engine
         .store()
+        .jobs
         .list_jobs("remind", "test:alice")
         .await
         .unwrap();
@@ -377,6 +382,7 @@ async fn times_are_read_in_each_users_own_zone() {
     let jobs = bot
         .engine
         .store()
+        .jobs
         .list_jobs("remind", "test:alice")
         .await
         .unwrap();
@@ -395,6 +401,7 @@ async fn times_are_read_in_each_users_own_zone() {
     let bobs = bot
         .engine
         .store()
+        .jobs
         .list_jobs("remind", "test:bob")
         .await
         .unwrap();

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use natter_core::test_utils::TestBot;
-use natter_core::{ConversationStore, TokioClock};
+use natter_core::{JobStore, TokioClock};
 use natter_plugin_remind::{RemindPlugin, RemindSettings};
 use natter_store::StoreSettings;
 
@@ -20,7 +20,7 @@ fn ms(at: &str) -> i64 {
 }
 
 /// An engine on the SQLite file `url` whose clock reads `now`.
-async fn start(url: &str, now: &str) -> (TestBot, Arc<dyn ConversationStore>) {
+async fn start(url: &str, now: &str) -> (TestBot, Arc<dyn JobStore>) {
     let store = natter_store::open(&StoreSettings::with_url(url))
         .await
         .unwrap();
@@ -31,11 +31,11 @@ async fn start(url: &str, now: &str) -> (TestBot, Arc<dyn ConversationStore>) {
     .unwrap();
     let clock = TokioClock::starting_at(ms(now));
     let bot = TestBot::with(|b| {
-        b.store(Arc::clone(&store))
+        b.store(store.clone())
             .clock(Arc::new(clock))
             .plugin(Arc::new(plugin), serde_json::Value::Null)
     });
-    (bot, store)
+    (bot, store.jobs)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -63,8 +63,8 @@ mod tests {
 
     fn message() -> Incoming {
         Incoming {
-            key: ConversationKey::new(Platform::Telegram, "chat/42"),
-            channel: ChannelRef::private(Platform::Telegram, "42"),
+            key: ConversationKey::new(Platform::new("telegram"), "chat/42"),
+            channel: ChannelRef::private(Platform::new("telegram"), "42"),
             id: MessageId("7".into()),
             author: Author::user("42", "Alice"),
             text: "/human parcel lost".into(),

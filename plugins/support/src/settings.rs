@@ -282,7 +282,7 @@ mod tests {
         assert!(error.to_string().contains("-1001234"), "{error}");
         assert_eq!(
             key_of(SupportSettings {
-                channels: vec!["telegram:1".into(), "slack:C1".into()],
+                channels: vec!["telegram:1".into(), "Sl@ck:C1".into()],
                 ..settings()
             }),
             "plugins.support.channels"
@@ -328,17 +328,17 @@ mod tests {
         .check()
         .unwrap();
         assert!(checked.handoff.is_none(), "blank means not configured");
-        let telegram = ChannelRef::group(Platform::Telegram, "-100123");
+        let telegram = ChannelRef::group(Platform::new("telegram"), "-100123");
         assert!(checked.covers(&telegram));
         assert!(checked.covers(&telegram.clone().in_thread("7")));
-        assert!(!checked.covers(&ChannelRef::group(Platform::Discord, "-100123")));
-        assert!(!checked.covers(&ChannelRef::group(Platform::Telegram, "-1001234")));
-        let discord = ChannelRef::group(Platform::Discord, "10").in_server("1");
+        assert!(!checked.covers(&ChannelRef::group(Platform::new("discord"), "-100123")));
+        assert!(!checked.covers(&ChannelRef::group(Platform::new("telegram"), "-1001234")));
+        let discord = ChannelRef::group(Platform::new("discord"), "10").in_server("1");
         assert!(checked.covers(&discord.clone().in_thread("20")));
         assert!(!checked.covers(&discord.clone().in_thread("21")));
         assert!(!checked.covers(&discord));
 
         let everywhere = settings().check().unwrap();
-        assert!(everywhere.covers(&ChannelRef::private(Platform::Test, "alice")));
+        assert!(everywhere.covers(&ChannelRef::private(Platform::new("test"), "alice")));
     }
 }

@@ -54,7 +54,7 @@ fn sent_to(bot: &TestBot, channel: &str) -> Vec<String> {
         .into_iter()
         .filter_map(|event| match event {
             OutboxEvent::Send { to, text, .. }
-                if to.platform == Platform::Test && to.channel == channel =>
+                if to.platform == Platform::new("test") && to.channel == channel =>
             {
                 Some(text)
             }

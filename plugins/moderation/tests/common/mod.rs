@@ -56,6 +56,7 @@ pub fn everything_shown(outbox: &RecordingOutbox) -> Vec<String> {
 pub async fn history(bot: &TestBot) -> Vec<Turn> {
     bot.engine
         .store()
+        .history
         .load_turns(&bot.private("").key, 10)
         .await
         .unwrap()

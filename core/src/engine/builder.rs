@@ -1,0 +1,196 @@
+//! [`EngineBuilder`]: puts an engine together — backend, stores, personas,
+//! plugins, failure handler, clock — and checks what can be checked before
+//! the first message: plugin names and commands.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::shared::Shared;
+use super::{Engine, builtin};
+use crate::backend::ModelBackend;
+use crate::clock::{Clock, SystemClock};
+use crate::command::{Command, CommandSpec};
+use crate::delivery::OutputFilter;
+use crate::persona::Personas;
+use crate::plugin::{DefaultErrorHandler, Plugin, PluginErrorHandler, Registered};
+use crate::services::Services;
+use crate::settings::{EngineSettings, ModelDefaults};
+use crate::store::{MemoryStore, Stores};
+
+/// A problem with how the engine was put together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// Two plugins, or a plugin and a built-in, claim the same command.
+    #[error("command /{command} is claimed by both {first} and {second}")]
+    CommandClash {
+        /// The command.
+        command: String,
+        /// Who claimed it first.
+        first: String,
+        /// Who claimed it again.
+        second: String,
+    },
+    /// Two plugins have the same name.
+    #[error("two plugins are named `{0}`")]
+    DuplicatePlugin(String),
+    /// A command name platforms would refuse.
+    #[error("plugin {plugin} declares an invalid command name `{command}` (use a-z, 0-9, _)")]
+    InvalidCommand {
+        /// The plugin.
+        plugin: String,
+        /// The name.
+        command: String,
+    },
+}
+
+/// Builds an [`Engine`].
+pub struct EngineBuilder {
+    backend: Arc<dyn ModelBackend>,
+    stores: Stores,
+    settings: EngineSettings,
+    defaults: ModelDefaults,
+    personas: Personas,
+    plugins: Vec<Registered>,
+    on_error: Arc<dyn PluginErrorHandler>,
+    clock: Arc<dyn Clock>,
+}
+
+impl EngineBuilder {
+    pub(crate) fn new(backend: Arc<dyn ModelBackend>) -> Self {
+        Self {
+            backend,
+            stores: Stores::new(Arc::new(MemoryStore::new())),
+            settings: EngineSettings::default(),
+            defaults: ModelDefaults::default(),
+            personas: Personas::default(),
+            plugins: Vec::new(),
+            on_error: Arc::new(DefaultErrorHandler),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The clock scheduled jobs run by (default: the system clock; tests use
+    /// [`crate::clock::TokioClock`] to drive it with tokio's paused time).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Where history and state live (default: in memory). Takes a whole
+    /// [`crate::Store`] (`Arc<SqlStore>`, `Arc<MemoryStore>`) or [`Stores`]
+    /// assembled part by part.
+    pub fn store(mut self, stores: impl Into<Stores>) -> Self {
+        self.stores = stores.into();
+        self
+    }
+
+    /// The `[engine]` settings.
+    pub fn settings(mut self, settings: EngineSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// The `[model]` generation defaults.
+    pub fn model_defaults(mut self, defaults: ModelDefaults) -> Self {
+        self.defaults = defaults;
+        self
+    }
+
+    /// The personas.
+    pub fn personas(mut self, personas: Personas) -> Self {
+        self.personas = personas;
+        self
+    }
+
+    /// Adds a plugin with its settings section (`serde_json::Value::Null` for none).
+    pub fn plugin(mut self, plugin: Arc<dyn Plugin>, config: serde_json::Value) -> Self {
+        self.plugins.push(Registered::new(plugin, config));
+        self
+    }
+
+    /// What to do when a plugin hook fails (default: [`DefaultErrorHandler`]).
+    /// A closure `|failure: &PluginFailure| -> Option<String>` will do: it
+    /// logs as it likes and returns the sentence the user sees, if any.
+    pub fn on_plugin_error(mut self, handler: impl PluginErrorHandler + 'static) -> Self {
+        self.on_error = Arc::new(handler);
+        self
+    }
+
+    /// Checks the plugins' commands and builds the engine.
+    pub fn build(self) -> Result<Engine, EngineError> {
+        let plugin_commands = resolve_commands(&self.plugins)?;
+        let filters: Vec<Arc<dyn OutputFilter>> = self
+            .plugins
+            .iter()
+            .filter_map(|registered| registered.plugin.output_filter())
+            .collect();
+        let services = Services::new(
+            self.backend,
+            self.stores,
+            self.personas,
+            self.defaults,
+            self.settings.max_history_turns,
+            self.clock,
+        );
+        let shared = Shared {
+            services,
+            parallel: Semaphore::new(self.settings.max_parallel.max(1)),
+            settings: self.settings,
+            plugins: self.plugins,
+            plugin_commands,
+            filters: Arc::from(filters),
+            on_error: self.on_error,
+            scheduler_started: AtomicBool::new(false),
+            scheduler_stop: CancellationToken::new(),
+            lanes: Default::default(),
+            tasks: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+            closed: AtomicBool::new(false),
+        };
+        Ok(Engine {
+            shared: Arc::new(shared),
+        })
+    }
+}
+
+/// Each plugin command's owner and spec, checked: names valid, unique among
+/// plugins and built-ins.
+fn resolve_commands(
+    plugins: &[Registered],
+) -> Result<HashMap<String, (usize, CommandSpec)>, EngineError> {
+    let mut owners: BTreeMap<String, String> = builtin::specs()
+        .into_iter()
+        .map(|spec| (spec.name, "natter".to_owned()))
+        .collect();
+    let mut names = HashSet::new();
+    let mut commands = HashMap::new();
+    for (index, registered) in plugins.iter().enumerate() {
+        if !names.insert(registered.name.clone()) {
+            return Err(EngineError::DuplicatePlugin(registered.name.clone()));
+        }
+        for spec in registered.plugin.commands() {
+            if Command::parse(&format!("/{}", spec.name)).map(|c| c.name) != Some(spec.name.clone())
+            {
+                return Err(EngineError::InvalidCommand {
+                    plugin: registered.name.clone(),
+                    command: spec.name,
+                });
+            }
+            if let Some(first) = owners.insert(spec.name.clone(), registered.name.clone()) {
+                return Err(EngineError::CommandClash {
+                    command: spec.name,
+                    first,
+                    second: registered.name.clone(),
+                });
+            }
+            commands.insert(spec.name.clone(), (index, spec));
+        }
+    }
+    Ok(commands)
+}

@@ -1,0 +1,92 @@
+//! Stage 4, deliver — a chat turn: build the prompt (persona, the history
+//! that fits, the message with any quote), let plugins adjust the request,
+//! stream the model's answer through the courier, then hand what came of it
+//! to stage 5, `record`.
+
+use tracing::{error, info, warn};
+
+use super::exchange::Exchange;
+use super::record;
+use crate::message::{Addressed, Incoming};
+use crate::plugin::{Hook, PluginError};
+use crate::services::user_message;
+
+/// Answers `exchange`'s message with the model.
+pub(crate) async fn turn(exchange: &Exchange<'_>) {
+    let services = &exchange.engine.services;
+    let message = &exchange.message;
+    let text = turn_text(message);
+    let (mut request, window) = match services.prompt_for(message, &text).await {
+        Ok(prepared) => prepared,
+        Err(PluginError::Model(error)) => {
+            warn!(%error, "message does not fit the model");
+            exchange.send(&error.user_message()).await;
+            return;
+        }
+        Err(error) => {
+            error!(%error, "could not prepare the prompt");
+            exchange
+                .send("Sorry, I couldn't load this conversation. Please try again.")
+                .await;
+            return;
+        }
+    };
+    for registered in &exchange.engine.plugins {
+        let mut cx = exchange.plugin(registered);
+        let outcome = registered.plugin.before_model(&mut cx, &mut request).await;
+        let told = cx.user_told();
+        if let Err(error) = outcome {
+            exchange
+                .fail(registered, Hook::BeforeModel, error, told)
+                .await;
+            return;
+        }
+    }
+    if window.dropped_turns > 0 {
+        info!(
+            dropped = window.dropped_turns,
+            "oldest turns left out to fit the context window"
+        );
+    }
+
+    let stream = tokio::select! {
+        () = exchange.cancel.cancelled() => return,
+        stream = services.backend.stream(request) => stream,
+    };
+    let stream = match stream {
+        Ok(stream) => stream,
+        Err(error) => {
+            warn!(%error, "model request failed");
+            exchange.send(&error.user_message()).await;
+            return;
+        }
+    };
+    let streamed = exchange
+        .courier
+        .stream_reply(&message.channel, Some(&message.id), stream, exchange.cancel)
+        .await;
+    let asked = user_message(message, &text);
+    record::outcome(exchange, asked, streamed, window.prompt_tokens).await;
+}
+
+/// Longest quoted message carried into a turn, in characters.
+const MAX_QUOTE_CHARS: usize = 2000;
+
+/// What a chat turn says for `message`: its text, after the message it
+/// replies to, quoted, when that is someone else's (a user asking the bot about
+/// another message). The bot's own messages are in history already.
+fn turn_text(message: &Incoming) -> String {
+    let quoted = match (&message.replied_to_text, message.addressed) {
+        (Some(quoted), addressed) if addressed != Addressed::ReplyToBot => quoted.trim(),
+        _ => return message.text.clone(),
+    };
+    if quoted.is_empty() {
+        return message.text.clone();
+    }
+    let mut quote: String = quoted.chars().take(MAX_QUOTE_CHARS).collect();
+    if quote.len() < quoted.len() {
+        quote.push('…');
+    }
+    let quote: Vec<String> = quote.lines().map(|line| format!("> {line}")).collect();
+    format!("{}\n\n{}", quote.join("\n"), message.text)
+}

@@ -1,0 +1,57 @@
+//! [`Shared`]: the state every stage of the engine reads — the services
+//! plugins share, the engine's settings, the plugins with their resolved
+//! commands and filters, the failure handler, and the machinery of ordering,
+//! parallelism and shutdown.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use tokio::sync::{Semaphore, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::lanes::Lanes;
+use crate::command::CommandSpec;
+use crate::delivery::{Courier, OutputFilter};
+use crate::message::Incoming;
+use crate::plugin::{PluginErrorHandler, Registered};
+use crate::services::Services;
+use crate::settings::EngineSettings;
+
+/// A message waiting in its conversation's lane.
+pub(crate) struct Queued {
+    pub(crate) message: Incoming,
+    pub(crate) courier: Arc<Courier>,
+    /// Dropped when handling ends, which resolves the submitter's receipt.
+    pub(crate) _done: oneshot::Sender<()>,
+}
+
+/// State every message handler shares.
+pub(crate) struct Shared {
+    pub(crate) services: Services,
+    pub(crate) settings: EngineSettings,
+    pub(crate) plugins: Vec<Registered>,
+    /// Each plugin command's owner (index into `plugins`) and spec, resolved
+    /// once at build time rather than on every command.
+    pub(crate) plugin_commands: HashMap<String, (usize, CommandSpec)>,
+    /// Plugins' output filters, in plugin order; every courier screens with them.
+    pub(crate) filters: Arc<[Arc<dyn OutputFilter>]>,
+    /// Decides what every plugin failure shows and logs.
+    pub(crate) on_error: Arc<dyn PluginErrorHandler>,
+    pub(crate) scheduler_started: AtomicBool,
+    pub(crate) scheduler_stop: CancellationToken,
+    pub(crate) lanes: Lanes<Queued>,
+    pub(crate) parallel: Semaphore,
+    pub(crate) tasks: TaskTracker,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) closed: AtomicBool,
+}
+
+impl Shared {
+    /// True when the engine answers `message` at all: it is addressed to the
+    /// bot, and not from another bot unless `answer_bots` is set.
+    pub(crate) fn answers(&self, message: &Incoming) -> bool {
+        message.is_addressed() && (!message.author.is_bot || self.settings.answer_bots)
+    }
+}

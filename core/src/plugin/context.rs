@@ -1,0 +1,235 @@
+//! [`PluginContext`]: what a plugin may touch while it handles one message —
+//! the message, the model, the conversation's persona and history, its own
+//! settings and state, the platforms, and a reply handle.
+
+use serde::de::DeserializeOwned;
+use tokio_util::sync::CancellationToken;
+
+use super::error::PluginError;
+use super::registered::Registered;
+use super::state::PluginState;
+use crate::backend::ModelBackend;
+use crate::chat::{ChatMessage, ChatRequest};
+use crate::delivery::{Courier, StreamEnd};
+use crate::message::{Author, ChannelRef, Incoming};
+use crate::persona::Persona;
+use crate::services::{Services, user_message};
+use crate::store::{ScheduledJob, Turn};
+
+/// What a plugin may touch while it handles one message.
+pub struct PluginContext<'a> {
+    services: &'a Services,
+    courier: &'a Courier,
+    incoming: &'a Incoming,
+    plugin: &'a Registered,
+    cancel: &'a CancellationToken,
+    user_told: bool,
+}
+
+impl<'a> PluginContext<'a> {
+    pub(crate) fn new(
+        services: &'a Services,
+        courier: &'a Courier,
+        incoming: &'a Incoming,
+        plugin: &'a Registered,
+        cancel: &'a CancellationToken,
+    ) -> Self {
+        Self {
+            services,
+            courier,
+            incoming,
+            plugin,
+            cancel,
+            user_told: false,
+        }
+    }
+
+    /// True once the plugin showed the user something in this context.
+    pub(crate) fn user_told(&self) -> bool {
+        self.user_told
+    }
+
+    /// The message being handled.
+    pub fn message(&self) -> &'a Incoming {
+        self.incoming
+    }
+
+    /// The language model.
+    pub fn model(&self) -> &dyn ModelBackend {
+        self.services.backend.as_ref()
+    }
+
+    /// This plugin's settings section, deserialised into `T`.
+    pub fn config<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
+        self.plugin.config()
+    }
+
+    /// This plugin's own key/value state, kept by the store.
+    pub fn state(&self) -> PluginState<'_> {
+        self.plugin.state(self.services.stores.state.as_ref())
+    }
+
+    /// The engine's clock: milliseconds since the Unix epoch. Use it rather
+    /// than the system time, so tests on tokio's paused clock can drive it.
+    pub fn now_unix_ms(&self) -> i64 {
+        self.services.clock.now_unix_ms()
+    }
+
+    /// Markup mentioning `author` on this message's platform (it does not
+    /// notify them).
+    pub fn mention(&self, author: &Author) -> String {
+        self.courier.mention(&author.id, &author.display_name)
+    }
+
+    /// Posts `markdown` into `to`, which may be on another running platform
+    /// than this message (e.g. a support team's group).
+    pub async fn post(&self, to: &ChannelRef, markdown: &str) -> Result<(), PluginError> {
+        let courier = self
+            .services
+            .courier_for(to.platform)
+            .ok_or(PluginError::PlatformUnavailable(to.platform))?;
+        courier.send_text(to, markdown, None).await?;
+        Ok(())
+    }
+
+    /// Cancelled by `/stop` in this conversation, or at shutdown.
+    pub fn cancellation(&self) -> &CancellationToken {
+        self.cancel
+    }
+
+    /// The conversation's stored turns, oldest first (as many as the engine loads).
+    pub async fn history(&self) -> Result<Vec<Turn>, PluginError> {
+        Ok(self
+            .services
+            .stores
+            .history
+            .load_turns(&self.incoming.key, self.services.max_history_turns)
+            .await?)
+    }
+
+    /// The persona in force here: its name and definition.
+    pub async fn persona(&self) -> Result<(String, Persona), PluginError> {
+        Ok(self
+            .services
+            .resolve_persona(&self.incoming.channel)
+            .await?)
+    }
+
+    /// The request an ordinary chat turn would send for `text`: persona, the
+    /// history that fits, and `text` as the new user message.
+    pub async fn prompt(&self, text: &str) -> Result<ChatRequest, PluginError> {
+        let (request, _) = self.services.prompt_for(self.incoming, text).await?;
+        Ok(request)
+    }
+
+    /// A request with just `system` and `user`, using the persona's sampling settings.
+    pub async fn one_shot(&self, system: &str, user: &str) -> Result<ChatRequest, PluginError> {
+        let (_, persona) = self.persona().await?;
+        Ok(ChatRequest {
+            messages: vec![ChatMessage::system(system), ChatMessage::user(user)],
+            params: self.services.defaults.params_for(&persona),
+            conversation: Some(self.incoming.key.clone()),
+        })
+    }
+
+    /// Replies with `markdown`, split as the platform needs.
+    pub async fn reply(&mut self, markdown: &str) -> Result<(), PluginError> {
+        self.user_told = true;
+        self.courier
+            .send_text(&self.incoming.channel, markdown, Some(&self.incoming.id))
+            .await?;
+        Ok(())
+    }
+
+    /// Streams the model's answer to `request` into the chat like any reply and
+    /// returns its text. On failure the user has already been told.
+    pub async fn reply_with_model(&mut self, request: ChatRequest) -> Result<String, PluginError> {
+        let stream = tokio::select! {
+            () = self.cancel.cancelled() => return Err(PluginError::Stopped),
+            stream = self.services.backend.stream(request) => stream?,
+        };
+        self.user_told = true;
+        let streamed = self
+            .courier
+            .stream_reply(
+                &self.incoming.channel,
+                Some(&self.incoming.id),
+                stream,
+                self.cancel,
+            )
+            .await;
+        match streamed.end {
+            StreamEnd::Completed(_) => Ok(streamed.text),
+            StreamEnd::Cancelled => Err(PluginError::Stopped),
+            StreamEnd::ModelFailed(error) => Err(error.into()),
+            StreamEnd::DeliveryFailed(error) => Err(error.into()),
+            StreamEnd::Blocked => Err(PluginError::Blocked),
+        }
+    }
+
+    /// Asks the model for a whole answer without showing it (for grading,
+    /// classifying, extracting). Cancelled by `/stop`.
+    pub async fn ask_model(&self, request: ChatRequest) -> Result<String, PluginError> {
+        tokio::select! {
+            () = self.cancel.cancelled() => Err(PluginError::Stopped),
+            response = self.services.backend.complete(request) => Ok(response?.text),
+        }
+    }
+
+    /// Adds an exchange to the conversation's history, so the model sees it in
+    /// later turns (e.g. a generated piece the user wants to discuss). In group
+    /// chats the user's part is named after the message's author, like the
+    /// turns of ordinary chat.
+    pub async fn remember(&self, user: &str, reply: &str) -> Result<(), PluginError> {
+        let turn = Turn {
+            user: user_message(self.incoming, user),
+            assistant: ChatMessage::assistant(reply),
+        };
+        Ok(self
+            .services
+            .stores
+            .history
+            .append_turn(&self.incoming.key, &turn)
+            .await?)
+    }
+
+    /// Schedules a job for this plugin, owned by `owner` (e.g. a user); returns
+    /// its id. [`crate::Plugin::on_job`] runs it when `due_unix_ms` comes.
+    pub async fn schedule(
+        &self,
+        owner: &str,
+        due_unix_ms: i64,
+        payload: serde_json::Value,
+    ) -> Result<i64, PluginError> {
+        let job = ScheduledJob {
+            id: 0,
+            namespace: self.plugin.name.clone(),
+            owner: owner.to_owned(),
+            due_unix_ms,
+            payload,
+        };
+        let id = self.services.stores.jobs.schedule_job(&job).await?;
+        self.services.job_added.notify_one();
+        Ok(id)
+    }
+
+    /// This plugin's pending jobs owned by `owner`, earliest first.
+    pub async fn scheduled(&self, owner: &str) -> Result<Vec<ScheduledJob>, PluginError> {
+        Ok(self
+            .services
+            .stores
+            .jobs
+            .list_jobs(&self.plugin.name, owner)
+            .await?)
+    }
+
+    /// Cancels a pending job of `owner`; false if there is none with that id.
+    pub async fn cancel_scheduled(&self, owner: &str, id: i64) -> Result<bool, PluginError> {
+        Ok(self
+            .services
+            .stores
+            .jobs
+            .cancel_job(&self.plugin.name, owner, id)
+            .await?)
+    }
+}

@@ -1,0 +1,70 @@
+//! The engine's settings: the `[engine]` section ([`EngineSettings`]) and
+//! the generation defaults of `[model]` that personas may override
+//! ([`ModelDefaults`]).
+
+use serde::{Deserialize, Serialize};
+
+use crate::chat::GenerationParams;
+use crate::persona::Persona;
+
+/// The `[engine]` settings section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineSettings {
+    /// Conversations handled at the same time; further ones wait their turn.
+    pub max_parallel: usize,
+    /// Most turns loaded from the store for one prompt (the token budget usually binds first).
+    pub max_history_turns: usize,
+    /// Answer messages from other bots (off: bot-to-bot loops burn money).
+    pub answer_bots: bool,
+    /// On shutdown, how long replies in flight may take to finish before they are cancelled.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            max_parallel: 16,
+            max_history_turns: 100,
+            answer_bots: false,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+/// Generation settings from `[model]`, which personas may override.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelDefaults {
+    /// Reply budget in tokens.
+    pub max_tokens: u32,
+    /// Sampling temperature.
+    pub temperature: Option<f32>,
+    /// Nucleus sampling.
+    pub top_p: Option<f32>,
+    /// Seed for reproducible sampling.
+    pub seed: Option<u64>,
+}
+
+impl Default for ModelDefaults {
+    fn default() -> Self {
+        Self {
+            max_tokens: 512,
+            temperature: Some(0.7),
+            top_p: None,
+            seed: None,
+        }
+    }
+}
+
+impl ModelDefaults {
+    /// The parameters for a reply in `persona`.
+    pub fn params_for(&self, persona: &Persona) -> GenerationParams {
+        GenerationParams {
+            max_tokens: Some(persona.max_tokens.unwrap_or(self.max_tokens)),
+            temperature: persona.temperature.or(self.temperature),
+            top_p: persona.top_p.or(self.top_p),
+            stop: Vec::new(),
+            seed: self.seed,
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! The store conformance suites: what every implementation of each store
+//! part must do. `natter-store` runs them on SQLite and Postgres, core on
+//! [`crate::MemoryStore`] and [`crate::CachedStore`].
+
+use super::TEST_PLATFORM;
+use crate::chat::ChatMessage;
+use crate::message::ConversationKey;
+use crate::store::{
+    HistoryStore, JobStore, ScheduledJob, StateStore, Store, Stores, Turn, UsageRecord, UsageStore,
+};
+
+/// The store conformance suite: every [`Store`] must pass it. `store` must be
+/// empty. It runs the suite of each part: [`history_conformance`],
+/// [`state_conformance`], [`job_conformance`] and [`usage_conformance`].
+pub async fn store_conformance(store: &dyn Store) {
+    history_conformance(store).await;
+    state_conformance(store).await;
+    usage_conformance(store).await;
+    job_conformance(store).await;
+}
+
+/// [`store_conformance`] on each part of `stores`, as `natter_store::open`
+/// or a hand-assembled [`Stores`] provides them.
+pub async fn stores_conformance(stores: &Stores) {
+    history_conformance(stores.history.as_ref()).await;
+    state_conformance(stores.state.as_ref()).await;
+    usage_conformance(stores.usage.as_ref()).await;
+    job_conformance(stores.jobs.as_ref()).await;
+}
+
+/// What every [`HistoryStore`] must do: turns round-trip in order, windows
+/// keep the newest, conversations are isolated, persona choices are per scope.
+/// `store` must be empty.
+pub async fn history_conformance(store: &dyn HistoryStore) {
+    let key = ConversationKey::new(TEST_PLATFORM, "conformance/a");
+    let other = ConversationKey::new(TEST_PLATFORM, "conformance/b");
+    let turn = |n: usize| Turn {
+        user: ChatMessage::user(format!("question {n}")).with_name("Alice"),
+        assistant: ChatMessage::assistant(format!("answer {n} ✓")),
+    };
+
+    // History: append, windowed load, isolation, clear.
+    assert!(store.load_turns(&key, 10).await.expect("load").is_empty());
+    for n in 0..5 {
+        store.append_turn(&key, &turn(n)).await.expect("append");
+    }
+    store.append_turn(&other, &turn(99)).await.expect("append");
+    let all = store.load_turns(&key, 100).await.expect("load");
+    assert_eq!(
+        all,
+        (0..5).map(turn).collect::<Vec<_>>(),
+        "turns round-trip in order"
+    );
+    let last_two = store.load_turns(&key, 2).await.expect("load");
+    assert_eq!(
+        last_two,
+        vec![turn(3), turn(4)],
+        "limit keeps the newest turns"
+    );
+    store.clear_history(&key).await.expect("clear");
+    assert!(store.load_turns(&key, 10).await.expect("load").is_empty());
+    assert_eq!(
+        store.load_turns(&other, 10).await.expect("load"),
+        vec![turn(99)]
+    );
+
+    // Persona overrides.
+    assert_eq!(
+        store.persona_override("test/channel/1").await.expect("get"),
+        None
+    );
+    store
+        .set_persona_override("test/channel/1", Some("pirate"))
+        .await
+        .expect("set");
+    assert_eq!(
+        store
+            .persona_override("test/channel/1")
+            .await
+            .expect("get")
+            .as_deref(),
+        Some("pirate")
+    );
+    store
+        .set_persona_override("test/channel/1", Some("poet"))
+        .await
+        .expect("replace");
+    assert_eq!(
+        store
+            .persona_override("test/channel/1")
+            .await
+            .expect("get")
+            .as_deref(),
+        Some("poet")
+    );
+    store
+        .set_persona_override("test/channel/1", None)
+        .await
+        .expect("unset");
+    assert_eq!(
+        store.persona_override("test/channel/1").await.expect("get"),
+        None
+    );
+
+    // Edge cases: a zero window, appending after a clear, names on replies,
+    // and text that SQL would misread.
+    let key = ConversationKey::new(TEST_PLATFORM, "conformance/edges 100%_sure");
+    let turn = |n: usize| Turn {
+        user: ChatMessage::user(format!(
+            "q{n} 'quoted' \"double\" \\ ; DROP TABLE turns; --"
+        )),
+        assistant: ChatMessage::assistant(format!("a{n}\nline two\u{1F600}")).with_name("Bot"),
+    };
+
+    // History: a zero window, appending after a clear, names on replies.
+    store.append_turn(&key, &turn(0)).await.expect("append");
+    assert!(store.load_turns(&key, 0).await.expect("load").is_empty());
+    store.clear_history(&key).await.expect("clear");
+    store.append_turn(&key, &turn(1)).await.expect("append");
+    store.append_turn(&key, &turn(2)).await.expect("append");
+    assert_eq!(
+        store.load_turns(&key, 10).await.expect("load"),
+        vec![turn(1), turn(2)],
+        "history restarts cleanly after a clear"
+    );
+    store.clear_history(&key).await.expect("clear");
+
+    // Persona overrides are per scope.
+    store
+        .set_persona_override("test/server/1", Some("pirate"))
+        .await
+        .expect("set");
+    assert_eq!(
+        store.persona_override("test/server/10").await.expect("get"),
+        None
+    );
+    store
+        .set_persona_override("test/server/1", None)
+        .await
+        .expect("unset");
+}
+
+/// What every [`StateStore`] must do: values are namespaced per plugin,
+/// overwritten by a put, listed by literal prefix in byte order. `store` must be empty.
+pub async fn state_conformance(store: &dyn StateStore) {
+    // Plugin state is namespaced.
+    let value = serde_json::json!({"score": 3, "subject": "math"});
+    store
+        .plugin_put("tutor", "alice/math", &value)
+        .await
+        .expect("put");
+    store
+        .plugin_put("tutor", "alice/physics", &serde_json::json!(1))
+        .await
+        .expect("put");
+    store
+        .plugin_put("tutor", "bob/math", &serde_json::json!(2))
+        .await
+        .expect("put");
+    store
+        .plugin_put("other", "alice/math", &serde_json::json!("x"))
+        .await
+        .expect("put");
+    assert_eq!(
+        store.plugin_get("tutor", "alice/math").await.expect("get"),
+        Some(value.clone())
+    );
+    let listed = store.plugin_list("tutor", "alice/").await.expect("list");
+    assert_eq!(
+        listed.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        vec!["alice/math", "alice/physics"]
+    );
+    assert!(
+        store
+            .plugin_delete("tutor", "alice/math")
+            .await
+            .expect("delete")
+    );
+    assert!(
+        !store
+            .plugin_delete("tutor", "alice/math")
+            .await
+            .expect("delete")
+    );
+    assert_eq!(
+        store.plugin_get("tutor", "alice/math").await.expect("get"),
+        None
+    );
+    assert_eq!(
+        store.plugin_get("other", "alice/math").await.expect("get"),
+        Some(serde_json::json!("x"))
+    );
+
+    // Plugin state: overwrite, wildcard characters are literal, empty prefix lists all.
+    store
+        .plugin_put("edges", "a%", &serde_json::json!(1))
+        .await
+        .expect("put");
+    store
+        .plugin_put("edges", "a%", &serde_json::json!([1, 2.5, null, "x"]))
+        .await
+        .expect("overwrite");
+    store
+        .plugin_put("edges", "ab", &serde_json::json!(true))
+        .await
+        .expect("put");
+    store
+        .plugin_put("edges", "a_c", &serde_json::json!({"nested": {"k": "v"}}))
+        .await
+        .expect("put");
+    store
+        .plugin_put("edges", "B", &serde_json::json!("upper"))
+        .await
+        .expect("put");
+    assert_eq!(
+        store.plugin_get("edges", "a%").await.expect("get"),
+        Some(serde_json::json!([1, 2.5, null, "x"])),
+        "put replaces"
+    );
+    let keys = |listed: Vec<(String, serde_json::Value)>| {
+        listed.into_iter().map(|(k, _)| k).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        keys(store.plugin_list("edges", "a%").await.expect("list")),
+        vec!["a%"],
+        "% is not a wildcard"
+    );
+    assert_eq!(
+        keys(store.plugin_list("edges", "a_").await.expect("list")),
+        vec!["a_c"],
+        "_ is not a wildcard"
+    );
+    assert_eq!(
+        keys(store.plugin_list("edges", "").await.expect("list")),
+        vec!["B", "a%", "a_c", "ab"],
+        "an empty prefix lists every key, in byte order"
+    );
+    for key in ["a%", "ab", "a_c", "B"] {
+        store.plugin_delete("edges", key).await.expect("delete");
+    }
+}
+
+/// What every [`UsageStore`] must do: accept rows.
+pub async fn usage_conformance(store: &dyn UsageStore) {
+    let key = ConversationKey::new(TEST_PLATFORM, "conformance/a");
+    // Usage ledger accepts rows.
+    store
+        .record_usage(&UsageRecord {
+            key: key.clone(),
+            user_id: "alice".into(),
+            backend: "scripted".into(),
+            model: "script".into(),
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            at_unix_ms: 1_700_000_000_000,
+        })
+        .await
+        .expect("usage");
+}
+
+/// What every [`JobStore`] must do: jobs are taken once, in due order, up to
+/// the limit; owners cancel only their own. `store` must be empty.
+pub async fn job_conformance(store: &dyn JobStore) {
+    // Scheduled jobs: taken once, in due order; cancel only your own.
+    let job = |owner: &str, due: i64| ScheduledJob {
+        id: 0,
+        namespace: "remind".into(),
+        owner: owner.into(),
+        due_unix_ms: due,
+        payload: serde_json::json!({"text": format!("at {due}")}),
+    };
+    assert_eq!(store.next_job_due().await.expect("next"), None);
+    let late = store
+        .schedule_job(&job("alice", 3_000))
+        .await
+        .expect("schedule");
+    let early = store
+        .schedule_job(&job("alice", 1_000))
+        .await
+        .expect("schedule");
+    let bobs = store
+        .schedule_job(&job("bob", 2_000))
+        .await
+        .expect("schedule");
+    assert_eq!(store.next_job_due().await.expect("next"), Some(1_000));
+    let mine = store.list_jobs("remind", "alice").await.expect("list");
+    assert_eq!(
+        mine.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![early, late]
+    );
+    assert!(
+        !store
+            .cancel_job("remind", "alice", bobs)
+            .await
+            .expect("cancel")
+    );
+    let due = store.take_due_jobs(2_500, 10).await.expect("take");
+    assert_eq!(
+        due.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![early, bobs]
+    );
+    assert_eq!(due[0].payload, serde_json::json!({"text": "at 1000"}));
+    assert!(
+        store
+            .take_due_jobs(2_500, 10)
+            .await
+            .expect("take")
+            .is_empty(),
+        "taken once"
+    );
+    assert!(
+        store
+            .cancel_job("remind", "alice", late)
+            .await
+            .expect("cancel")
+    );
+    assert!(
+        store
+            .take_due_jobs(10_000, 10)
+            .await
+            .expect("take")
+            .is_empty()
+    );
+
+    // Jobs: the limit takes the earliest; the rest stay.
+    let job = |due: i64| ScheduledJob {
+        id: 0,
+        namespace: "edges".into(),
+        owner: "carol".into(),
+        due_unix_ms: due,
+        payload: serde_json::json!(due),
+    };
+    let second = store.schedule_job(&job(20)).await.expect("schedule");
+    let first = store.schedule_job(&job(10)).await.expect("schedule");
+    let taken = store.take_due_jobs(100, 1).await.expect("take");
+    assert_eq!(taken.iter().map(|j| j.id).collect::<Vec<_>>(), vec![first]);
+    assert_eq!(store.next_job_due().await.expect("next"), Some(20));
+    let taken = store.take_due_jobs(100, 5).await.expect("take");
+    assert_eq!(taken.iter().map(|j| j.id).collect::<Vec<_>>(), vec![second]);
+    assert_eq!(store.next_job_due().await.expect("next"), None);
+}
