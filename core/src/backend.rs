@@ -182,12 +182,21 @@ pub fn estimate_tokens(text: &str) -> usize {
 }
 
 /// [`estimate_tokens`] over messages, with the few tokens of framing each
-/// message costs in chat templates.
+/// message costs in chat templates; tool calls count their name and arguments.
 pub fn estimate_message_tokens(messages: &[ChatMessage]) -> usize {
     const PER_MESSAGE: usize = 4;
     messages
         .iter()
-        .map(|m| PER_MESSAGE + estimate_tokens(&m.content))
+        .map(|m| {
+            let calls: usize = m
+                .tool_calls
+                .iter()
+                .map(|call| {
+                    PER_MESSAGE + estimate_tokens(&call.name) + estimate_tokens(&call.arguments)
+                })
+                .sum();
+            PER_MESSAGE + estimate_tokens(&m.content) + calls
+        })
         .sum()
 }
 

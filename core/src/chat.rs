@@ -1,11 +1,13 @@
-//! What a model sees and says: chat messages, generation parameters, and the
-//! stream of reply deltas that ends in a [`Completion`].
+//! What a model sees and says: chat messages (tool calls and results
+//! included), generation parameters, the tools offered, and the stream of
+//! reply deltas that ends in a [`Completion`].
 
 use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::ModelError;
 use crate::message::ConversationKey;
+use crate::tool::{ToolCall, ToolChoice, ToolDefinition};
 
 /// Who a chat message is from, as the model sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -17,6 +19,8 @@ pub enum Role {
     User,
     /// The model.
     Assistant,
+    /// The result of a tool the model called.
+    Tool,
 }
 
 impl Role {
@@ -26,6 +30,7 @@ impl Role {
             Role::System => "system",
             Role::User => "user",
             Role::Assistant => "assistant",
+            Role::Tool => "tool",
         }
     }
 }
@@ -40,14 +45,23 @@ pub struct ChatMessage {
     /// The speaker's display name in group chats, so the model knows who talks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The tools an assistant message calls.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// The call a tool message answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
 }
 
 impl ChatMessage {
-    fn new(role: Role, content: impl Into<String>) -> Self {
+    /// A message from `role` saying `content`.
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
         Self {
             role,
             content: content.into(),
             name: None,
+            tool_calls: Vec::new(),
+            tool_call_id: None,
         }
     }
 
@@ -64,6 +78,22 @@ impl ChatMessage {
     /// An assistant message.
     pub fn assistant(content: impl Into<String>) -> Self {
         Self::new(Role::Assistant, content)
+    }
+
+    /// An assistant message calling `calls` (with whatever it said first).
+    pub fn tool_calls(content: impl Into<String>, calls: Vec<ToolCall>) -> Self {
+        Self {
+            tool_calls: calls,
+            ..Self::new(Role::Assistant, content)
+        }
+    }
+
+    /// The result of call `call_id`.
+    pub fn tool_result(call_id: impl Into<String>, content: impl Into<String>) -> Self {
+        Self {
+            tool_call_id: Some(call_id.into()),
+            ..Self::new(Role::Tool, content)
+        }
     }
 
     /// The same message, attributed to `name`.
@@ -98,6 +128,12 @@ pub struct ChatRequest {
     pub params: GenerationParams,
     /// The conversation this is for, so a backend can keep its state warm.
     pub conversation: Option<ConversationKey>,
+    /// Tools the model may call; none for a plain chat.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<ToolDefinition>,
+    /// Whether it may, must or must not call one.
+    #[serde(default)]
+    pub tool_choice: ToolChoice,
 }
 
 impl ChatRequest {
@@ -112,6 +148,13 @@ impl ChatRequest {
     /// The same request with `params`.
     pub fn with_params(mut self, params: GenerationParams) -> Self {
         self.params = params;
+        self
+    }
+
+    /// The same request offering `tools` under `choice`.
+    pub fn with_tools(mut self, tools: Vec<ToolDefinition>, choice: ToolChoice) -> Self {
+        self.tools = tools;
+        self.tool_choice = choice;
         self
     }
 }
@@ -135,6 +178,8 @@ pub enum FinishReason {
     Length,
     /// The backend filtered the content.
     ContentFilter,
+    /// The model called tools ([`Completion::tool_calls`]) and waits for their results.
+    ToolCalls,
     /// Anything else the backend reported.
     Other(String),
 }
@@ -146,6 +191,20 @@ pub struct Completion {
     pub usage: Option<Usage>,
     /// Why it ended.
     pub finish_reason: FinishReason,
+    /// The tools the model called, complete, in the order it called them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+}
+
+impl Completion {
+    /// A generation that ended for `finish_reason`, calling no tools.
+    pub fn new(finish_reason: FinishReason, usage: Option<Usage>) -> Self {
+        Self {
+            usage,
+            finish_reason,
+            tool_calls: Vec::new(),
+        }
+    }
 }
 
 /// One event of a streamed reply.

@@ -1,7 +1,8 @@
 //! Fitting a conversation into the model's context window: the system prompt,
 //! the new message and as many of the newest turns as the token budget allows
 //! (context window − reply budget − system prompt − new message). Oldest turns
-//! are dropped first, and a turn is kept or dropped whole.
+//! are dropped first, and a turn is kept or dropped whole — its tool calls and
+//! results with it, and counted with it.
 
 use crate::backend::{ModelBackend, ModelError};
 use crate::chat::ChatMessage;
@@ -44,19 +45,22 @@ pub fn fit(
     let mut remaining = available - fixed;
     let mut kept = 0;
     for turn in turns.iter().rev() {
-        let cost = backend.count_tokens(std::slice::from_ref(&turn.user))
-            + backend.count_tokens(std::slice::from_ref(&turn.assistant));
+        let cost: usize = turn
+            .messages()
+            .map(|message| backend.count_tokens(std::slice::from_ref(message)))
+            .sum();
         if cost > remaining {
             break;
         }
         remaining -= cost;
         kept += 1;
     }
-    let mut messages = Vec::with_capacity(2 + 2 * kept);
+    let kept_turns = &turns[turns.len() - kept..];
+    let mut messages =
+        Vec::with_capacity(2 + kept_turns.iter().map(|t| 2 + t.steps.len()).sum::<usize>());
     messages.push(system);
-    for turn in &turns[turns.len() - kept..] {
-        messages.push(turn.user.clone());
-        messages.push(turn.assistant.clone());
+    for turn in kept_turns {
+        messages.extend(turn.messages().cloned());
     }
     messages.push(new);
     Ok(Window {

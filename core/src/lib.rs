@@ -10,6 +10,8 @@
 //! | [`chat`] | what a model sees and says: [`ChatMessage`], [`ChatRequest`], [`StreamEvent`] |
 //! | [`clock`] | wall-clock time for scheduled jobs, drivable by tests |
 //! | [`backend`] | the [`ModelBackend`] trait every model implements |
+//! | [`tool`] | tools the model may call: [`ToolSpec`], [`ToolCall`], the `[tools]` settings |
+//! | [`approval`] | confirmations a person gives before a `confirm` tool runs |
 //! | [`moderator`] | the [`Moderator`] trait: a provider's moderation service |
 //! | [`outbox`] | the [`Outbox`] trait every platform adapter implements |
 //! | [`store`] | the store traits ([`HistoryStore`], [`StateStore`], [`JobStore`], [`UsageStore`]), the in-memory [`MemoryStore`], the bounded [`CachedStore`] |
@@ -29,6 +31,7 @@
 //! platform by name: an adapter names its own [`Platform`] and says how its
 //! chats are paced ([`Outbox::pacing_key`]).
 
+pub mod approval;
 pub mod backend;
 pub mod chat;
 pub mod clock;
@@ -46,7 +49,9 @@ pub mod settings;
 pub mod store;
 #[cfg(feature = "test-utils")]
 pub mod test_utils;
+pub mod tool;
 
+pub use approval::{Answered, ApprovalRequest, Decision};
 pub use backend::{Capabilities, ModelBackend, ModelError, estimate_tokens};
 pub use chat::{
     ChatMessage, ChatRequest, ChatResponse, ChatStream, Completion, FinishReason, GenerationParams,
@@ -54,7 +59,7 @@ pub use chat::{
 };
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use command::{Command, CommandSpec};
-pub use delivery::{OutputFilter, Screened};
+pub use delivery::{OutputFilter, ReplyEvent, Screened};
 pub use engine::{Engine, EngineBuilder, EngineError, Inbox, Receipt};
 pub use message::{
     Addressed, Author, ChannelKind, ChannelRef, ChannelRefError, ConversationKey, Incoming,
@@ -71,4 +76,8 @@ pub use settings::{EngineSettings, ModelDefaults};
 pub use store::{
     CachedStore, HistoryStore, JobStore, MemoryStore, ScheduledJob, StateStore, Store, StoreError,
     Stores, Turn, UsageRecord, UsageStore,
+};
+pub use tool::{
+    Effect, Permission, ToolCall, ToolChoice, ToolDefinition, ToolInvocation, ToolSettings,
+    ToolSpec,
 };

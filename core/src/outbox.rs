@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::approval::ApprovalRequest;
 use crate::message::{ChannelRef, MessageId};
 
 /// How a platform measures message length.
@@ -176,13 +177,31 @@ pub trait Outbox: Send + Sync {
         reply_to: Option<&MessageId>,
     ) -> Result<MessageId, DeliveryError>;
 
-    /// Replaces the text of message `id`. "Not modified" is success.
+    /// Replaces the text of message `id`. "Not modified" is success. Buttons
+    /// the message carried (an approval's) are removed.
     async fn edit(
         &self,
         to: &ChannelRef,
         id: &MessageId,
         text: &Rendered,
     ) -> Result<(), DeliveryError>;
+
+    /// Asks `approval.question` in `to`. The default sends it with a line
+    /// saying to answer `/yes` or `/no`; a platform with buttons overrides it
+    /// to attach Allow/Refuse buttons carrying `approval.id`, and hands a
+    /// press to [`crate::Inbox::answer_approval`].
+    async fn send_approval(
+        &self,
+        to: &ChannelRef,
+        approval: &ApprovalRequest,
+        reply_to: Option<&MessageId>,
+    ) -> Result<MessageId, DeliveryError> {
+        let text = format!(
+            "{}\n\n{}, reply /yes to allow it or /no to refuse.",
+            approval.question, approval.asker
+        );
+        self.send(to, &self.render(&text), reply_to).await
+    }
 }
 
 #[cfg(test)]

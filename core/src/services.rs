@@ -130,6 +130,7 @@ impl Services {
             messages: std::mem::take(&mut window.messages),
             params,
             conversation: Some(message.key.clone()),
+            ..ChatRequest::default()
         };
         Ok((request, window))
     }

@@ -41,12 +41,12 @@ struct Counts {
 }
 
 fn turn(n: usize) -> Turn {
-    Turn {
-        user: ChatMessage::user(format!("message number {n}, about as long as a chat line")),
-        assistant: ChatMessage::assistant(format!(
+    Turn::new(
+        ChatMessage::user(format!("message number {n}, about as long as a chat line")),
+        ChatMessage::assistant(format!(
             "reply number {n}: a few sentences of answer, as a model would give in a chat."
         )),
-    }
+    )
 }
 
 fn key(n: usize) -> ConversationKey {

@@ -5,7 +5,8 @@ use natter_core::{ChatMessage, Role, StoreError, Turn};
 
 use crate::error::corrupt_json;
 
-/// A turn row: role, name and content of the user message, then of the reply.
+/// A turn row: role, name and content of the user message, then of the
+/// reply, then the tool steps as JSON (NULL for none).
 pub(crate) type TurnRow = (
     String,
     Option<String>,
@@ -13,6 +14,7 @@ pub(crate) type TurnRow = (
     String,
     Option<String>,
     String,
+    Option<String>,
 );
 
 /// A job row: id, namespace, owner, due time, JSON payload.
@@ -28,6 +30,7 @@ fn role(name: &str) -> Result<Role, StoreError> {
         "system" => Ok(Role::System),
         "user" => Ok(Role::User),
         "assistant" => Ok(Role::Assistant),
+        "tool" => Ok(Role::Tool),
         other => Err(StoreError::Corrupt(format!("unknown role {other:?}"))),
     }
 }
@@ -37,21 +40,43 @@ fn message(
     name: Option<String>,
     content: String,
 ) -> Result<ChatMessage, StoreError> {
-    Ok(ChatMessage {
-        role: role(role_name)?,
-        content,
-        name,
-    })
+    let mut message = ChatMessage::new(role(role_name)?, content);
+    message.name = name;
+    Ok(message)
 }
 
 /// The turn a row stands for.
 pub(crate) fn turn(row: TurnRow) -> Result<Turn, StoreError> {
-    let (user_role, user_name, user_content, assistant_role, assistant_name, assistant_content) =
-        row;
+    let (
+        user_role,
+        user_name,
+        user_content,
+        assistant_role,
+        assistant_name,
+        assistant_content,
+        steps,
+    ) = row;
+    let steps = match steps {
+        Some(text) => {
+            serde_json::from_str(&text).map_err(|e| corrupt_json("the tool steps of a turn", e))?
+        }
+        None => Vec::new(),
+    };
     Ok(Turn {
         user: message(&user_role, user_name, user_content)?,
+        steps,
         assistant: message(&assistant_role, assistant_name, assistant_content)?,
     })
+}
+
+/// A turn's tool steps as stored: a JSON array, or NULL for none.
+pub(crate) fn steps_text(steps: &[ChatMessage]) -> Result<Option<String>, StoreError> {
+    if steps.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(steps)
+        .map(Some)
+        .map_err(|e| StoreError::Query(format!("cannot store a turn's tool steps: {e}")))
 }
 
 /// The job a row stands for.

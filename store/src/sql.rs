@@ -63,11 +63,11 @@ pub struct SqliteTuning {
 }
 
 const LOAD_TURNS: &str = "SELECT user_role, user_name, user_content, \
-     assistant_role, assistant_name, assistant_content \
+     assistant_role, assistant_name, assistant_content, steps \
      FROM turns WHERE platform = $1 AND scope = $2 ORDER BY id DESC LIMIT $3";
 const APPEND_TURN: &str = "INSERT INTO turns (platform, scope, \
      user_role, user_name, user_content, assistant_role, assistant_name, assistant_content, \
-     created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+     steps, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 const CLEAR_HISTORY: &str = "DELETE FROM turns WHERE platform = $1 AND scope = $2";
 const GET_PERSONA: &str = "SELECT persona FROM persona_overrides WHERE scope = $1";
 const SET_PERSONA: &str = "INSERT INTO persona_overrides (scope, persona, updated_at_ms) \
@@ -226,7 +226,8 @@ impl HistoryStore for SqlStore {
 
     #[instrument(level = "debug", skip(self, turn), fields(conversation = %key))]
     async fn append_turn(&self, key: &ConversationKey, turn: &Turn) -> Result<(), StoreError> {
-        // One row holds both messages: the turn is committed whole or not at all.
+        // One row holds the whole turn: it is committed whole or not at all.
+        let steps = rows::steps_text(&turn.steps)?;
         let args = vec![
             Arg::from(key.platform().as_str()),
             Arg::from(key.scope()),
@@ -236,6 +237,7 @@ impl HistoryStore for SqlStore {
             Arg::from(role_name(turn.assistant.role)),
             Arg::from(turn.assistant.name.as_deref()),
             Arg::from(turn.assistant.content.as_str()),
+            Arg::from(steps),
             Arg::from(now_ms()),
         ];
         self.insert("turns", APPEND_TURN, args).await

@@ -51,6 +51,12 @@ impl From<Option<&str>> for Arg {
     }
 }
 
+impl From<Option<String>> for Arg {
+    fn from(text: Option<String>) -> Self {
+        Arg::MaybeText(text)
+    }
+}
+
 impl From<i64> for Arg {
     fn from(n: i64) -> Self {
         Arg::Int(n)

@@ -15,10 +15,10 @@ use natter_store::{SchemaState, StoreKind, check, connect, open, schema_version}
 use common::pg_schema;
 
 fn turn(n: usize) -> Turn {
-    Turn {
-        user: ChatMessage::user(format!("question {n}")),
-        assistant: ChatMessage::assistant(format!("answer {n}")),
-    }
+    Turn::new(
+        ChatMessage::user(format!("question {n}")),
+        ChatMessage::assistant(format!("answer {n}")),
+    )
 }
 
 #[tokio::test]

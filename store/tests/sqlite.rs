@@ -20,10 +20,10 @@ fn key(n: usize) -> ConversationKey {
 }
 
 fn turn(n: usize) -> Turn {
-    Turn {
-        user: ChatMessage::user(format!("question {n}")),
-        assistant: ChatMessage::assistant(format!("answer {n}")),
-    }
+    Turn::new(
+        ChatMessage::user(format!("question {n}")),
+        ChatMessage::assistant(format!("answer {n}")),
+    )
 }
 
 /// A plain connection to the file, beside natter's.

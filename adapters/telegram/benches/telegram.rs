@@ -70,10 +70,7 @@ impl ModelBackend for SlowModel {
                 Ok(StreamEvent::Delta(piece))
             })
             .chain(futures::stream::once(async {
-                Ok(StreamEvent::Done(Completion {
-                    usage: None,
-                    finish_reason: FinishReason::Stop,
-                }))
+                Ok(StreamEvent::Done(Completion::new(FinishReason::Stop, None)))
             }));
         Ok(stream.boxed())
     }

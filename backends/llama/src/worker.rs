@@ -250,6 +250,7 @@ impl Worker<'_> {
                     completion_tokens: u32::try_from(completion_tokens).unwrap_or(u32::MAX),
                 }),
                 finish_reason,
+                tool_calls: Vec::new(),
             }))
         };
         if max_new == 0 {

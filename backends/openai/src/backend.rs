@@ -144,6 +144,7 @@ impl ModelBackend for OpenAiBackend {
                     .finish_reason
                     .as_deref()
                     .map_or(FinishReason::Stop, wire::finish_reason),
+                tool_calls: Vec::new(),
             },
         })
     }

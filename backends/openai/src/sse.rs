@@ -99,10 +99,7 @@ async fn next_item(state: &mut State) -> Result<StreamEvent, ModelError> {
 }
 
 fn done(usage: Option<Usage>, finish_reason: FinishReason) -> StreamEvent {
-    StreamEvent::Done(Completion {
-        usage,
-        finish_reason,
-    })
+    StreamEvent::Done(Completion::new(finish_reason, usage))
 }
 
 fn stream_error(error: EventStreamError<reqwest::Error>, timeout: Duration) -> ModelError {

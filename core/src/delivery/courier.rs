@@ -6,12 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use futures::stream::BoxStream;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::pacer::{PaceKey, Pacer, Priority};
 use super::screen::{OutputFilter, Released, Screen, screen_whole};
 use super::split::split_once;
+use crate::approval::ApprovalRequest;
 use crate::backend::ModelError;
 use crate::chat::{ChatStream, Completion, StreamEvent};
 use crate::message::{ChannelRef, MessageId};
@@ -25,6 +27,31 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const EMPTY_REPLY: &str = "(The model returned an empty reply.)";
 /// Appended to a reply stopped with `/stop`.
 const STOPPED_NOTE: &str = "(stopped)";
+
+/// One event of a reply being made: the model's text, a passing status line
+/// (a tool at work), and how it ended.
+#[derive(Debug)]
+pub enum ReplyEvent {
+    /// More of the reply's text.
+    Text(String),
+    /// A line shown under the text while the reply is being made (where the
+    /// platform streams), until the next text or the end replaces it.
+    Status(String),
+    /// The reply is complete.
+    Done(Completion),
+    /// The model failed.
+    Failed(ModelError),
+}
+
+impl From<Result<StreamEvent, ModelError>> for ReplyEvent {
+    fn from(event: Result<StreamEvent, ModelError>) -> Self {
+        match event {
+            Ok(StreamEvent::Delta(text)) => ReplyEvent::Text(text),
+            Ok(StreamEvent::Done(completion)) => ReplyEvent::Done(completion),
+            Err(error) => ReplyEvent::Failed(error),
+        }
+    }
+}
 
 /// How a streamed reply ended.
 #[derive(Debug)]
@@ -87,11 +114,36 @@ struct Reply<'a> {
     current: Option<MessageId>,
     shown: Option<Rendered>,
     pending: String,
+    /// A passing status line, shown under the text of partial edits only.
+    status: Option<String>,
 }
 
-impl Reply<'_> {
+impl<'a> Reply<'a> {
+    fn new(reply_to: Option<&'a MessageId>, notify: &'a [String], pending: String) -> Self {
+        Self {
+            reply_to,
+            notify,
+            messages: Vec::new(),
+            current: None,
+            shown: None,
+            pending,
+            status: None,
+        }
+    }
+
     fn has_visible_text(&self) -> bool {
         !self.pending.trim().is_empty()
+    }
+
+    /// What a partial edit shows: the text so far, then the status line.
+    fn partial(&self, suffix: &str) -> String {
+        match &self.status {
+            Some(status) if self.has_visible_text() => {
+                format!("{}\n\n{status}{suffix}", self.pending)
+            }
+            Some(status) => format!("{status}{suffix}"),
+            None => format!("{}{suffix}", self.pending),
+        }
     }
 }
 
@@ -170,16 +222,48 @@ impl Courier {
             Released::Text(text) => text,
             Released::Blocked(notice) => notice,
         };
-        let mut reply = Reply {
-            reply_to,
-            notify,
-            messages: Vec::new(),
-            current: None,
-            shown: None,
-            pending,
-        };
+        let mut reply = Reply::new(reply_to, notify, pending);
         self.flush(to, &mut reply, Mode::Final, false).await?;
         Ok(reply.messages)
+    }
+
+    /// Puts `approval` to its asker in `to` (paced like any send); returns
+    /// the message asking it.
+    pub async fn ask(
+        &self,
+        to: &ChannelRef,
+        approval: &ApprovalRequest,
+        reply_to: Option<&MessageId>,
+    ) -> Result<MessageId, DeliveryError> {
+        let question = match screen_whole(&self.filters, to, &approval.question) {
+            Released::Text(text) => text,
+            Released::Blocked(notice) => notice,
+        };
+        let approval = ApprovalRequest {
+            question,
+            ..approval.clone()
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.pacer.acquire(self.pace_key(to)).await;
+            match self.outbox.send_approval(to, &approval, reply_to).await {
+                Err(DeliveryError::RetryAfter(wait)) if attempt < FINAL_ATTEMPTS => {
+                    self.pacer.hold(self.pace_key(to), wait);
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Replaces message `id` in `to` with `markdown` (and removes its
+    /// buttons): how an approval shows its outcome. Failures are logged.
+    pub async fn settle(&self, to: &ChannelRef, id: &MessageId, markdown: &str) {
+        self.pacer.acquire(self.pace_key(to)).await;
+        let rendered = self.outbox.render(markdown);
+        if let Err(error) = self.outbox.edit(to, id, &rendered).await {
+            debug!(%error, "could not update a settled message");
+        }
     }
 
     /// Streams a model reply into `to`, editing the message as text arrives
@@ -193,17 +277,23 @@ impl Courier {
         &self,
         to: &ChannelRef,
         reply_to: Option<&MessageId>,
-        mut stream: ChatStream,
+        stream: ChatStream,
         cancel: &CancellationToken,
     ) -> Streamed {
-        let mut reply = Reply {
-            reply_to,
-            notify: &[],
-            messages: Vec::new(),
-            current: None,
-            shown: None,
-            pending: String::new(),
-        };
+        let events = stream.map(ReplyEvent::from).boxed();
+        self.stream_events(to, reply_to, events, cancel).await
+    }
+
+    /// [`Courier::stream_reply`] for a reply made of more than one model
+    /// call (tools at work between them), with status lines on the way.
+    pub async fn stream_events(
+        &self,
+        to: &ChannelRef,
+        reply_to: Option<&MessageId>,
+        mut stream: BoxStream<'_, ReplyEvent>,
+        cancel: &CancellationToken,
+    ) -> Streamed {
+        let mut reply = Reply::new(reply_to, &[], String::new());
         let mut screen = Screen::new(&self.filters, to);
         let mut dirty = false;
         self.typing(to).await;
@@ -217,10 +307,11 @@ impl Courier {
                 biased;
                 () = cancel.cancelled() => break StreamEnd::Cancelled,
                 event = stream.next() => match event {
-                    Some(Ok(StreamEvent::Delta(delta))) => match screen.push(&delta) {
+                    Some(ReplyEvent::Text(delta)) => match screen.push(&delta) {
                         Released::Text(shown) => {
                             if !shown.is_empty() {
                                 reply.pending.push_str(&shown);
+                                reply.status = None;
                                 dirty = true;
                             }
                         }
@@ -229,13 +320,20 @@ impl Courier {
                             break StreamEnd::Blocked;
                         }
                     },
-                    Some(Ok(StreamEvent::Done(completion))) => break StreamEnd::Completed(completion),
-                    Some(Err(error)) => break StreamEnd::ModelFailed(error),
+                    Some(ReplyEvent::Status(status)) => {
+                        reply.status = Some(match screen_whole(&self.filters, to, &status) {
+                            Released::Text(text) => text,
+                            Released::Blocked(_) => "🔧 …".into(),
+                        });
+                        dirty = true;
+                    }
+                    Some(ReplyEvent::Done(completion)) => break StreamEnd::Completed(completion),
+                    Some(ReplyEvent::Failed(error)) => break StreamEnd::ModelFailed(error),
                     None => break StreamEnd::ModelFailed(ModelError::Protocol(
                         "the stream ended before the reply was complete".into(),
                     )),
                 },
-                () = self.pacer.acquire_as(self.pace_key(to), Priority::Optional), if self.limits.streaming && dirty && reply.has_visible_text() => {
+                () = self.pacer.acquire_as(self.pace_key(to), Priority::Optional), if self.limits.streaming && dirty && (reply.has_visible_text() || reply.status.is_some()) => {
                     dirty = false;
                     if let Err(error) = self.flush(to, &mut reply, Mode::Partial, true).await {
                         debug!(%error, "streaming edit failed; the final text will follow");
@@ -245,6 +343,7 @@ impl Courier {
             }
         };
         drop(stream);
+        reply.status = None;
 
         let mut end = end;
         if !screen.is_blocked() {
@@ -265,6 +364,11 @@ impl Courier {
             StreamEnd::Completed(_) if text.trim().is_empty() => reply.pending = EMPTY_REPLY.into(),
             StreamEnd::Completed(_) | StreamEnd::DeliveryFailed(_) | StreamEnd::Blocked => {}
             StreamEnd::Cancelled => append_note(&mut reply.pending, STOPPED_NOTE),
+            // Nothing was said: the model's sentence alone.
+            StreamEnd::ModelFailed(error) if text.trim().is_empty() => {
+                reply.pending = error.user_message();
+            }
+            // A reply broke off: what came stays, marked.
             StreamEnd::ModelFailed(error) => {
                 append_note(&mut reply.pending, &format!("⚠️ {}", error.user_message()));
             }
@@ -303,7 +407,7 @@ impl Courier {
             reply.pending = rest;
         }
         if mode == Mode::Partial {
-            let shown = format!("{}{}", reply.pending, self.limits.streaming_suffix);
+            let shown = reply.partial(&self.limits.streaming_suffix);
             self.put(to, reply, &shown, Mode::Partial, reserved).await
         } else if reply.has_visible_text() || reply.messages.is_empty() {
             let last = reply.pending.clone();

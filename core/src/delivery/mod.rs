@@ -11,6 +11,6 @@ mod pacer;
 pub mod screen;
 pub mod split;
 
-pub use courier::{Courier, StreamEnd, Streamed};
+pub use courier::{Courier, ReplyEvent, StreamEnd, Streamed};
 pub use pacer::{PaceKey, Pacer, Priority, headroom};
 pub use screen::{OutputFilter, Part, Screened};

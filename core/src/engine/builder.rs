@@ -12,6 +12,7 @@ use tokio_util::task::TaskTracker;
 
 use super::shared::Shared;
 use super::{Engine, builtin};
+use crate::approval::Approvals;
 use crate::backend::ModelBackend;
 use crate::clock::{Clock, SystemClock};
 use crate::command::{Command, CommandSpec};
@@ -21,6 +22,7 @@ use crate::plugin::{DefaultErrorHandler, Plugin, PluginErrorHandler, Registered}
 use crate::services::Services;
 use crate::settings::{EngineSettings, ModelDefaults};
 use crate::store::{MemoryStore, Stores};
+use crate::tool::ToolSettings;
 
 /// A problem with how the engine was put together.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,6 +60,7 @@ pub struct EngineBuilder {
     personas: Personas,
     plugins: Vec<Registered>,
     on_error: Arc<dyn PluginErrorHandler>,
+    tools: ToolSettings,
     clock: Arc<dyn Clock>,
 }
 
@@ -71,6 +74,7 @@ impl EngineBuilder {
             personas: Personas::default(),
             plugins: Vec::new(),
             on_error: Arc::new(DefaultErrorHandler),
+            tools: ToolSettings::default(),
             clock: Arc::new(SystemClock),
         }
     }
@@ -99,6 +103,12 @@ impl EngineBuilder {
     /// The `[model]` generation defaults.
     pub fn model_defaults(mut self, defaults: ModelDefaults) -> Self {
         self.defaults = defaults;
+        self
+    }
+
+    /// The `[tools]` settings: loop guards and permissions.
+    pub fn tools(mut self, tools: ToolSettings) -> Self {
+        self.tools = tools;
         self
     }
 
@@ -146,6 +156,8 @@ impl EngineBuilder {
             plugin_commands,
             filters: Arc::from(filters),
             on_error: self.on_error,
+            tools: self.tools,
+            approvals: Approvals::default(),
             scheduler_started: AtomicBool::new(false),
             scheduler_stop: CancellationToken::new(),
             lanes: Default::default(),

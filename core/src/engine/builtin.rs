@@ -1,6 +1,6 @@
 //! Stage 3, route — the built-in commands every natter bot has: `/help`,
-//! `/reset`, `/persona`, `/stop`. (`/stop` is answered as it arrives, ahead of
-//! the queue; see `intake`.)
+//! `/reset`, `/persona`, `/stop`, `/yes`, `/no`. (`/stop`, `/yes` and `/no`
+//! are answered as they arrive, ahead of the queue; see `intake`.)
 
 use tracing::error;
 
@@ -16,11 +16,13 @@ pub(crate) fn specs() -> Vec<CommandSpec> {
         CommandSpec::new("reset", "Forget this conversation's history"),
         CommandSpec::new("persona", "Show or switch the persona").usage("[name|reset]"),
         CommandSpec::new("stop", "Stop the reply being written"),
+        CommandSpec::new("yes", "Allow what I asked to do"),
+        CommandSpec::new("no", "Refuse what I asked to do"),
     ]
 }
 
 pub(crate) fn is_builtin(name: &str) -> bool {
-    matches!(name, "help" | "reset" | "persona" | "stop")
+    matches!(name, "help" | "reset" | "persona" | "stop" | "yes" | "no")
 }
 
 /// Every command: built-ins, then plugins' (for `/help` and platform menus).
@@ -39,7 +41,8 @@ pub(crate) async fn run(exchange: &Exchange<'_>, command: Command) {
         "help" => help(shared),
         "reset" => reset(shared, message).await,
         "persona" => persona(shared, message, &command).await,
-        // Reaching the queue means nothing was in flight when it arrived.
+        // Reaching the queue means nothing was waiting when it arrived.
+        "yes" | "no" => crate::approval::Answered::NothingPending.user_message(),
         _ => "Nothing to stop.".to_owned(),
     };
     exchange.send(&text).await;

@@ -1,12 +1,16 @@
 //! Stage 4, deliver — a chat turn: build the prompt (persona, the history
 //! that fits, the message with any quote), let plugins adjust the request,
-//! stream the model's answer through the courier, then hand what came of it
-//! to stage 5, `record`.
+//! then let the model work (`agent`, with the turn's tools from `toolbox`)
+//! while the courier streams what it says, and hand what came of it to
+//! stage 5, `record`.
 
+use futures::StreamExt;
+use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
 use super::exchange::Exchange;
-use super::record;
+use super::toolbox::Toolbox;
+use super::{agent, record};
 use crate::message::{Addressed, Incoming};
 use crate::plugin::{Hook, PluginError};
 use crate::services::user_message;
@@ -49,24 +53,22 @@ pub(crate) async fn turn(exchange: &Exchange<'_>) {
         );
     }
 
-    let stream = tokio::select! {
-        () = exchange.cancel.cancelled() => return,
-        stream = services.backend.stream(request) => stream,
-    };
-    let stream = match stream {
-        Ok(stream) => stream,
-        Err(error) => {
-            warn!(%error, "model request failed");
-            exchange.send(&error.user_message()).await;
-            return;
-        }
-    };
-    let streamed = exchange
-        .courier
-        .stream_reply(&message.channel, Some(&message.id), stream, exchange.cancel)
-        .await;
+    let toolbox = Toolbox::for_turn(exchange);
+    let (events, replies) = mpsc::channel(64);
+    let replies = futures::stream::unfold(replies, |mut replies| async move {
+        replies.recv().await.map(|event| (event, replies))
+    })
+    .boxed();
+    let working = agent::run(exchange, request, &toolbox, events);
+    let delivering = exchange.courier.stream_events(
+        &message.channel,
+        Some(&message.id),
+        replies,
+        exchange.cancel,
+    );
+    let (steps, streamed) = tokio::join!(working, delivering);
     let asked = user_message(message, &text);
-    record::outcome(exchange, asked, streamed, window.prompt_tokens).await;
+    record::outcome(exchange, asked, steps, streamed).await;
 }
 
 /// Longest quoted message carried into a turn, in characters.

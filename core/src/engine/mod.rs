@@ -13,14 +13,16 @@
 //! | 1. receive: lanes, order, `/stop` | `intake` (queues: `lanes`) |
 //! | 2. screen: addressed? input filters | `pipeline`, `screen` |
 //! | 3. route: built-in, plugin command, message hook, chat | `route`, `builtin` |
-//! | 4. deliver: prompt, model, courier | `chat` |
+//! | 4. deliver: prompt, model and tools, courier | `chat`, `agent`, `toolbox`, `calls` |
 //! | 5. record: history, usage, after-reply hooks | `record` |
 //!
 //! Beside them: `exchange` (the message on its way, with its helpers),
 //! `shared` (the state they read), `builder`, and `scheduler` (jobs).
 
+mod agent;
 mod builder;
 mod builtin;
+mod calls;
 mod chat;
 mod exchange;
 mod intake;
@@ -31,6 +33,7 @@ mod route;
 mod scheduler;
 mod screen;
 mod shared;
+mod toolbox;
 
 pub use builder::{EngineBuilder, EngineError};
 
@@ -41,6 +44,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tracing::{debug, info, warn};
 
+use crate::approval::{Answered, Decision};
 use crate::backend::ModelBackend;
 use crate::command::CommandSpec;
 use crate::delivery::Courier;
@@ -160,6 +164,18 @@ impl Inbox {
         }
         intake::submit(&self.shared, &self.courier, message, done);
         Receipt(receipt)
+    }
+
+    /// Answers approval `approval_id` for user `user_id` (a platform's
+    /// Allow/Refuse button). Only the person asked can answer, once; the
+    /// result says what became of it, for the platform to show.
+    pub fn answer_approval(
+        &self,
+        approval_id: &str,
+        user_id: &str,
+        decision: Decision,
+    ) -> Answered {
+        self.shared.approvals.answer(approval_id, user_id, decision)
     }
 
     /// The engine this inbox feeds.

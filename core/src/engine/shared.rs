@@ -12,12 +12,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::lanes::Lanes;
+use crate::approval::Approvals;
 use crate::command::CommandSpec;
 use crate::delivery::{Courier, OutputFilter};
 use crate::message::Incoming;
 use crate::plugin::{PluginErrorHandler, Registered};
 use crate::services::Services;
 use crate::settings::EngineSettings;
+use crate::tool::ToolSettings;
 
 /// A message waiting in its conversation's lane.
 pub(crate) struct Queued {
@@ -39,6 +41,10 @@ pub(crate) struct Shared {
     pub(crate) filters: Arc<[Arc<dyn OutputFilter>]>,
     /// Decides what every plugin failure shows and logs.
     pub(crate) on_error: Arc<dyn PluginErrorHandler>,
+    /// The `[tools]` settings.
+    pub(crate) tools: ToolSettings,
+    /// Confirmations waiting for an answer.
+    pub(crate) approvals: Approvals,
     pub(crate) scheduler_started: AtomicBool,
     pub(crate) scheduler_stop: CancellationToken,
     pub(crate) lanes: Lanes<Queued>,

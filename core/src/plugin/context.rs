@@ -129,6 +129,7 @@ impl<'a> PluginContext<'a> {
             messages: vec![ChatMessage::system(system), ChatMessage::user(user)],
             params: self.services.defaults.params_for(&persona),
             conversation: Some(self.incoming.key.clone()),
+            ..ChatRequest::default()
         })
     }
 
@@ -181,10 +182,10 @@ impl<'a> PluginContext<'a> {
     /// chats the user's part is named after the message's author, like the
     /// turns of ordinary chat.
     pub async fn remember(&self, user: &str, reply: &str) -> Result<(), PluginError> {
-        let turn = Turn {
-            user: user_message(self.incoming, user),
-            assistant: ChatMessage::assistant(reply),
-        };
+        let turn = Turn::new(
+            user_message(self.incoming, user),
+            ChatMessage::assistant(reply),
+        );
         Ok(self
             .services
             .stores

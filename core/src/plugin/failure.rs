@@ -33,6 +33,8 @@ pub enum Hook {
     AfterReply,
     /// [`crate::Plugin::on_job`].
     Job,
+    /// [`crate::Plugin::call_tool`] (the model gets the error as the result).
+    Tool,
 }
 
 impl Hook {
@@ -45,6 +47,7 @@ impl Hook {
             Hook::BeforeModel => "before_model",
             Hook::AfterReply => "after_reply",
             Hook::Job => "on_job",
+            Hook::Tool => "call_tool",
         }
     }
 }

@@ -216,6 +216,7 @@ use crate::command::{Command, CommandSpec};
 use crate::delivery::OutputFilter;
 use crate::message::Incoming;
 use crate::store::ScheduledJob;
+use crate::tool::{ToolInvocation, ToolSpec};
 
 /// A capability natter can be extended with.
 #[async_trait]
@@ -236,6 +237,28 @@ pub trait Plugin: Send + Sync + 'static {
         _cmd: Command,
     ) -> Result<(), PluginError> {
         Ok(())
+    }
+
+    /// The tools this plugin offers the model (see [`crate::tool`]). Asked
+    /// at every chat turn, so the list may change while natter runs.
+    fn tools(&self) -> Vec<ToolSpec> {
+        Vec::new()
+    }
+
+    /// Runs one of [`Plugin::tools`] for the model, with the context of the
+    /// message that led to it (the same reach as a command). What it returns
+    /// is the result the model reads; an error is reported to the model as
+    /// the result, and a [`PluginError::Usage`] tells it what to correct.
+    async fn call_tool(
+        &self,
+        _cx: &mut PluginContext<'_>,
+        call: ToolInvocation,
+    ) -> Result<String, PluginError> {
+        Err(PluginError::internal(format!(
+            "{} declares the tool {} but does not run it",
+            self.name(),
+            call.name
+        )))
     }
 
     /// Sees every addressed message that is not a command, before the model.

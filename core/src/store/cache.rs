@@ -256,10 +256,10 @@ mod tests {
     }
 
     fn turn(n: usize) -> Turn {
-        Turn {
-            user: ChatMessage::user(format!("q{n}")),
-            assistant: ChatMessage::assistant(format!("a{n}")),
-        }
+        Turn::new(
+            ChatMessage::user(format!("q{n}")),
+            ChatMessage::assistant(format!("a{n}")),
+        )
     }
 
     fn cap(n: usize) -> NonZeroUsize {

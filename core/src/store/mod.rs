@@ -24,14 +24,37 @@ use serde::{Deserialize, Serialize};
 use crate::chat::ChatMessage;
 use crate::message::ConversationKey;
 
-/// One exchange: a user message and the complete reply to it. Turns are stored
-/// whole or not at all, so a failed or cancelled reply never enters history.
+/// One exchange: a user message, the tool calls and results on the way (if
+/// any), and the complete reply. Turns are stored whole or not at all, so a
+/// failed or cancelled reply never enters history, and a follow-up ("move it
+/// to 10") sees what the tools did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Turn {
     /// What the user said.
     pub user: ChatMessage,
+    /// The assistant's tool calls and the tools' results, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<ChatMessage>,
     /// What the model answered.
     pub assistant: ChatMessage,
+}
+
+impl Turn {
+    /// A turn of `user` and `assistant`, with no tool steps.
+    pub fn new(user: ChatMessage, assistant: ChatMessage) -> Self {
+        Self {
+            user,
+            steps: Vec::new(),
+            assistant,
+        }
+    }
+
+    /// Every message of the turn, in order.
+    pub fn messages(&self) -> impl Iterator<Item = &ChatMessage> {
+        std::iter::once(&self.user)
+            .chain(&self.steps)
+            .chain(std::iter::once(&self.assistant))
+    }
 }
 
 /// One row of the usage ledger: a model call and what it cost.

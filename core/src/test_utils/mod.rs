@@ -46,6 +46,7 @@ use crate::message::{
 };
 use crate::outbox::{DeliveryError, Outbox, PlatformLimits, Rendered};
 use crate::plugin::Plugin;
+use crate::tool::ToolCall;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -67,6 +68,8 @@ pub enum Step {
     Cut,
     /// Never produce anything more (until the stream is dropped).
     Hang,
+    /// End the reply calling these tools (`Done` with `FinishReason::ToolCalls`).
+    Call(Vec<ToolCall>),
 }
 
 /// A model that answers from a script: each queued reply is used once, in
@@ -77,6 +80,7 @@ pub struct ScriptedBackend {
     context_window: usize,
     dropped_streams: Arc<AtomicUsize>,
     record_requests: bool,
+    next_call: AtomicU64,
 }
 
 impl Default for ScriptedBackend {
@@ -94,6 +98,7 @@ impl ScriptedBackend {
             context_window: 4096,
             dropped_streams: Arc::new(AtomicUsize::new(0)),
             record_requests: true,
+            next_call: AtomicU64::new(0),
         }
     }
 
@@ -121,6 +126,24 @@ impl ScriptedBackend {
             .flat_map(|c| [Step::Delay(every), Step::Delta((*c).to_owned())])
             .collect();
         self.script(steps);
+    }
+
+    /// Queues a reply that calls tool `name` with `arguments` (JSON text).
+    /// Call ids are `call-1`, `call-2`, … in the order calls are scripted.
+    pub fn call(&self, name: &str, arguments: &str) {
+        self.calls(&[(name, arguments)]);
+    }
+
+    /// Queues a reply that calls several tools at once.
+    pub fn calls(&self, calls: &[(&str, &str)]) {
+        let calls = calls
+            .iter()
+            .map(|(name, arguments)| {
+                let n = self.next_call.fetch_add(1, Ordering::SeqCst) + 1;
+                ToolCall::new(format!("call-{n}"), *name, *arguments)
+            })
+            .collect();
+        self.script(vec![Step::Call(calls)]);
     }
 
     /// Queues a scripted reply. Unless it fails, cuts or hangs, it ends with `Done`.
@@ -224,6 +247,18 @@ impl ModelBackend for ScriptedBackend {
                             return None;
                         }
                         Some(Step::Hang) => futures::future::pending::<()>().await,
+                        Some(Step::Call(calls)) => {
+                            guard.finished = true;
+                            let done = StreamEvent::Done(Completion {
+                                usage: Some(Usage {
+                                    prompt_tokens: 1,
+                                    completion_tokens: emitted + 1,
+                                }),
+                                finish_reason: FinishReason::ToolCalls,
+                                tool_calls: calls,
+                            });
+                            return Some((Ok(done), (steps, guard, emitted, true)));
+                        }
                         None => {
                             guard.finished = true;
                             let done = StreamEvent::Done(Completion {
@@ -232,6 +267,7 @@ impl ModelBackend for ScriptedBackend {
                                     completion_tokens: emitted,
                                 }),
                                 finish_reason: FinishReason::Stop,
+                                tool_calls: Vec::new(),
                             });
                             return Some((Ok(done), (steps, guard, emitted, true)));
                         }

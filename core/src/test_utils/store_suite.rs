@@ -34,9 +34,11 @@ pub async fn stores_conformance(stores: &Stores) {
 pub async fn history_conformance(store: &dyn HistoryStore) {
     let key = ConversationKey::new(TEST_PLATFORM, "conformance/a");
     let other = ConversationKey::new(TEST_PLATFORM, "conformance/b");
-    let turn = |n: usize| Turn {
-        user: ChatMessage::user(format!("question {n}")).with_name("Alice"),
-        assistant: ChatMessage::assistant(format!("answer {n} ✓")),
+    let turn = |n: usize| {
+        Turn::new(
+            ChatMessage::user(format!("question {n}")).with_name("Alice"),
+            ChatMessage::assistant(format!("answer {n} ✓")),
+        )
     };
 
     // History: append, windowed load, isolation, clear.
@@ -105,11 +107,13 @@ pub async fn history_conformance(store: &dyn HistoryStore) {
     // Edge cases: a zero window, appending after a clear, names on replies,
     // and text that SQL would misread.
     let key = ConversationKey::new(TEST_PLATFORM, "conformance/edges 100%_sure");
-    let turn = |n: usize| Turn {
-        user: ChatMessage::user(format!(
-            "q{n} 'quoted' \"double\" \\ ; DROP TABLE turns; --"
-        )),
-        assistant: ChatMessage::assistant(format!("a{n}\nline two\u{1F600}")).with_name("Bot"),
+    let turn = |n: usize| {
+        Turn::new(
+            ChatMessage::user(format!(
+                "q{n} 'quoted' \"double\" \\ ; DROP TABLE turns; --"
+            )),
+            ChatMessage::assistant(format!("a{n}\nline two\u{1F600}")).with_name("Bot"),
+        )
     };
 
     // History: a zero window, appending after a clear, names on replies.

@@ -76,14 +76,14 @@ mod tests {
     #[test]
     fn names_the_user_the_place_the_note_and_the_turns() {
         let turns = vec![
-            Turn {
-                user: ChatMessage::user("Where is my parcel?\nOrder 1234."),
-                assistant: ChatMessage::assistant("I couldn't find anything about that."),
-            },
-            Turn {
-                user: ChatMessage::user("hello?").with_name("Bob"),
-                assistant: ChatMessage::assistant("x".repeat(700)),
-            },
+            Turn::new(
+                ChatMessage::user("Where is my parcel?\nOrder 1234."),
+                ChatMessage::assistant("I couldn't find anything about that."),
+            ),
+            Turn::new(
+                ChatMessage::user("hello?").with_name("Bob"),
+                ChatMessage::assistant("x".repeat(700)),
+            ),
         ];
         let text = notice(&message(), " parcel lost ", &turns);
         let expected_head = "🙋 **Hand-off request** from **Alice** (user id 42) in telegram:42\n\
