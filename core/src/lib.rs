@@ -35,6 +35,7 @@ pub mod message;
 pub mod outbox;
 pub mod persona;
 pub mod plugin;
+pub mod secret;
 pub mod store;
 #[cfg(feature = "test-utils")]
 pub mod test_utils;
