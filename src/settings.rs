@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use config::{Config, Environment, File, FileFormat};
-use secrecy::{ExposeSecret, SecretString};
+use natter_core::secret::non_empty;
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use natter_console::ConsoleSettings;
@@ -22,6 +23,15 @@ use natter_telegram::TelegramSettings;
 
 /// The default settings file, relative to the working directory.
 pub const DEFAULT_CONFIG: &str = "config/natter.toml";
+
+/// Where `[model.openai] api_key` comes from when unset.
+pub const OPENAI_API_KEY_VAR: &str = "OPENAI_API_KEY";
+/// Where `[telegram] token` comes from when unset.
+pub const TELEGRAM_TOKEN_VAR: &str = "TELEGRAM_BOT_TOKEN";
+/// Where `[discord] token` comes from when unset.
+pub const DISCORD_TOKEN_VAR: &str = "DISCORD_TOKEN";
+/// Every variable a secret may come from (besides `NATTER__…` overrides).
+pub const SECRET_VARIABLES: [&str; 3] = [OPENAI_API_KEY_VAR, TELEGRAM_TOKEN_VAR, DISCORD_TOKEN_VAR];
 
 /// Everything natter can be configured with.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -174,7 +184,9 @@ pub fn load(explicit: Option<&Path>) -> Result<Loaded, SettingsError> {
     load_with_env(explicit, &env)
 }
 
-/// [`load`] with a given environment (for tests).
+/// [`load`] with a given environment (for tests). The only place natter
+/// reads the environment for settings: `NATTER__…` overrides, the secrets'
+/// standard variables ([`SECRET_VARIABLES`]) and `USER`.
 pub fn load_with_env(
     explicit: Option<&Path>,
     env: &BTreeMap<String, String>,
@@ -209,27 +221,28 @@ pub fn load_with_env(
         .map_err(invalid)?
         .try_deserialize()
         .map_err(invalid)?;
-    let from_env = |name: &str| {
-        env.get(name)
-            .filter(|v| !v.trim().is_empty())
-            .map(|v| SecretString::from(v.clone()))
-    };
-    if settings.model.openai.api_key.is_none() {
-        settings.model.openai.api_key = from_env("OPENAI_API_KEY");
-    }
-    if settings
-        .telegram
-        .token
-        .as_ref()
-        .is_none_or(|t| t.expose_secret().trim().is_empty())
-    {
-        settings.telegram.token = from_env("TELEGRAM_BOT_TOKEN");
-    }
-    if settings.discord.token.is_none() {
-        settings.discord.token = from_env(DiscordSettings::TOKEN_ENV);
-    }
+    fill_from_env(&mut settings, env);
     settings.validate()?;
     Ok(Loaded { settings, source })
+}
+
+/// Fills what is unset (or blank) from its standard variable: secrets from
+/// [`SECRET_VARIABLES`], the console user's name from `USER`. A blank
+/// variable counts as unset.
+fn fill_from_env(settings: &mut Settings, env: &BTreeMap<String, String>) {
+    let var = |name: &str| env.get(name).filter(|v| !v.trim().is_empty()).cloned();
+    let secret = |slot: &mut Option<SecretString>, name: &str| {
+        if non_empty(slot).is_none() {
+            *slot = var(name).map(SecretString::from);
+        }
+    };
+    secret(&mut settings.model.openai.api_key, OPENAI_API_KEY_VAR);
+    secret(&mut settings.telegram.token, TELEGRAM_TOKEN_VAR);
+    secret(&mut settings.discord.token, DISCORD_TOKEN_VAR);
+    let console = &mut settings.console;
+    if console.user.as_deref().is_none_or(|u| u.trim().is_empty()) {
+        console.user = var("USER");
+    }
 }
 
 impl Settings {
@@ -260,7 +273,7 @@ impl Settings {
             }
         }
         self.personas()?;
-        if self.telegram.is_enabled() {
+        if self.telegram.enabled() {
             self.telegram
                 .validate()
                 .map_err(|e| value("telegram", &e.to_string()))?;
@@ -305,6 +318,8 @@ impl Settings {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use std::io::Write;
+
+    use secrecy::ExposeSecret;
 
     use super::*;
 
@@ -359,6 +374,54 @@ mod tests {
         let loaded = load_with_env(Some(f.path()), &env(&[("OPENAI_API_KEY", "sk-x")])).unwrap();
         let key = loaded.settings.model.openai.api_key.unwrap();
         assert_eq!(key.expose_secret(), "sk-x");
+    }
+
+    #[test]
+    fn platform_tokens_come_from_their_variables_and_blank_is_unset() {
+        let f = file("[telegram]\ntoken = \"\"\n[discord]\ntoken = \"  \"\n");
+        let loaded = load_with_env(
+            Some(f.path()),
+            &env(&[
+                ("TELEGRAM_BOT_TOKEN", "123:tg"),
+                ("DISCORD_TOKEN", "dc"),
+                ("OPENAI_API_KEY", " "),
+                ("USER", "ana"),
+            ]),
+        )
+        .unwrap()
+        .settings;
+        assert_eq!(loaded.telegram.token.unwrap().expose_secret(), "123:tg");
+        assert_eq!(loaded.discord.token.unwrap().expose_secret(), "dc");
+        assert!(
+            loaded.model.openai.api_key.is_none(),
+            "a blank variable is unset"
+        );
+        assert_eq!(loaded.console.user.as_deref(), Some("ana"));
+
+        let f = file("[telegram]\ntoken = \"from-file\"\n[console]\nuser = \"Bo\"\n");
+        let loaded = load_with_env(
+            Some(f.path()),
+            &env(&[
+                ("TELEGRAM_BOT_TOKEN", "from-env"),
+                ("NATTER__DISCORD__TOKEN", "from-override"),
+                ("DISCORD_TOKEN", "from-env"),
+                ("USER", "ana"),
+            ]),
+        )
+        .unwrap()
+        .settings;
+        assert_eq!(loaded.telegram.token.unwrap().expose_secret(), "from-file");
+        assert_eq!(
+            loaded.discord.token.unwrap().expose_secret(),
+            "from-override"
+        );
+        assert_eq!(loaded.console.user.as_deref(), Some("Bo"));
+
+        let loaded = load_with_env(Some(file("").path()), &env(&[("USER", "")]))
+            .unwrap()
+            .settings;
+        assert!(!loaded.telegram.enabled() && !loaded.discord.enabled());
+        assert!(loaded.console.user.is_none());
     }
 
     #[test]
