@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use config::{Config, Environment, File, FileFormat};
 use natter_core::secret::non_empty;
 use secrecy::SecretString;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use natter_console::ConsoleSettings;
@@ -20,6 +21,8 @@ use natter_llama::LlamaSettings;
 use natter_openai::OpenAiSettings;
 use natter_store::StoreSettings;
 use natter_telegram::TelegramSettings;
+
+use crate::plugin_section::PluginSection;
 
 /// The default settings file, relative to the working directory.
 pub const DEFAULT_CONFIG: &str = "config/natter.toml";
@@ -55,8 +58,9 @@ pub struct Settings {
     pub discord: DiscordSettings,
     /// `[log]`: log level and format.
     pub log: LogSettings,
-    /// `[plugins.NAME]`: each plugin's own section.
-    pub plugins: BTreeMap<String, serde_json::Value>,
+    /// `[plugins.NAME]`: natter's `enabled` switch and each plugin's own settings.
+    #[serde(deserialize_with = "crate::plugin_section::deserialize_sections")]
+    pub plugins: BTreeMap<String, PluginSection>,
 }
 
 /// Which model backend answers.
@@ -291,26 +295,29 @@ impl Settings {
         })
     }
 
-    /// A plugin's section without the `enabled` switch, or `Null`.
+    /// A plugin's settings (its section without the `enabled` switch), or
+    /// `Null` when it has no section.
     pub fn plugin_section(&self, name: &str) -> serde_json::Value {
-        match self.plugins.get(name) {
-            Some(serde_json::Value::Object(map)) => {
-                let mut map = map.clone();
-                map.remove("enabled");
-                serde_json::Value::Object(map)
-            }
-            Some(other) => other.clone(),
-            None => serde_json::Value::Null,
-        }
+        self.plugins
+            .get(name)
+            .map_or(serde_json::Value::Null, PluginSection::settings_value)
+    }
+
+    /// A plugin's settings as its own type (its defaults when it has no
+    /// section); errors name `plugins.NAME`. Read them once, when building
+    /// the plugin, so a bad section stops natter at start.
+    pub fn plugin_settings<T: DeserializeOwned>(&self, name: &str) -> Result<T, SettingsError> {
+        self.plugins
+            .get(name)
+            .map_or_else(PluginSection::default, Clone::clone)
+            .parse(name)
     }
 
     /// True when `[plugins.NAME] enabled = true`.
     pub fn plugin_enabled(&self, name: &str) -> bool {
         self.plugins
             .get(name)
-            .and_then(|section| section.get("enabled"))
-            .and_then(serde_json::Value::as_bool)
-            .unwrap_or(false)
+            .is_some_and(|section| section.enabled)
     }
 }
 
@@ -457,6 +464,60 @@ mod tests {
         assert!(
             err.contains("ghost") && err.contains("persona.default"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn plugin_switches_must_be_true_or_false() {
+        for bad in ["enabled = \"yes\"", "enabled = 1"] {
+            let f = file(&format!("[plugins.generate]\n{bad}\n"));
+            let err = load_with_env(Some(f.path()), &env(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("plugins.generate.enabled"), "{bad}: {err}");
+        }
+        let err = load_with_env(
+            Some(file("").path()),
+            &env(&[("NATTER__PLUGINS__TUTOR__ENABLED", "yes")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("plugins.tutor.enabled"), "{err}");
+        let s = load_with_env(
+            Some(file("[plugins.tutor]\nlevels = [\"easy\"]\ndefault_level = \"easy\"\n").path()),
+            &env(&[("NATTER__PLUGINS__TUTOR__ENABLED", "true")]),
+        )
+        .unwrap()
+        .settings;
+        assert!(s.plugin_enabled("tutor"));
+        let err = load_with_env(Some(file("[plugins]\nnotes = 3\n").path()), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("plugins.notes"), "{err}");
+    }
+
+    #[test]
+    fn plugins_get_their_section_without_the_switch() {
+        let f = file("[plugins.notes]\nenabled = true\nmax_notes = 5\n");
+        let s = load_with_env(Some(f.path()), &env(&[])).unwrap().settings;
+        let notes: natter_plugin_example::NotesSettings = s.plugin_settings("notes").unwrap();
+        assert_eq!(notes.max_notes, 5);
+        let absent: natter_plugin_example::NotesSettings = s.plugin_settings("dice").unwrap();
+        assert_eq!(absent, natter_plugin_example::NotesSettings::default());
+        let f = file("[plugins.notes]\nenabled = true\nmax_note = 5\n");
+        let s = load_with_env(Some(f.path()), &env(&[])).unwrap().settings;
+        let err = s
+            .plugin_settings::<natter_plugin_example::NotesSettings>("notes")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("plugins.notes") && err.contains("max_note"),
+            "{err}"
+        );
+        let shown = toml::to_string(&s).unwrap();
+        assert!(
+            shown.contains("[plugins.notes]\nenabled = true\nmax_note = 5"),
+            "{shown}"
         );
     }
 
