@@ -13,6 +13,7 @@ use natter_core::secret::non_empty;
 use secrecy::SecretString;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use tracing_subscriber::filter::LevelFilter;
 
 use natter_console::ConsoleSettings;
 use natter_core::{EngineSettings, ModelDefaults, Persona, PersonaSettings, Personas};
@@ -124,8 +125,9 @@ impl ModelSettings {
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogSettings {
-    /// A tracing filter (`info`, `natter=debug,warn`, …); `RUST_LOG` wins.
-    /// Default: `warn` in the console, `info` otherwise.
+    /// A tracing filter (`info`, `natter=debug,warn`, …), checked at load;
+    /// `RUST_LOG` wins when it is set and valid. Default: `warn` in the
+    /// console, `info` otherwise.
     pub level: Option<String>,
     /// `text` or `json`.
     pub format: LogFormat,
@@ -249,6 +251,24 @@ fn fill_from_env(settings: &mut Settings, env: &BTreeMap<String, String>) {
     }
 }
 
+/// Checks a `[log] level` filter: tracing's filter syntax, where a directive
+/// without `=` must be a level (a bare word would silently mean "everything
+/// from a module of that name", so `level = "loud"` logs nothing).
+fn check_log_level(level: &str) -> Result<(), String> {
+    tracing_subscriber::EnvFilter::try_new(level)
+        .map_err(|e| format!("`{level}` is not a log filter ({e})"))?;
+    for directive in level.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let bare = !directive.contains('=') && !directive.contains('[');
+        if bare && directive.parse::<LevelFilter>().is_err() {
+            return Err(format!(
+                "`{directive}` is not a level: use trace, debug, info, warn, error or off, \
+                 or TARGET=LEVEL (e.g. \"natter=debug,warn\")"
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl Settings {
     /// Checks ranges and references that types cannot express.
     pub fn validate(&self) -> Result<(), SettingsError> {
@@ -277,6 +297,9 @@ impl Settings {
             }
         }
         self.personas()?;
+        if let Some(level) = &self.log.level {
+            check_log_level(level).map_err(|reason| value("log.level", &reason))?;
+        }
         if self.telegram.enabled() {
             self.telegram
                 .validate()
@@ -465,6 +488,35 @@ mod tests {
             err.contains("ghost") && err.contains("persona.default"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_bad_log_level_is_named() {
+        for bad in ["loud", "natter=loud", "info,[", "warn,chatty"] {
+            let f = file(&format!("[log]\nlevel = \"{bad}\"\n"));
+            let err = load_with_env(Some(f.path()), &env(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("log.level"), "{bad}: {err}");
+        }
+        let err = load_with_env(
+            Some(file("").path()),
+            &env(&[("NATTER__LOG__LEVEL", "loud")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("log.level"), "{err}");
+        for good in [
+            "info",
+            "WARN",
+            "off",
+            "natter=debug,warn",
+            "natter_core::engine=trace",
+        ] {
+            let f = file(&format!("[log]\nlevel = \"{good}\"\n"));
+            let s = load_with_env(Some(f.path()), &env(&[])).unwrap().settings;
+            assert_eq!(s.log.level.as_deref(), Some(good));
+        }
     }
 
     #[test]
