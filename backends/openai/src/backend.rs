@@ -92,11 +92,6 @@ impl OpenAiBackend {
             context_window,
         })
     }
-
-    /// True when token counts are exact for this model (else estimated).
-    pub fn exact_token_counts(&self) -> bool {
-        self.tokens.is_exact()
-    }
 }
 
 #[async_trait]
