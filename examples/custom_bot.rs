@@ -6,14 +6,16 @@
 //! printf '/dice 3\n' | cargo run --example custom_bot
 //! ```
 //!
-//! Its settings live in `[plugins.dice]` (e.g. `sides = 20`).
+//! Its settings live in `[plugins.dice]` (e.g. `sides = 20`). They are read
+//! once, when the plugin is built, so a mistake there stops the bot at start
+//! with an error naming `plugins.dice` instead of going unnoticed.
 
 use async_trait::async_trait;
-use natter::App;
+use natter::{App, Settings, SettingsError};
 use natter_core::{Command, CommandSpec, Plugin, PluginContext, PluginError};
 use serde::Deserialize;
 
-/// `[plugins.dice]`.
+/// `[plugins.dice]` (no `enabled`: natter reads that switch itself).
 #[derive(Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct DiceSettings {
@@ -27,7 +29,23 @@ impl Default for DiceSettings {
 }
 
 /// `/dice N` rolls N dice (deterministically here: a real plugin would use `rand`).
-struct Dice;
+struct Dice {
+    settings: DiceSettings,
+}
+
+impl Dice {
+    /// The plugin for the app's `[plugins.dice]` section.
+    fn from_settings(settings: &Settings) -> Result<Self, SettingsError> {
+        let settings: DiceSettings = settings.plugin_settings("dice")?;
+        if settings.sides == 0 {
+            return Err(SettingsError::Value {
+                key: "plugins.dice.sides".into(),
+                reason: "a die needs at least one side".into(),
+            });
+        }
+        Ok(Self { settings })
+    }
+}
 
 #[async_trait]
 impl Plugin for Dice {
@@ -44,7 +62,6 @@ impl Plugin for Dice {
         cx: &mut PluginContext<'_>,
         cmd: Command,
     ) -> Result<(), PluginError> {
-        let settings: DiceSettings = cx.config().unwrap_or_default();
         let count: u32 = match cmd.args.trim() {
             "" => 1,
             n => n
@@ -54,7 +71,7 @@ impl Plugin for Dice {
                 .ok_or_else(|| PluginError::usage("Usage: /dice [count from 1 to 100]"))?,
         };
         let rolls: Vec<String> = (0..count)
-            .map(|i| ((i * 7 + 3) % settings.sides + 1).to_string())
+            .map(|i| ((i * 7 + 3) % self.settings.sides + 1).to_string())
             .collect();
         cx.reply(&format!("🎲 {}", rolls.join(" "))).await
     }
@@ -62,5 +79,7 @@ impl Plugin for Dice {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    App::from_config(None)?.plugin(Dice).run().await
+    let app = App::from_config(None)?;
+    let dice = Dice::from_settings(app.settings())?;
+    app.plugin(dice).run().await
 }

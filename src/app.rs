@@ -60,7 +60,7 @@ impl App {
     pub fn platforms(&self) -> Vec<&'static str> {
         let mut platforms = Vec::new();
         if !self.console_only {
-            if self.settings.telegram.is_enabled() {
+            if self.settings.telegram.enabled() {
                 platforms.push("telegram");
             }
             if self.settings.discord.enabled() {
@@ -147,9 +147,13 @@ impl App {
         );
         let platforms = self.platforms();
         let result = if platforms == ["console"] {
-            natter_console::run(&engine, &self.settings.console, shutdown.clone())
-                .await
-                .context("the console stopped")
+            natter_console::run(
+                self.settings.console.clone(),
+                engine.clone(),
+                shutdown.clone(),
+            )
+            .await
+            .context("the console stopped")
         } else {
             self.run_platforms(&platforms, &engine, &shutdown).await
         };

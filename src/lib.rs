@@ -19,6 +19,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`settings`] | the settings file, environment overrides, validation |
+//! | [`plugin_section`] | a `[plugins.NAME]` section: natter's `enabled` switch and the plugin's settings |
 //! | [`app`] | building the engine from settings and running the platforms |
 //! | [`check`] | `natter check`: validated, redacted effective settings |
 //! | [`logging`] | the tracing subscriber |
@@ -27,6 +28,7 @@
 pub mod app;
 pub mod check;
 pub mod logging;
+pub mod plugin_section;
 pub mod plugins;
 pub mod settings;
 

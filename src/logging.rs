@@ -1,6 +1,7 @@
 //! The tracing subscriber: to stderr (stdout belongs to the console chat),
-//! filtered by `RUST_LOG`, else `[log] level`, else `warn` in the console and
-//! `info` on platforms; text or JSON.
+//! filtered by `RUST_LOG` when it is set and valid, else `[log] level`
+//! (checked when the settings load), else `warn` in the console and `info` on
+//! platforms; text or JSON.
 
 use tracing_subscriber::EnvFilter;
 
@@ -8,13 +9,11 @@ use crate::settings::{LogFormat, LogSettings};
 
 /// Installs the global subscriber once; later calls do nothing.
 pub fn init(settings: &LogSettings, console: bool) {
-    let fallback = settings
-        .level
-        .clone()
-        .unwrap_or_else(|| if console { "warn" } else { "info" }.to_owned());
+    let default = if console { "warn" } else { "info" };
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&fallback))
-        .unwrap_or_else(|_| EnvFilter::new("warn"));
+        .or_else(|_| EnvFilter::try_new(settings.level.as_deref().unwrap_or(default)))
+        // Settings built in code skip validation; a bad level there gets the default.
+        .unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -1,9 +1,7 @@
 //! The plugins that ship with natter, built from their `[plugins.NAME]`
-//! sections when `enabled = true`.
+//! sections when `enabled = true` (each gets its section without `enabled`).
 
 use std::sync::Arc;
-
-use serde::de::DeserializeOwned;
 
 use natter_core::{Moderator, Plugin};
 use natter_plugin_example::NotesPlugin;
@@ -58,40 +56,34 @@ pub fn enabled(
         };
         let plugin: Arc<dyn Plugin> = match name {
             "generate" => Arc::new(
-                GeneratePlugin::new(section(settings, name)?)
+                GeneratePlugin::new(settings.plugin_settings(name)?)
                     .map_err(|e| invalid(e.to_string()))?,
             ),
             "tutor" => Arc::new(
-                TutorPlugin::new(section(settings, name)?).map_err(|e| invalid(e.to_string()))?,
+                TutorPlugin::new(settings.plugin_settings(name)?)
+                    .map_err(|e| invalid(e.to_string()))?,
             ),
             "remind" => Arc::new(
-                RemindPlugin::new(section(settings, name)?).map_err(|e| invalid(e.to_string()))?,
+                RemindPlugin::new(settings.plugin_settings(name)?)
+                    .map_err(|e| invalid(e.to_string()))?,
             ),
             "moderation" => {
-                let plugin = ModerationPlugin::new(section(settings, name)?)
+                let plugin = ModerationPlugin::new(settings.plugin_settings(name)?)
                     .map_err(|e| invalid(e.to_string()))?;
                 Arc::new(match moderator.clone() {
                     Some(moderator) => plugin.with_moderator(moderator),
                     None => plugin,
                 })
             }
-            "support" => Arc::new(SupportPlugin::new(section(settings, name)?).map_err(|e| {
-                SettingsError::Value {
+            "support" => Arc::new(SupportPlugin::new(settings.plugin_settings(name)?).map_err(
+                |e| SettingsError::Value {
                     key: e.key(),
                     reason: e.reason(),
-                }
-            })?),
-            _ => Arc::new(NotesPlugin::new(section(settings, name)?)),
+                },
+            )?),
+            _ => Arc::new(NotesPlugin::new(settings.plugin_settings(name)?)),
         };
         plugins.push(plugin);
     }
     Ok(plugins)
-}
-
-fn section<T: DeserializeOwned>(settings: &Settings, name: &str) -> Result<T, SettingsError> {
-    let value = settings.plugins.get(name).cloned().unwrap_or_default();
-    serde_json::from_value(value).map_err(|e| SettingsError::Value {
-        key: format!("plugins.{name}"),
-        reason: e.to_string(),
-    })
 }

@@ -9,8 +9,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use config::{Config, Environment, File, FileFormat};
-use secrecy::{ExposeSecret, SecretString};
+use natter_core::secret::non_empty;
+use secrecy::SecretString;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use tracing_subscriber::filter::LevelFilter;
 
 use natter_console::ConsoleSettings;
 use natter_core::{EngineSettings, ModelDefaults, Persona, PersonaSettings, Personas};
@@ -20,8 +23,19 @@ use natter_openai::OpenAiSettings;
 use natter_store::StoreSettings;
 use natter_telegram::TelegramSettings;
 
+use crate::plugin_section::PluginSection;
+
 /// The default settings file, relative to the working directory.
 pub const DEFAULT_CONFIG: &str = "config/natter.toml";
+
+/// Where `[model.openai] api_key` comes from when unset.
+pub const OPENAI_API_KEY_VAR: &str = "OPENAI_API_KEY";
+/// Where `[telegram] token` comes from when unset.
+pub const TELEGRAM_TOKEN_VAR: &str = "TELEGRAM_BOT_TOKEN";
+/// Where `[discord] token` comes from when unset.
+pub const DISCORD_TOKEN_VAR: &str = "DISCORD_TOKEN";
+/// Every variable a secret may come from (besides `NATTER__…` overrides).
+pub const SECRET_VARIABLES: [&str; 3] = [OPENAI_API_KEY_VAR, TELEGRAM_TOKEN_VAR, DISCORD_TOKEN_VAR];
 
 /// Everything natter can be configured with.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -45,8 +59,9 @@ pub struct Settings {
     pub discord: DiscordSettings,
     /// `[log]`: log level and format.
     pub log: LogSettings,
-    /// `[plugins.NAME]`: each plugin's own section.
-    pub plugins: BTreeMap<String, serde_json::Value>,
+    /// `[plugins.NAME]`: natter's `enabled` switch and each plugin's own settings.
+    #[serde(deserialize_with = "crate::plugin_section::deserialize_sections")]
+    pub plugins: BTreeMap<String, PluginSection>,
 }
 
 /// Which model backend answers.
@@ -110,8 +125,9 @@ impl ModelSettings {
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogSettings {
-    /// A tracing filter (`info`, `natter=debug,warn`, …); `RUST_LOG` wins.
-    /// Default: `warn` in the console, `info` otherwise.
+    /// A tracing filter (`info`, `natter=debug,warn`, …), checked at load;
+    /// `RUST_LOG` wins when it is set and valid. Default: `warn` in the
+    /// console, `info` otherwise.
     pub level: Option<String>,
     /// `text` or `json`.
     pub format: LogFormat,
@@ -174,7 +190,9 @@ pub fn load(explicit: Option<&Path>) -> Result<Loaded, SettingsError> {
     load_with_env(explicit, &env)
 }
 
-/// [`load`] with a given environment (for tests).
+/// [`load`] with a given environment (for tests). The only place natter
+/// reads the environment for settings: `NATTER__…` overrides, the secrets'
+/// standard variables ([`SECRET_VARIABLES`]) and `USER`.
 pub fn load_with_env(
     explicit: Option<&Path>,
     env: &BTreeMap<String, String>,
@@ -209,27 +227,46 @@ pub fn load_with_env(
         .map_err(invalid)?
         .try_deserialize()
         .map_err(invalid)?;
-    let from_env = |name: &str| {
-        env.get(name)
-            .filter(|v| !v.trim().is_empty())
-            .map(|v| SecretString::from(v.clone()))
-    };
-    if settings.model.openai.api_key.is_none() {
-        settings.model.openai.api_key = from_env("OPENAI_API_KEY");
-    }
-    if settings
-        .telegram
-        .token
-        .as_ref()
-        .is_none_or(|t| t.expose_secret().trim().is_empty())
-    {
-        settings.telegram.token = from_env("TELEGRAM_BOT_TOKEN");
-    }
-    if settings.discord.token.is_none() {
-        settings.discord.token = from_env(DiscordSettings::TOKEN_ENV);
-    }
+    fill_from_env(&mut settings, env);
     settings.validate()?;
     Ok(Loaded { settings, source })
+}
+
+/// Fills what is unset (or blank) from its standard variable: secrets from
+/// [`SECRET_VARIABLES`], the console user's name from `USER`. A blank
+/// variable counts as unset.
+fn fill_from_env(settings: &mut Settings, env: &BTreeMap<String, String>) {
+    let var = |name: &str| env.get(name).filter(|v| !v.trim().is_empty()).cloned();
+    let secret = |slot: &mut Option<SecretString>, name: &str| {
+        if non_empty(slot).is_none() {
+            *slot = var(name).map(SecretString::from);
+        }
+    };
+    secret(&mut settings.model.openai.api_key, OPENAI_API_KEY_VAR);
+    secret(&mut settings.telegram.token, TELEGRAM_TOKEN_VAR);
+    secret(&mut settings.discord.token, DISCORD_TOKEN_VAR);
+    let console = &mut settings.console;
+    if console.user.as_deref().is_none_or(|u| u.trim().is_empty()) {
+        console.user = var("USER");
+    }
+}
+
+/// Checks a `[log] level` filter: tracing's filter syntax, where a directive
+/// without `=` must be a level (a bare word would silently mean "everything
+/// from a module of that name", so `level = "loud"` logs nothing).
+fn check_log_level(level: &str) -> Result<(), String> {
+    tracing_subscriber::EnvFilter::try_new(level)
+        .map_err(|e| format!("`{level}` is not a log filter ({e})"))?;
+    for directive in level.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let bare = !directive.contains('=') && !directive.contains('[');
+        if bare && directive.parse::<LevelFilter>().is_err() {
+            return Err(format!(
+                "`{directive}` is not a level: use trace, debug, info, warn, error or off, \
+                 or TARGET=LEVEL (e.g. \"natter=debug,warn\")"
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl Settings {
@@ -260,7 +297,10 @@ impl Settings {
             }
         }
         self.personas()?;
-        if self.telegram.is_enabled() {
+        if let Some(level) = &self.log.level {
+            check_log_level(level).map_err(|reason| value("log.level", &reason))?;
+        }
+        if self.telegram.enabled() {
             self.telegram
                 .validate()
                 .map_err(|e| value("telegram", &e.to_string()))?;
@@ -278,26 +318,29 @@ impl Settings {
         })
     }
 
-    /// A plugin's section without the `enabled` switch, or `Null`.
+    /// A plugin's settings (its section without the `enabled` switch), or
+    /// `Null` when it has no section.
     pub fn plugin_section(&self, name: &str) -> serde_json::Value {
-        match self.plugins.get(name) {
-            Some(serde_json::Value::Object(map)) => {
-                let mut map = map.clone();
-                map.remove("enabled");
-                serde_json::Value::Object(map)
-            }
-            Some(other) => other.clone(),
-            None => serde_json::Value::Null,
-        }
+        self.plugins
+            .get(name)
+            .map_or(serde_json::Value::Null, PluginSection::settings_value)
+    }
+
+    /// A plugin's settings as its own type (its defaults when it has no
+    /// section); errors name `plugins.NAME`. Read them once, when building
+    /// the plugin, so a bad section stops natter at start.
+    pub fn plugin_settings<T: DeserializeOwned>(&self, name: &str) -> Result<T, SettingsError> {
+        self.plugins
+            .get(name)
+            .map_or_else(PluginSection::default, Clone::clone)
+            .parse(name)
     }
 
     /// True when `[plugins.NAME] enabled = true`.
     pub fn plugin_enabled(&self, name: &str) -> bool {
         self.plugins
             .get(name)
-            .and_then(|section| section.get("enabled"))
-            .and_then(serde_json::Value::as_bool)
-            .unwrap_or(false)
+            .is_some_and(|section| section.enabled)
     }
 }
 
@@ -305,6 +348,8 @@ impl Settings {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use std::io::Write;
+
+    use secrecy::ExposeSecret;
 
     use super::*;
 
@@ -362,6 +407,54 @@ mod tests {
     }
 
     #[test]
+    fn platform_tokens_come_from_their_variables_and_blank_is_unset() {
+        let f = file("[telegram]\ntoken = \"\"\n[discord]\ntoken = \"  \"\n");
+        let loaded = load_with_env(
+            Some(f.path()),
+            &env(&[
+                ("TELEGRAM_BOT_TOKEN", "123:tg"),
+                ("DISCORD_TOKEN", "dc"),
+                ("OPENAI_API_KEY", " "),
+                ("USER", "ana"),
+            ]),
+        )
+        .unwrap()
+        .settings;
+        assert_eq!(loaded.telegram.token.unwrap().expose_secret(), "123:tg");
+        assert_eq!(loaded.discord.token.unwrap().expose_secret(), "dc");
+        assert!(
+            loaded.model.openai.api_key.is_none(),
+            "a blank variable is unset"
+        );
+        assert_eq!(loaded.console.user.as_deref(), Some("ana"));
+
+        let f = file("[telegram]\ntoken = \"from-file\"\n[console]\nuser = \"Bo\"\n");
+        let loaded = load_with_env(
+            Some(f.path()),
+            &env(&[
+                ("TELEGRAM_BOT_TOKEN", "from-env"),
+                ("NATTER__DISCORD__TOKEN", "from-override"),
+                ("DISCORD_TOKEN", "from-env"),
+                ("USER", "ana"),
+            ]),
+        )
+        .unwrap()
+        .settings;
+        assert_eq!(loaded.telegram.token.unwrap().expose_secret(), "from-file");
+        assert_eq!(
+            loaded.discord.token.unwrap().expose_secret(),
+            "from-override"
+        );
+        assert_eq!(loaded.console.user.as_deref(), Some("Bo"));
+
+        let loaded = load_with_env(Some(file("").path()), &env(&[("USER", "")]))
+            .unwrap()
+            .settings;
+        assert!(!loaded.telegram.enabled() && !loaded.discord.enabled());
+        assert!(loaded.console.user.is_none());
+    }
+
+    #[test]
     fn unknown_keys_are_named() {
         let f = file("[engine]\nmax_paralel = 4\n");
         let err = load_with_env(Some(f.path()), &env(&[]))
@@ -394,6 +487,89 @@ mod tests {
         assert!(
             err.contains("ghost") && err.contains("persona.default"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bad_log_level_is_named() {
+        for bad in ["loud", "natter=loud", "info,[", "warn,chatty"] {
+            let f = file(&format!("[log]\nlevel = \"{bad}\"\n"));
+            let err = load_with_env(Some(f.path()), &env(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("log.level"), "{bad}: {err}");
+        }
+        let err = load_with_env(
+            Some(file("").path()),
+            &env(&[("NATTER__LOG__LEVEL", "loud")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("log.level"), "{err}");
+        for good in [
+            "info",
+            "WARN",
+            "off",
+            "natter=debug,warn",
+            "natter_core::engine=trace",
+        ] {
+            let f = file(&format!("[log]\nlevel = \"{good}\"\n"));
+            let s = load_with_env(Some(f.path()), &env(&[])).unwrap().settings;
+            assert_eq!(s.log.level.as_deref(), Some(good));
+        }
+    }
+
+    #[test]
+    fn plugin_switches_must_be_true_or_false() {
+        for bad in ["enabled = \"yes\"", "enabled = 1"] {
+            let f = file(&format!("[plugins.generate]\n{bad}\n"));
+            let err = load_with_env(Some(f.path()), &env(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("plugins.generate.enabled"), "{bad}: {err}");
+        }
+        let err = load_with_env(
+            Some(file("").path()),
+            &env(&[("NATTER__PLUGINS__TUTOR__ENABLED", "yes")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("plugins.tutor.enabled"), "{err}");
+        let s = load_with_env(
+            Some(file("[plugins.tutor]\nlevels = [\"easy\"]\ndefault_level = \"easy\"\n").path()),
+            &env(&[("NATTER__PLUGINS__TUTOR__ENABLED", "true")]),
+        )
+        .unwrap()
+        .settings;
+        assert!(s.plugin_enabled("tutor"));
+        let err = load_with_env(Some(file("[plugins]\nnotes = 3\n").path()), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("plugins.notes"), "{err}");
+    }
+
+    #[test]
+    fn plugins_get_their_section_without_the_switch() {
+        let f = file("[plugins.notes]\nenabled = true\nmax_notes = 5\n");
+        let s = load_with_env(Some(f.path()), &env(&[])).unwrap().settings;
+        let notes: natter_plugin_example::NotesSettings = s.plugin_settings("notes").unwrap();
+        assert_eq!(notes.max_notes, 5);
+        let absent: natter_plugin_example::NotesSettings = s.plugin_settings("dice").unwrap();
+        assert_eq!(absent, natter_plugin_example::NotesSettings::default());
+        let f = file("[plugins.notes]\nenabled = true\nmax_note = 5\n");
+        let s = load_with_env(Some(f.path()), &env(&[])).unwrap().settings;
+        let err = s
+            .plugin_settings::<natter_plugin_example::NotesSettings>("notes")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("plugins.notes") && err.contains("max_note"),
+            "{err}"
+        );
+        let shown = toml::to_string(&s).unwrap();
+        assert!(
+            shown.contains("[plugins.notes]\nenabled = true\nmax_note = 5"),
+            "{shown}"
         );
     }
 

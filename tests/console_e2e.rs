@@ -149,6 +149,38 @@ async fn the_api_key_never_reaches_logs_or_check() {
     assert!(!check.stdout.contains(KEY) && !check.stderr.contains(KEY));
 }
 
+#[test]
+fn a_developers_own_tokens_and_overrides_never_reach_the_binary() {
+    let fake_config = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    std::fs::write(
+        fake_config.path(),
+        "[store]\nurl = \"memory\"\n[model]\nbackend = \"openai\"\n",
+    )
+    .unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_natter"));
+    command
+        .env("TELEGRAM_BOT_TOKEN", "123:real-telegram")
+        .env("DISCORD_TOKEN", "real-discord")
+        .env("OPENAI_API_KEY", "sk-real")
+        .env("NATTER__ENGINE__MAX_PARALLEL", "0")
+        .env("NATTER_CONFIG", "/nonexistent/natter.toml");
+    let output = common::isolate(&mut command)
+        .arg("check")
+        .arg("--config")
+        .arg(fake_config.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("platforms: console"), "{stdout}");
+    assert!(stdout.contains("max_parallel = 16"), "{stdout}");
+    assert!(!stdout.contains("api_key"), "no key was set: {stdout}");
+}
+
 #[tokio::test]
 async fn check_names_the_bad_setting_and_fails() {
     let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();

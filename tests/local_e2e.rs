@@ -1,7 +1,7 @@
 //! End to end on the real default model: the `natter` binary with its default
 //! backend (llama.cpp in-process) answers in the console, and the writing and
 //! tutoring plugins work on it. Skipped, saying so, when the model is missing
-//! (`scripts/fetch-model.sh`; the test script fetches it).
+//! (`scripts/fetch-model.sh`; the test script fetches it); failed under `CI=true`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -9,18 +9,12 @@ mod common;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-fn model() -> Option<PathBuf> {
+/// The default model, or `None` when it is missing (then the test says it
+/// skipped, or fails under `CI=true`).
+fn model(test: &str) -> Option<PathBuf> {
     let path =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!(
-            "SKIPPED: {} is missing; run scripts/fetch-model.sh",
-            path.display()
-        );
-        None
-    }
+    natter_test_support::optional::model_file(test, &path)
 }
 
 async fn natter(model: &Path, extra: &str, input: &str) -> (String, String, bool) {
@@ -47,7 +41,9 @@ fn assert_no_errors(stdout: &str) {
 
 #[tokio::test]
 async fn the_default_backend_answers_offline() {
-    let Some(model) = model() else { return };
+    let Some(model) = model("the_default_backend_answers_offline") else {
+        return;
+    };
     let (stdout, stderr, ok) = natter(
         &model,
         "",
@@ -61,7 +57,9 @@ async fn the_default_backend_answers_offline() {
 
 #[tokio::test]
 async fn writing_and_tutoring_work_on_the_local_model() {
-    let Some(model) = model() else { return };
+    let Some(model) = model("writing_and_tutoring_work_on_the_local_model") else {
+        return;
+    };
     let plugins = "\n[plugins.generate]\nenabled = true\n\n[plugins.tutor]\nenabled = true\n";
     let input = "/write poem about the sea\n/tutor arithmetic\n4\n/tutor stop\n";
     let (stdout, stderr, ok) = natter(&model, plugins, input).await;

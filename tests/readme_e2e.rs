@@ -2,6 +2,8 @@
 //! `natter check`, as a user pasting it into their `natter.toml` would see.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::process::Command;
 
 const README: &str = include_str!("../README.md");
@@ -35,12 +37,11 @@ fn every_plugin_example_in_the_readme_is_valid() {
             format!("[store]\nurl = \"memory\"\n\n[model]\nbackend = \"openai\"\n\n{example}"),
         )
         .unwrap();
-        let output = Command::new(env!("CARGO_BIN_EXE_natter"))
+        let output = common::isolate(&mut Command::new(env!("CARGO_BIN_EXE_natter")))
             .arg("--config")
             .arg(&config)
             .arg("check")
             .current_dir(dir.path())
-            .env_remove("OPENAI_API_KEY")
             .output()
             .unwrap();
         assert!(

@@ -147,10 +147,9 @@ async fn sigkill_mid_generation_never_leaves_a_half_turn() {
 
 #[tokio::test]
 async fn two_processes_on_one_postgres_share_history() {
-    let Ok(base) = std::env::var("NATTER_TEST_POSTGRES_URL") else {
-        eprintln!(
-            "SKIPPED two_processes_on_one_postgres_share_history: NATTER_TEST_POSTGRES_URL is not set"
-        );
+    let Some(base) =
+        natter_test_support::optional::postgres_url("two_processes_on_one_postgres_share_history")
+    else {
         return;
     };
     let schema = format!("natter_e2e_{}", std::process::id());

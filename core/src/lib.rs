@@ -44,6 +44,7 @@ pub mod moderator;
 pub mod outbox;
 pub mod persona;
 pub mod plugin;
+pub mod secret;
 mod services;
 pub mod settings;
 pub mod store;

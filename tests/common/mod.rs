@@ -1,6 +1,9 @@
-//! Running the real `natter` binary from end-to-end tests.
+//! Running the real `natter` binary from end-to-end tests, isolated from the
+//! developer's own settings: no secret from their environment, no `NATTER_…`
+//! variable (config file, `NATTER__…` overrides) unless a test sets it.
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::ffi::OsString;
 use std::path::Path;
 use std::process::Stdio;
 
@@ -14,14 +17,34 @@ pub struct Run {
     pub success: bool,
 }
 
+/// Removes from `command` every variable through which the developer's own
+/// settings would reach natter: each secret's standard variable
+/// (`OPENAI_API_KEY`, `TELEGRAM_BOT_TOKEN`, `DISCORD_TOKEN`) and every
+/// `NATTER_…` variable. Set what a test needs after calling this.
+pub fn isolate(command: &mut std::process::Command) -> &mut std::process::Command {
+    let natter_vars: Vec<OsString> = std::env::vars_os()
+        .map(|(name, _)| name)
+        .chain(command.get_envs().map(|(name, _)| name.to_owned()))
+        .filter(|name| name.to_string_lossy().starts_with("NATTER_"))
+        .collect();
+    for name in natter_vars {
+        command.env_remove(name);
+    }
+    for name in natter::settings::SECRET_VARIABLES {
+        command.env_remove(name);
+    }
+    command
+}
+
 /// Starts `natter --config CONFIG ARGS…` with piped stdio, killed if dropped.
 pub fn spawn(config: &Path, args: &[&str], log: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_natter"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_natter"));
+    isolate(command.as_std_mut());
+    command
         .arg("--config")
         .arg(config)
         .args(args)
         .env("RUST_LOG", log)
-        .env_remove("OPENAI_API_KEY")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

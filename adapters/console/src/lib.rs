@@ -10,15 +10,18 @@
 //! | module | owns |
 //! |---|---|
 //! | [`settings`] | the `[console]` section |
+//! | [`error`] | [`ConsoleError`] |
 //! | `outbox` | printing replies (streaming or whole) |
-//! | `session` | reading lines and handing them to the engine |
+//! | `run` | [`run`]: reading lines and handing them to the engine |
 
+pub mod error;
 mod outbox;
-mod session;
+mod run;
 pub mod settings;
 
+pub use error::ConsoleError;
 pub use outbox::ConsoleOutbox;
-pub use session::{ConsoleError, run, run_with};
+pub use run::{run, run_with};
 pub use settings::ConsoleSettings;
 
 /// The platform this adapter serves: conversations, channels and scopes on the terminal carry it.

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConsoleSettings {
-    /// Your name as the bot sees it; default: `$USER`.
+    /// Your name as the bot sees it. The natter binary fills it from `$USER`
+    /// when unset; "you" without either.
     pub user: Option<String>,
     /// The prompt shown before each message in a terminal.
     pub prompt: String,

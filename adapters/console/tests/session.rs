@@ -38,8 +38,8 @@ async fn chat(backend: Arc<ScriptedBackend>, input: &str, interactive: bool) -> 
         ..ConsoleSettings::default()
     };
     run_with(
-        &engine,
-        &settings,
+        settings,
+        engine,
         input.as_bytes(),
         out.clone(),
         interactive,

@@ -14,13 +14,17 @@
 //! | `order` | each channel's messages reach the engine in arrival order |
 //! | `handler` | serenity's event handler: place, filter, translate, submit |
 //! | [`outbox`] | the engine's [`natter_core::Outbox`] on Discord: send, edit, typing, no pings |
-//! | `runner` | [`run`]: token check, client, shards, shutdown |
+//! | `run` | [`run`]: token check, client, shards, shutdown |
 //! | [`error`] | [`DiscordError`] |
 //!
 //! ```no_run
 //! # async fn demo(engine: natter_core::Engine) -> Result<(), natter_discord::DiscordError> {
 //! use natter_discord::DiscordSettings;
-//! let settings: DiscordSettings = Default::default(); // token from [discord] or DISCORD_TOKEN
+//! // The natter binary fills `token` from `[discord] token` or `DISCORD_TOKEN`.
+//! let settings = DiscordSettings {
+//!     token: Some("…".to_owned().into()),
+//!     ..DiscordSettings::default()
+//! };
 //! let shutdown = tokio_util::sync::CancellationToken::new();
 //! natter_discord::run(settings, engine, shutdown).await
 //! # }
@@ -31,13 +35,13 @@ mod handler;
 mod order;
 pub mod outbox;
 mod places;
-mod runner;
+mod run;
 pub mod settings;
 mod translate;
 
 pub use error::DiscordError;
 pub use outbox::DiscordOutbox;
-pub use runner::{intents, run};
+pub use run::{intents, run};
 pub use settings::{DiscordSettings, Scope, ShardSpec, Snowflake};
 
 /// The platform this adapter serves: conversations, channels and scopes on Discord carry it.

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use natter_core::secret::{deserialize_non_empty, non_empty, serialize_redacted};
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -11,8 +12,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DiscordSettings {
-    /// The bot token (the binary also reads `DISCORD_TOKEN`). The adapter starts when set.
-    #[serde(serialize_with = "redact")]
+    /// The bot token; the adapter starts when it is set (the natter binary
+    /// fills it from `DISCORD_TOKEN` when unset). Empty counts as unset.
+    #[serde(
+        serialize_with = "serialize_redacted",
+        deserialize_with = "deserialize_non_empty"
+    )]
     pub token: Option<SecretString>,
     /// One conversation per channel (default) or per member within a channel.
     pub scope: Scope,
@@ -33,31 +38,9 @@ pub struct DiscordSettings {
 }
 
 impl DiscordSettings {
-    /// The environment variable the token may come from.
-    pub const TOKEN_ENV: &'static str = "DISCORD_TOKEN";
-
-    /// The same settings, with the token taken from `DISCORD_TOKEN` when
-    /// `[discord] token` is not set.
-    pub fn with_env_token(mut self) -> Self {
-        if self.token.is_none() {
-            self.token = std::env::var(Self::TOKEN_ENV)
-                .ok()
-                .filter(|t| !t.trim().is_empty())
-                .map(SecretString::from);
-        }
-        self
-    }
-
-    /// True when a token is set: the adapter should start.
+    /// True when a (non-blank) token is set: the adapter should start.
     pub fn enabled(&self) -> bool {
-        self.token.is_some()
-    }
-}
-
-fn redact<S: Serializer>(token: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
-    match token {
-        Some(_) => s.serialize_str("[redacted]"),
-        None => s.serialize_none(),
+        non_empty(&self.token).is_some()
     }
 }
 

@@ -7,7 +7,7 @@
 pub enum TelegramError {
     /// No token in `[telegram] token` or `TELEGRAM_BOT_TOKEN`.
     #[error("no Telegram bot token: set [telegram] token or TELEGRAM_BOT_TOKEN")]
-    NoToken,
+    MissingToken,
     /// A setting has a value that cannot work.
     #[error("invalid [telegram] {field}: {reason}")]
     Config {
@@ -21,7 +21,7 @@ pub enum TelegramError {
         "Telegram rejected the bot token (getMe answered Unauthorized); \
          copy it again from @BotFather"
     )]
-    BadToken,
+    InvalidToken,
     /// The Bot API could not be reached at all.
     #[error("cannot reach the Telegram Bot API at {api_url}: {reason}")]
     Unreachable {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use futures::{Stream, StreamExt};
 use natter_core::Engine;
 use natter_core::engine::Inbox;
+use natter_core::secret::non_empty;
 use secrecy::ExposeSecret;
 use teloxide::payloads::SetWebhookSetters;
 use teloxide::prelude::Requester;
@@ -39,7 +40,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), TelegramError> {
     settings.validate()?;
-    let token = settings.resolve_token().ok_or(TelegramError::NoToken)?;
+    let token = non_empty(&settings.token).ok_or(TelegramError::MissingToken)?;
     let api_url = parse_url("api_url", &settings.api_url)?;
     let bot = Bot::new(token.expose_secret()).set_api_url(api_url);
 
@@ -70,7 +71,7 @@ pub async fn run(
 /// A start-up call's failure as an error the operator can act on.
 fn startup_error(error: RequestError, api_url: &str, method: &'static str) -> TelegramError {
     match error {
-        RequestError::Api(ApiError::InvalidToken) => TelegramError::BadToken,
+        RequestError::Api(ApiError::InvalidToken) => TelegramError::InvalidToken,
         // teloxide strips the request URL (which holds the token) from network errors.
         RequestError::Network(e) => TelegramError::Unreachable {
             api_url: api_url.to_owned(),

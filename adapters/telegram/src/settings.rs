@@ -4,14 +4,13 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use natter_core::secret::{deserialize_non_empty, non_empty, serialize_redacted};
 use natter_core::{LengthUnit, PlatformLimits, Rate};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::error::TelegramError;
 
-/// The environment variable read when `[telegram] token` is not set.
-pub const TOKEN_ENV: &str = "TELEGRAM_BOT_TOKEN";
 /// Telegram's own Bot API server.
 pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
 /// Longest message Telegram accepts, in UTF-16 code units.
@@ -32,8 +31,13 @@ pub enum Scope {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TelegramSettings {
-    /// The bot token from @BotFather. `TELEGRAM_BOT_TOKEN` is used when unset.
-    #[serde(serialize_with = "redacted")]
+    /// The bot token from @BotFather; the adapter starts when it is set (the
+    /// natter binary fills it from `TELEGRAM_BOT_TOKEN` when unset). Empty
+    /// counts as unset.
+    #[serde(
+        serialize_with = "serialize_redacted",
+        deserialize_with = "deserialize_non_empty"
+    )]
     pub token: Option<SecretString>,
     /// The Bot API server: Telegram's, or a self-hosted `telegram-bot-api`.
     pub api_url: String,
@@ -57,7 +61,7 @@ pub struct TelegramSettings {
     pub webhook_listen: String,
     /// Shared secret Telegram sends with each webhook update; set the same one
     /// on every instance behind a load balancer. Generated when unset.
-    #[serde(serialize_with = "redacted")]
+    #[serde(serialize_with = "serialize_redacted")]
     pub webhook_secret: Option<SecretString>,
     /// Forget updates that arrived while the bot was down.
     pub drop_pending_updates: bool,
@@ -137,30 +141,10 @@ impl RateSettings {
     }
 }
 
-fn redacted<S: Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(_) => s.serialize_some("[redacted]"),
-        None => s.serialize_none(),
-    }
-}
-
 impl TelegramSettings {
-    /// The token from the settings, else from `TELEGRAM_BOT_TOKEN`.
-    pub fn resolve_token(&self) -> Option<SecretString> {
-        self.token
-            .clone()
-            .filter(|t| !t.expose_secret().trim().is_empty())
-            .or_else(|| {
-                std::env::var(TOKEN_ENV)
-                    .ok()
-                    .filter(|t| !t.trim().is_empty())
-                    .map(SecretString::from)
-            })
-    }
-
-    /// True when a token is configured: the binary starts the adapter then.
-    pub fn is_enabled(&self) -> bool {
-        self.resolve_token().is_some()
+    /// True when a (non-blank) token is set: the adapter should start.
+    pub fn enabled(&self) -> bool {
+        non_empty(&self.token).is_some()
     }
 
     /// The limits the delivery courier keeps to.

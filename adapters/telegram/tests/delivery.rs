@@ -209,7 +209,7 @@ async fn a_bad_token_fails_fast_with_a_clear_error() {
     )
     .await
     .unwrap();
-    assert_eq!(result, Err(TelegramError::BadToken));
+    assert_eq!(result, Err(TelegramError::InvalidToken));
     assert!(!result.unwrap_err().to_string().contains("WRONG"));
 }
 

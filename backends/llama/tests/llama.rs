@@ -1,7 +1,8 @@
 //! natter-llama on the real default model (SmolLM2-135M-Instruct Q4_1).
 //!
 //! The model comes from `scripts/fetch-model.sh`; without it the model tests
-//! say so and skip. Set `NATTER_LLAMA_MODEL` to run them on another file.
+//! say so and skip (and fail under `CI=true`). Set `NATTER_LLAMA_MODEL` to run
+//! them on another file.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
@@ -14,7 +15,9 @@ use natter_core::{
 };
 use natter_llama::{LlamaBackend, LlamaError, LlamaSettings};
 
-fn model_path() -> Option<PathBuf> {
+/// The model file, or `None` when it is missing (then the test says it
+/// skipped, or fails under `CI=true`).
+fn model_path(test: &str) -> Option<PathBuf> {
     let path = std::env::var_os("NATTER_LLAMA_MODEL").map_or_else(
         || {
             PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -22,15 +25,7 @@ fn model_path() -> Option<PathBuf> {
         },
         PathBuf::from,
     );
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!(
-            "SKIPPED: model file {} is missing; run scripts/fetch-model.sh to run the model tests",
-            path.display()
-        );
-        None
-    }
+    natter_test_support::optional::model_file(test, &path)
 }
 
 fn settings(path: PathBuf) -> LlamaSettings {
@@ -52,7 +47,9 @@ fn in_conversation(mut request: natter_core::ChatRequest, name: &str) -> natter_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passes_the_backend_conformance_suite() {
-    let Some(path) = model_path() else { return };
+    let Some(path) = model_path("passes_the_backend_conformance_suite") else {
+        return;
+    };
     let backend = load(&settings(path));
     let caps = backend.capabilities();
     assert_eq!(caps.backend, "llama");
@@ -63,7 +60,9 @@ async fn passes_the_backend_conformance_suite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn greedy_answer_matches_llama_cpps() {
-    let Some(path) = model_path() else { return };
+    let Some(path) = model_path("greedy_answer_matches_llama_cpps") else {
+        return;
+    };
     // Pure greedy, as llama.cpp's own tools sample at temperature 0.
     let backend = load(&LlamaSettings {
         repeat_penalty: 1.0,
@@ -90,7 +89,9 @@ async fn greedy_answer_matches_llama_cpps() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_is_busy_and_queued_requests_still_run() {
-    let Some(path) = model_path() else { return };
+    let Some(path) = model_path("a_full_queue_is_busy_and_queued_requests_still_run") else {
+        return;
+    };
     let backend = load(&LlamaSettings {
         queue: 1,
         ..settings(path)
@@ -131,7 +132,9 @@ async fn a_full_queue_is_busy_and_queued_requests_still_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_stream_stops_generation_within_one_token() {
-    let Some(path) = model_path() else { return };
+    let Some(path) = model_path("dropping_the_stream_stops_generation_within_one_token") else {
+        return;
+    };
     let backend = load(&settings(path));
     let mut stream = backend
         .stream(conformance::request(
@@ -166,7 +169,9 @@ async fn dropping_the_stream_stops_generation_within_one_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follow_up_turn_evaluates_only_its_new_tokens() {
-    let Some(path) = model_path() else { return };
+    let Some(path) = model_path("a_follow_up_turn_evaluates_only_its_new_tokens") else {
+        return;
+    };
     let backend = load(&LlamaSettings {
         slots: 2,
         ..settings(path)
@@ -230,7 +235,9 @@ async fn a_follow_up_turn_evaluates_only_its_new_tokens() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_counts_are_the_models_own() {
-    let Some(path) = model_path() else { return };
+    let Some(path) = model_path("token_counts_are_the_models_own") else {
+        return;
+    };
     let backend = load(&settings(path));
     // What generation reports as its prompt is the counted history plus the
     // same assistant header every time: the count is exact, not an estimate.
@@ -252,7 +259,9 @@ async fn token_counts_are_the_models_own() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prompt_longer_than_the_context_is_refused() {
-    let Some(path) = model_path() else { return };
+    let Some(path) = model_path("a_prompt_longer_than_the_context_is_refused") else {
+        return;
+    };
     let backend = load(&LlamaSettings {
         context: 128,
         ..settings(path)

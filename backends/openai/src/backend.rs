@@ -79,7 +79,7 @@ impl OpenAiBackend {
             http: Http {
                 client,
                 endpoint: format!("{base}/chat/completions"),
-                key: settings.api_key,
+                key: natter_core::secret::non_empty(&settings.api_key).cloned(),
                 max_retries: settings.max_retries as usize,
                 max_retry_wait: Duration::from_secs(settings.max_retry_wait_secs),
                 timeout,
@@ -91,11 +91,6 @@ impl OpenAiBackend {
             stream_usage: settings.stream_usage,
             context_window,
         })
-    }
-
-    /// True when token counts are exact for this model (else estimated).
-    pub fn exact_token_counts(&self) -> bool {
-        self.tokens.is_exact()
     }
 }
 

@@ -1,7 +1,8 @@
 //! The `[model.openai]` settings section.
 
-use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize, Serializer};
+use natter_core::secret::{deserialize_non_empty, serialize_redacted};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
 
 /// How to reach an OpenAI-compatible server.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -12,9 +13,12 @@ pub struct OpenAiSettings {
     pub base_url: String,
     /// The model name the server knows.
     pub model: String,
-    /// The API key; empty for servers that need none. `OPENAI_API_KEY` is used
-    /// when this is unset.
-    #[serde(serialize_with = "redact", deserialize_with = "non_empty_secret")]
+    /// The API key; unset (or empty) for servers that need none. The natter
+    /// binary fills it from `OPENAI_API_KEY` when unset.
+    #[serde(
+        serialize_with = "serialize_redacted",
+        deserialize_with = "deserialize_non_empty"
+    )]
     pub api_key: Option<SecretString>,
     /// Longest wait for the next bytes of an answer, in seconds.
     pub timeout_secs: u64,
@@ -50,20 +54,4 @@ impl Default for OpenAiSettings {
             moderation_model: "omni-moderation-latest".into(),
         }
     }
-}
-
-fn redact<S: Serializer>(secret: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
-    match secret {
-        Some(secret) if !secret.expose_secret().is_empty() => s.serialize_str("[redacted]"),
-        _ => s.serialize_str(""),
-    }
-}
-
-fn non_empty_secret<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<SecretString>, D::Error> {
-    let value = Option::<String>::deserialize(d)?;
-    Ok(value
-        .filter(|v| !v.trim().is_empty())
-        .map(SecretString::from))
 }

@@ -25,11 +25,6 @@ impl TokenCounter {
         }
     }
 
-    /// True when counts are exact (an OpenAI model tiktoken knows).
-    pub(crate) fn is_exact(&self) -> bool {
-        self.known
-    }
-
     pub(crate) fn count(&self, messages: &[ChatMessage]) -> usize {
         let bpe = if self.known {
             *self

@@ -20,17 +20,16 @@
 //!
 //! // 1. Settings: the plugin's `[plugins.notes]` section. `deny_unknown_fields`
 //! //    turns a typo into an error; `default` makes every key optional.
-//! //    `enabled` is read by the natter binary, which registers enabled plugins only.
+//! //    No `enabled`: the natter binary reads that switch and hands the plugin the rest.
 //! #[derive(Clone, Debug, Serialize, Deserialize)]
 //! #[serde(deny_unknown_fields, default)]
 //! pub struct NotesSettings {
-//!     pub enabled: bool,
 //!     pub max_notes: usize,
 //! }
 //!
 //! impl Default for NotesSettings {
 //!     fn default() -> Self {
-//!         Self { enabled: false, max_notes: 20 }
+//!         Self { max_notes: 20 }
 //!     }
 //! }
 //!

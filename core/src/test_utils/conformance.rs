@@ -75,7 +75,8 @@ pub async fn respects_max_tokens(backend: &dyn ModelBackend) {
     }
 }
 
-/// The same greedy, seeded request gives the same text twice.
+/// The same greedy, seeded request gives the same text twice (a backend that
+/// dropped temperature and seed would get two samples from a sampling model).
 pub async fn deterministic_when_greedy(backend: &dyn ModelBackend) {
     let req = request("Name three colours.", 24);
     let a = backend.complete(req.clone()).await.expect("first");

@@ -30,7 +30,7 @@
 //!
 //! ```toml
 //! [plugins.notes]
-//! enabled = true
+//! enabled = true     # natter's switch: read by natter, never seen by the plugin
 //! max_notes = 20     # per conversation
 //! max_chars = 500    # per note
 //! ```
@@ -42,7 +42,8 @@ use natter_core::{
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
-/// The `[plugins.notes]` settings section.
+/// The `[plugins.notes]` settings section, without `enabled` (natter reads
+/// that switch and hands the plugin the rest of the section).
 ///
 /// Every settings type follows the same pattern: `deny_unknown_fields` so a typo
 /// is an error rather than silently ignored, `default` so every key is optional,
@@ -50,9 +51,6 @@ use tracing::instrument;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NotesSettings {
-    /// Whether the plugin is on. Read by the natter binary, which only registers
-    /// enabled plugins; the plugin itself ignores it.
-    pub enabled: bool,
     /// Most notes one conversation may keep.
     pub max_notes: usize,
     /// Longest note, in characters.
@@ -62,7 +60,6 @@ pub struct NotesSettings {
 impl Default for NotesSettings {
     fn default() -> Self {
         Self {
-            enabled: false,
             max_notes: 20,
             max_chars: 500,
         }

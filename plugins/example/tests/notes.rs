@@ -56,7 +56,6 @@ async fn limits_come_from_settings() {
     let settings = NotesSettings {
         max_notes: 1,
         max_chars: 10,
-        ..NotesSettings::default()
     };
     let bot = TestBot::with_plugin(NotesPlugin::new(settings));
     assert_eq!(
@@ -106,7 +105,7 @@ async fn help_lists_the_commands() {
 #[test]
 fn settings_read_from_toml_shaped_json() {
     let settings: NotesSettings =
-        serde_json::from_value(serde_json::json!({"enabled": true, "max_notes": 5})).unwrap();
+        serde_json::from_value(serde_json::json!({"max_notes": 5})).unwrap();
     assert_eq!(settings.max_notes, 5);
     assert_eq!(settings.max_chars, 500);
     assert!(serde_json::from_value::<NotesSettings>(serde_json::json!({"max_note": 5})).is_err());

@@ -13,9 +13,6 @@ Reply with the finished piece only, formatted in Markdown: no preamble, no notes
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GenerateSettings {
-    /// Whether the plugin is on. Read by the natter binary, which only registers
-    /// enabled plugins; the plugin itself ignores it.
-    pub enabled: bool,
     /// The system prompt for kinds that do not set their own.
     pub system: String,
     /// The largest `--words` a user may ask for.
@@ -32,7 +29,6 @@ pub struct GenerateSettings {
 impl Default for GenerateSettings {
     fn default() -> Self {
         Self {
-            enabled: false,
             system: DEFAULT_SYSTEM.to_owned(),
             max_words: 3000,
             max_tokens: 6000,

@@ -88,7 +88,6 @@ async fn every_builtin_kind_names_its_topic() {
 #[tokio::test]
 async fn a_kind_added_in_settings_works_without_code() {
     let settings: GenerateSettings = serde_json::from_value(serde_json::json!({
-        "enabled": true,
         "kinds": {
             "haiku": {
                 "description": "A haiku (5-7-5)",

@@ -18,9 +18,6 @@ pub const UNAVAILABLE: &str = "I can't check messages right now; please try agai
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModerationSettings {
-    /// Whether the plugin is on. Read by the natter binary, which only registers
-    /// enabled plugins; the plugin itself ignores it.
-    pub enabled: bool,
     /// Rules for what users send (every addressed message, commands included).
     /// Their action defaults to `refuse`.
     pub input: Rules,
@@ -54,7 +51,6 @@ pub struct ModerationSettings {
 impl Default for ModerationSettings {
     fn default() -> Self {
         Self {
-            enabled: false,
             input: Rules::default(),
             output: Rules::default(),
             refusal: REFUSAL.to_owned(),

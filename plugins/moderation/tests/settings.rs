@@ -14,16 +14,27 @@ const DOCS: &str = include_str!(concat!(
     "/../../docs/moderation.md"
 ));
 
-/// The `[plugins.moderation]` section of the `n`th TOML block in the docs.
-fn documented(n: usize) -> ModerationSettings {
+/// The `[plugins.moderation]` section of the `n`th TOML block in the docs,
+/// split as natter splits it: its `enabled` switch, and the settings the
+/// plugin gets (the rest).
+fn documented(n: usize) -> (bool, ModerationSettings) {
     let block = DOCS
         .split("```toml\n")
         .nth(n + 1)
         .and_then(|rest| rest.split("```").next())
         .expect("a toml block");
     let file: toml::Table = toml::from_str(block).expect("the block is valid TOML");
-    let section = file["plugins"]["moderation"].clone();
-    section.try_into().expect("the block is valid settings")
+    let mut section = file["plugins"]["moderation"]
+        .as_table()
+        .expect("a table")
+        .clone();
+    let enabled = section
+        .remove("enabled")
+        .is_some_and(|v| v.as_bool().expect("enabled is true or false"));
+    let settings = toml::Value::Table(section)
+        .try_into()
+        .expect("the block is valid settings");
+    (enabled, settings)
 }
 
 fn error(toml: &str) -> ModerationError {
@@ -32,8 +43,8 @@ fn error(toml: &str) -> ModerationError {
 
 #[tokio::test]
 async fn the_documented_example_works_as_described() {
-    let settings = documented(0);
-    assert!(settings.enabled);
+    let (enabled, settings) = documented(0);
+    assert!(enabled, "the example switches the plugin on");
     let bot = TestBot::with_plugin(ModerationPlugin::new(settings).unwrap());
     let refusal = "Sorry, I can't help with that.";
     assert_eq!(bot.say("Crypto giveaway, join now").await, [refusal]);
@@ -70,7 +81,7 @@ async fn the_documented_example_works_as_described() {
 
 #[test]
 fn the_documented_defaults_are_the_defaults() {
-    assert_eq!(documented(1), ModerationSettings::default());
+    assert_eq!(documented(1), (false, ModerationSettings::default()));
 }
 
 #[test]

@@ -17,9 +17,6 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RemindSettings {
-    /// Whether the plugin is on. Read by the natter binary, which only registers
-    /// enabled plugins; the plugin itself ignores it.
-    pub enabled: bool,
     /// The IANA time zone (`Europe/Berlin`) of users who have not chosen one.
     pub default_timezone: String,
     /// Most reminders one user may have pending.
@@ -36,7 +33,6 @@ pub struct RemindSettings {
 impl Default for RemindSettings {
     fn default() -> Self {
         Self {
-            enabled: false,
             default_timezone: "UTC".to_owned(),
             max_pending: 25,
             max_days_ahead: 366,

@@ -26,9 +26,6 @@ team will get back to you.";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SupportSettings {
-    /// Whether the plugin is on. Read by the natter binary, which only
-    /// registers enabled plugins; the plugin itself ignores it.
-    pub enabled: bool,
     /// The folder of help articles: Markdown, text and FAQ files (required).
     pub docs: PathBuf,
     /// Where the plugin answers: channel references such as
@@ -66,7 +63,6 @@ pub struct SupportSettings {
 impl Default for SupportSettings {
     fn default() -> Self {
         Self {
-            enabled: false,
             docs: PathBuf::new(),
             channels: Vec::new(),
             top_k: 3,

@@ -17,7 +17,6 @@ fn fixtures() -> PathBuf {
 
 fn settings() -> SupportSettings {
     SupportSettings {
-        enabled: true,
         docs: fixtures(),
         handoff_channel: Some("test:support-team".into()),
         ..SupportSettings::default()
@@ -404,7 +403,7 @@ fn settings_errors_name_the_key_or_the_folder() {
     assert_eq!(error.key(), "plugins.support.handoff_channel");
     assert!(error.to_string().contains("support-team"), "{error}");
 
-    let section = serde_json::json!({"enabled": true, "docs": "kb", "top-k": 3});
+    let section = serde_json::json!({"docs": "kb", "top-k": 3});
     let typo = serde_json::from_value::<SupportSettings>(section).unwrap_err();
     assert!(typo.to_string().contains("top-k"), "{typo}");
 }

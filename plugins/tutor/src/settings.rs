@@ -25,9 +25,6 @@ and do not answer it.";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TutorSettings {
-    /// Whether the plugin is on. Read by the natter binary, which only registers
-    /// enabled plugins; the plugin itself ignores it.
-    pub enabled: bool,
     /// Levels a student may name after the subject (`/tutor algebra advanced`).
     pub levels: Vec<String>,
     /// The level when none is named.
@@ -45,7 +42,6 @@ pub struct TutorSettings {
 impl Default for TutorSettings {
     fn default() -> Self {
         Self {
-            enabled: false,
             levels: ["beginner", "intermediate", "advanced"]
                 .map(String::from)
                 .to_vec(),

@@ -437,7 +437,7 @@ fn settings_are_checked() {
     };
     assert!(TutorPlugin::new(settings).is_err());
     let parsed: TutorSettings = serde_json::from_value(
-        serde_json::json!({"enabled": true, "levels": ["easy", "hard"], "default_level": "easy"}),
+        serde_json::json!({"levels": ["easy", "hard"], "default_level": "easy"}),
     )
     .unwrap();
     assert!(TutorPlugin::new(parsed).is_ok());

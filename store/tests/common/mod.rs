@@ -1,16 +1,16 @@
 //! Shared by the store tests: a fresh SQLite file, and a fresh Postgres schema
-//! per test (dropped afterwards) when `NATTER_TEST_POSTGRES_URL` is set.
+//! per test (dropped afterwards) when `NATTER_TEST_POSTGRES_URL` is set
+//! (without it: skipped, or failed under `CI=true`; see natter-test-support's
+//! `optional`).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use natter_store::StoreSettings;
 use sqlx::Executor;
 use sqlx::postgres::PgPoolOptions;
 
-/// The environment variable naming a Postgres server tests may create schemas in.
-pub const POSTGRES_ENV: &str = "NATTER_TEST_POSTGRES_URL";
+use natter_test_support::optional::POSTGRES_ENV;
 
 /// A SQLite file in a temporary directory, removed with it.
 pub struct SqliteFile {
@@ -39,18 +39,9 @@ pub struct PgSchema {
 }
 
 /// A fresh schema for `test`, or `None` (and a clear note on stderr) when no
-/// Postgres server is configured.
+/// Postgres server is configured; under `CI=true` that fails the test instead.
 pub async fn pg_schema(test: &str) -> Option<PgSchema> {
-    let Ok(base) = std::env::var(POSTGRES_ENV) else {
-        // Straight to stderr, past the test harness's capture, so a plain
-        // `cargo test` shows what did not run.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED {test}: Postgres case not run because {POSTGRES_ENV} is not set \
-             (e.g. {POSTGRES_ENV}=postgres://postgres@127.0.0.1:5432/test)"
-        );
-        return None;
-    };
+    let base = natter_test_support::optional::postgres_url(test)?;
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let name = format!(
         "natter_test_{}_{}_{}",

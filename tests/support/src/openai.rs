@@ -2,7 +2,9 @@
 //! streaming over SSE or not), with a deterministic "model": it answers
 //! `echo: <last user message>` one word per chunk, honours `max_tokens`
 //! (a word is a token) and `stop` like a real server, and can be scripted to
-//! reply with given text or to fail the ways real servers do. `POST
+//! reply with given text or to fail the ways real servers do. Told to
+//! ([`FakeOpenAi::sample_unless_greedy`]), it varies its replies as a sampling
+//! model does, unless a request is greedy (`temperature` 0) or seeded. `POST
 //! /v1/moderations` flags inputs containing words set with
 //! [`FakeOpenAi::flag_words`], under the category `harassment`.
 
@@ -54,6 +56,7 @@ struct Inner {
     received: tokio::sync::watch::Sender<usize>,
     flagged_words: Vec<String>,
     moderation_requests: Vec<Value>,
+    sampling: bool,
 }
 
 /// The running fake. Dropping it leaves the server running until the runtime ends.
@@ -73,6 +76,7 @@ impl FakeOpenAi {
             received: tokio::sync::watch::channel(0).0,
             flagged_words: Vec::new(),
             moderation_requests: Vec::new(),
+            sampling: false,
         }));
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
@@ -101,6 +105,15 @@ impl FakeOpenAi {
     /// Queues a reply.
     pub fn reply(&self, text: &str) {
         self.push(Behaviour::Reply(text.to_owned()));
+    }
+
+    /// From now on, replies vary from request to request as a sampling
+    /// model's do, unless the request is greedy (`temperature` 0, as OpenAI
+    /// documents it) or carries a `seed` (which then picks the variation, so
+    /// the same seed gives the same reply). Without this the fake always
+    /// answers the same.
+    pub fn sample_unless_greedy(&self) {
+        self.inner.lock().unwrap().sampling = true;
     }
 
     /// Waits this long between streamed chunks.
@@ -145,8 +158,23 @@ impl FakeOpenAi {
     }
 }
 
+/// Which variation a sampling fake answers request number `count` with:
+/// none when greedy, the seed when seeded, else a new one each time.
+fn variation(body: &Value, count: usize) -> Option<u64> {
+    let temperature = body["temperature"].as_f64().unwrap_or(1.0);
+    if temperature == 0.0 {
+        None
+    } else {
+        Some(body["seed"].as_u64().unwrap_or(count as u64))
+    }
+}
+
 /// The fake model's answer to `body`, as (chunks, finish_reason).
-fn generate(body: &Value, scripted: Option<String>) -> (Vec<String>, &'static str) {
+fn generate(
+    body: &Value,
+    scripted: Option<String>,
+    variation: Option<u64>,
+) -> (Vec<String>, &'static str) {
     let text = scripted.unwrap_or_else(|| {
         let last = body["messages"]
             .as_array()
@@ -155,7 +183,10 @@ fn generate(body: &Value, scripted: Option<String>) -> (Vec<String>, &'static st
             .unwrap_or_default();
         format!("echo: {last}")
     });
-    let mut text = text;
+    let mut text = match variation {
+        Some(n) => format!("{text} (take {n})"),
+        None => text,
+    };
     let mut finish = "stop";
     if let Some(stops) = body["stop"].as_array() {
         for stop in stops.iter().filter_map(Value::as_str) {
@@ -230,7 +261,7 @@ async fn completions(
             return (StatusCode::BAD_REQUEST, format!("bad json: {e}")).into_response();
         }
     };
-    let (behaviour, delay) = {
+    let (behaviour, delay, variation) = {
         let mut inner = inner.lock().unwrap();
         inner.requests.push(Recorded {
             body: body.clone(),
@@ -241,7 +272,12 @@ async fn completions(
         });
         let count = inner.requests.len();
         inner.received.send_replace(count);
-        (inner.script.pop_front(), inner.chunk_delay)
+        let variation = if inner.sampling {
+            variation(&body, count)
+        } else {
+            None
+        };
+        (inner.script.pop_front(), inner.chunk_delay, variation)
     };
     let mut scripted = None;
     let mut cut_after = None;
@@ -270,7 +306,7 @@ async fn completions(
         Some(Behaviour::Malformed) => malformed = true,
         None => {}
     }
-    let (chunks, finish) = generate(&body, scripted);
+    let (chunks, finish) = generate(&body, scripted, variation);
     let prompt_tokens: usize = body["messages"]
         .as_array()
         .map(|m| {

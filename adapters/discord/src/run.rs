@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use natter_core::Engine;
+use natter_core::secret::non_empty;
 use secrecy::ExposeSecret;
 use serenity::cache::Settings as CacheSettings;
 use serenity::client::ClientBuilder;
@@ -49,11 +50,8 @@ pub async fn run(
     engine: Engine,
     shutdown: CancellationToken,
 ) -> Result<(), DiscordError> {
-    let token = settings
-        .token
-        .as_ref()
+    let token = non_empty(&settings.token)
         .map(|t| t.expose_secret().trim().to_owned())
-        .filter(|t| !t.is_empty())
         .ok_or(DiscordError::MissingToken)?;
     let proxy = settings
         .proxy_url

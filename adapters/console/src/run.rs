@@ -1,5 +1,5 @@
-//! The console session: reads lines, hands them to the engine as private
-//! messages of one conversation, and keeps the prompt and replies tidy.
+//! [`run`]: the console session — reads lines, hands them to the engine as
+//! private messages of one conversation, and keeps the prompt and replies tidy.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
@@ -12,37 +12,27 @@ use tokio_util::sync::CancellationToken;
 
 use natter_core::{Addressed, Author, ChannelRef, ConversationKey, Engine, Incoming, MessageId};
 
+use crate::error::ConsoleError;
 use crate::outbox::ConsoleOutbox;
 use crate::settings::ConsoleSettings;
 
-/// Why the console stopped with an error.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConsoleError {
-    /// Reading standard input failed.
-    #[error("cannot read standard input: {0}")]
-    Input(#[source] std::io::Error),
-    /// Writing standard output failed.
-    #[error("cannot write standard output: {0}")]
-    Output(#[source] std::io::Error),
-}
-
-/// Chats on stdin/stdout until end of input or `shutdown`.
+/// Chats on stdin/stdout until end of input or `shutdown`. Shutting the
+/// engine down is the caller's job (after this returns, no more messages arrive).
 pub async fn run(
-    engine: &Engine,
-    settings: &ConsoleSettings,
+    settings: ConsoleSettings,
+    engine: Engine,
     shutdown: CancellationToken,
 ) -> Result<(), ConsoleError> {
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let input = BufReader::new(tokio::io::stdin());
     let output = std::io::stdout();
-    run_with(engine, settings, input, output, interactive, shutdown).await
+    run_with(settings, engine, input, output, interactive, shutdown).await
 }
 
 /// [`run`] on any input and output; `interactive` streams replies and shows prompts.
 pub async fn run_with<R, W>(
-    engine: &Engine,
-    settings: &ConsoleSettings,
+    settings: ConsoleSettings,
+    engine: Engine,
     input: R,
     output: W,
     interactive: bool,
@@ -60,7 +50,7 @@ where
     let user = settings
         .user
         .clone()
-        .or_else(|| std::env::var("USER").ok())
+        .filter(|u| !u.trim().is_empty())
         .unwrap_or_else(|| "you".into());
     let author = Author::user("local", user);
     let mut lines = input.lines();
