@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 use tracing_subscriber::filter::LevelFilter;
 
 use natter_console::ConsoleSettings;
-use natter_core::{EngineSettings, ModelDefaults, Persona, PersonaSettings, Personas};
+use natter_core::{
+    EngineSettings, ModelDefaults, Persona, PersonaSettings, Personas, ToolSettings,
+};
 use natter_discord::DiscordSettings;
 use natter_llama::LlamaSettings;
 use natter_openai::OpenAiSettings;
@@ -59,6 +61,8 @@ pub struct Settings {
     pub discord: DiscordSettings,
     /// `[log]`: log level and format.
     pub log: LogSettings,
+    /// `[tools]`: the tool loop's guards and who may run which tool where.
+    pub tools: ToolSettings,
     /// `[plugins.NAME]`: natter's `enabled` switch and each plugin's own settings.
     #[serde(deserialize_with = "crate::plugin_section::deserialize_sections")]
     pub plugins: BTreeMap<String, PluginSection>,
@@ -297,6 +301,10 @@ impl Settings {
             }
         }
         self.personas()?;
+        self.tools.validate().map_err(|e| SettingsError::Value {
+            key: format!("tools.{}", e.key),
+            reason: e.reason,
+        })?;
         if let Some(level) = &self.log.level {
             check_log_level(level).map_err(|reason| value("log.level", &reason))?;
         }
@@ -452,6 +460,25 @@ mod tests {
             .settings;
         assert!(!loaded.telegram.enabled() && !loaded.discord.enabled());
         assert!(loaded.console.user.is_none());
+    }
+
+    #[test]
+    fn bad_tool_settings_are_named() {
+        let f = file("[tools]\nmax_steps = 0\n");
+        let err = load_with_env(Some(f.path()), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("tools.max_steps"), "{err}");
+        let f = file("[tools.permissions]\nremind_set = \"root\"\n");
+        let err = load_with_env(Some(f.path()), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("root"), "{err}");
+        let f = file("[tools.channels.\"-100\"]\nremind_set = \"admins\"\n");
+        let err = load_with_env(Some(f.path()), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("tools.channels.\"-100\""), "{err}");
     }
 
     #[test]

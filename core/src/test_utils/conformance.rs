@@ -10,6 +10,7 @@ use futures::StreamExt;
 
 use crate::backend::ModelBackend;
 use crate::chat::{ChatMessage, ChatRequest, FinishReason, GenerationParams, StreamEvent};
+use crate::tool::{ToolCall, ToolChoice, ToolDefinition, ToolSpec};
 
 /// A short, deterministic request: greedy, seeded, `max_tokens` long at most.
 pub fn request(prompt: &str, max_tokens: u32) -> ChatRequest {
@@ -137,6 +138,79 @@ pub async fn counts_tokens(backend: &dyn ModelBackend) {
     assert!(long > short + 40, "short {short}, long {long}");
 }
 
+/// The arguments of the reminder tool the tool cases offer.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReminderArgs {
+    /// When to remind, e.g. "in 10 minutes" or "tomorrow at 9".
+    pub when: String,
+    /// What to remind of.
+    pub text: String,
+}
+
+/// The reminder tool the tool cases offer.
+pub fn reminder_tool() -> ToolDefinition {
+    ToolSpec::new::<ReminderArgs>(
+        "remind_set",
+        "Set a reminder for the user: when, and what about.",
+    )
+    .definition
+}
+
+/// A request that must call the reminder tool.
+pub fn tool_request() -> ChatRequest {
+    request("Remind me in 10 minutes to drink tea.", 64)
+        .with_tools(vec![reminder_tool()], ToolChoice::Required)
+}
+
+/// With one tool and the call required, the reply is exactly one call of
+/// that tool whose arguments match its schema.
+pub async fn calls_a_required_tool(backend: &dyn ModelBackend) {
+    let response = backend.complete(tool_request()).await.expect("completes");
+    assert_eq!(
+        response.completion.finish_reason,
+        FinishReason::ToolCalls,
+        "{response:?}"
+    );
+    let calls = &response.completion.tool_calls;
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].name, "remind_set");
+    assert!(!calls[0].id.is_empty(), "a call has an id");
+    let args: ReminderArgs = serde_json::from_str(&calls[0].arguments).unwrap_or_else(|e| {
+        panic!(
+            "arguments {:?} do not match the schema: {e}",
+            calls[0].arguments
+        )
+    });
+    assert!(
+        !args.when.trim().is_empty() || !args.text.trim().is_empty(),
+        "{args:?}"
+    );
+}
+
+/// After a call and its result, with tools withdrawn, the model answers in
+/// words: tool calls and results in the history are rendered for it.
+pub async fn answers_after_a_tool_result(backend: &dyn ModelBackend) {
+    let mut request = tool_request();
+    request.tool_choice = ToolChoice::None;
+    request.tools.clear();
+    let call = ToolCall::new(
+        "call-1",
+        "remind_set",
+        r#"{"when":"in 10 minutes","text":"drink tea"}"#,
+    );
+    request
+        .messages
+        .push(ChatMessage::tool_calls("", vec![call]));
+    request.messages.push(ChatMessage::tool_result(
+        "call-1",
+        "reminder set for 10:42: drink tea",
+    ));
+    let response = backend.complete(request).await.expect("completes");
+    assert!(response.completion.tool_calls.is_empty(), "{response:?}");
+    assert!(!response.text.trim().is_empty(), "an answer in words");
+}
+
 /// Every case above, in order.
 pub async fn run_all(backend: &dyn ModelBackend) {
     streams_deltas_then_done(backend).await;
@@ -145,4 +219,6 @@ pub async fn run_all(backend: &dyn ModelBackend) {
     honours_stop_strings(backend).await;
     cancels_on_drop(backend).await;
     counts_tokens(backend).await;
+    calls_a_required_tool(backend).await;
+    answers_after_a_tool_result(backend).await;
 }

@@ -24,5 +24,5 @@ mod settings;
 mod spec;
 
 pub use call::{ToolCall, ToolChoice, ToolDefinition, is_valid_tool_name};
-pub use settings::ToolSettings;
+pub use settings::{ToolSettings, ToolSettingsError};
 pub use spec::{Effect, Permission, ToolInvocation, ToolSpec};
