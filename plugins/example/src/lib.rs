@@ -10,7 +10,9 @@
 //!    a restart;
 //! 5. a **model hook** ([`Plugin::before_model`]) that puts the notes into the
 //!    system prompt of every ordinary chat turn, so the model keeps them in mind;
-//! 6. **tests** on natter-core's `test-utils` (see `tests/notes.rs`).
+//! 6. a **tool** (`notes_remember`) the model calls when the user asks in words
+//!    ("keep in mind that I'm vegetarian"): a Rust type is its argument schema;
+//! 7. **tests** on natter-core's `test-utils` (see `tests/notes.rs`).
 //!
 //! What users see:
 //!
@@ -38,7 +40,9 @@
 use async_trait::async_trait;
 use natter_core::{
     ChatMessage, ChatRequest, Command, CommandSpec, Plugin, PluginContext, PluginError, Role,
+    ToolInvocation, ToolSpec,
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
@@ -76,6 +80,15 @@ pub struct Note {
     pub by: String,
 }
 
+/// The arguments of the `notes_remember` tool. The doc comments become the
+/// descriptions the model reads; `ToolSpec::new::<RememberArgs>` derives the
+/// JSON Schema from the type, and `call.args()` reads a call back into it.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct RememberArgs {
+    /// What to keep in mind, in a short sentence.
+    pub text: String,
+}
+
 /// The notes plugin. Holds its settings; everything else comes through the
 /// [`PluginContext`] of each message.
 #[derive(Clone, Debug, Default)]
@@ -100,7 +113,8 @@ impl NotesPlugin {
         Ok(cx.state().get(&Self::key(cx)).await?.unwrap_or_default())
     }
 
-    async fn remember(&self, cx: &mut PluginContext<'_>, text: &str) -> Result<(), PluginError> {
+    /// Keeps `text` as a note; says how many there are now.
+    async fn remember(&self, cx: &PluginContext<'_>, text: &str) -> Result<String, PluginError> {
         if text.is_empty() {
             // A Usage error is shown to the user as is.
             return Err(PluginError::usage(
@@ -125,12 +139,11 @@ impl NotesPlugin {
             by: cx.message().author.display_name.clone(),
         });
         cx.state().put(&Self::key(cx), &notes).await?;
-        let reply = format!(
+        Ok(format!(
             "Noted ({} of {}). I'll keep it in mind in this conversation.",
             notes.len(),
             self.settings.max_notes
-        );
-        cx.reply(&reply).await
+        ))
     }
 
     async fn list(cx: &mut PluginContext<'_>) -> Result<(), PluginError> {
@@ -197,10 +210,37 @@ impl Plugin for NotesPlugin {
         cmd: Command,
     ) -> Result<(), PluginError> {
         match cmd.name.as_str() {
-            "remember" => self.remember(cx, &cmd.args).await,
+            "remember" => {
+                let reply = self.remember(cx, &cmd.args).await?;
+                cx.reply(&reply).await
+            }
             "notes" => Self::list(cx).await,
             _ => Self::forget(cx, &cmd.args).await,
         }
+    }
+
+    /// One tool: the model keeps a note when the user asks in words. It
+    /// changes state, so it is a side effect (run alone, in order).
+    fn tools(&self) -> Vec<ToolSpec> {
+        vec![
+            ToolSpec::new::<RememberArgs>(
+                "notes_remember",
+                "Keep a note the user asked you to keep in mind in this conversation.",
+            )
+            .side_effect(),
+        ]
+    }
+
+    /// Runs the tool with the same context a command gets; what it returns is
+    /// the result the model reads (a usage error too, so it can correct itself).
+    #[instrument(name = "notes", skip_all, fields(tool = %call.name))]
+    async fn call_tool(
+        &self,
+        cx: &mut PluginContext<'_>,
+        call: ToolInvocation,
+    ) -> Result<String, PluginError> {
+        let args: RememberArgs = call.args()?;
+        self.remember(cx, args.text.trim()).await
     }
 
     /// Puts the notes at the end of the system prompt of ordinary chat turns.

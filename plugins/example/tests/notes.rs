@@ -110,3 +110,26 @@ fn settings_read_from_toml_shaped_json() {
     assert_eq!(settings.max_chars, 500);
     assert!(serde_json::from_value::<NotesSettings>(serde_json::json!({"max_note": 5})).is_err());
 }
+
+#[tokio::test]
+async fn the_model_keeps_a_note_when_asked_in_words() {
+    let bot = bot();
+    bot.backend
+        .call("notes_remember", r#"{"text":"I'm vegetarian"}"#);
+    bot.backend
+        .reply("Got it — I'll remember you're vegetarian.");
+    assert_eq!(
+        bot.say("keep in mind that I'm vegetarian").await,
+        ["Got it — I'll remember you're vegetarian."]
+    );
+    assert_eq!(bot.say("/notes").await, ["1. I'm vegetarian"]);
+
+    // The next turn's system prompt has it.
+    bot.backend.reply("Try a mushroom risotto.");
+    bot.say("what should I cook?").await;
+    let system = &bot.backend.last_request().messages[0].content;
+    assert!(
+        system.ends_with("- I'm vegetarian (from Alice)"),
+        "{system}"
+    );
+}

@@ -20,6 +20,10 @@
 //! | `/remind cancel <n>` (or `all`) | cancel one (or all) |
 //! | `/remind tz [zone\|reset]` | show or set your time zone |
 //!
+//! The model can do the same when asked in words ("remind me tomorrow at 9
+//! to call Ana"): the plugin offers the tools `remind_set`, `remind_list`,
+//! `remind_cancel` and `time_now` (the current time in the user's zone).
+//!
 //! Reminders are jobs in the store's schedule, so they survive a restart. One
 //! that fell due while natter was down is delivered when it is back, with a
 //! note that it is late; the store hands each job out once, so none is
@@ -32,6 +36,7 @@
 //! | [`zone`] | time zone names and each user's choice |
 //! | [`reminder`] | the job payload and the owner id |
 //! | [`format`](mod@format) | how times, lists and deliveries read |
+//! | `tools` | the tools the model may call, and their arguments |
 //!
 //! ```toml
 //! [plugins.remind]
@@ -46,6 +51,7 @@
 pub mod format;
 pub mod reminder;
 pub mod settings;
+mod tools;
 pub mod when;
 pub mod zone;
 
@@ -53,7 +59,9 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use natter_core::plugin::JobContext;
 use natter_core::store::ScheduledJob;
-use natter_core::{Command, CommandSpec, Plugin, PluginContext, PluginError};
+use natter_core::{
+    Command, CommandSpec, Plugin, PluginContext, PluginError, ToolInvocation, ToolSpec,
+};
 use tracing::{instrument, warn};
 
 pub use settings::{RemindError, RemindSettings};
@@ -109,11 +117,10 @@ impl RemindPlugin {
         here.is_private() || reminder.channel == *here
     }
 
-    async fn set(&self, cx: &mut PluginContext<'_>, args: &str) -> Result<(), PluginError> {
-        let owner = reminder::owner(cx.message());
+    /// Sets a reminder from `/remind`'s arguments: the time first, then the text.
+    async fn set(&self, cx: &PluginContext<'_>, args: &str) -> Result<String, PluginError> {
         let zone = self.zone(cx).await?;
-        let now_ms = cx.now_unix_ms();
-        let now = instant(now_ms)?;
+        let now = instant(cx.now_unix_ms())?;
         let when = when::parse(args, now, &zone.tz, self.settings.max_days_ahead)
             .map_err(|e| PluginError::usage(e.to_string()))?;
         if when.text.is_empty() {
@@ -122,7 +129,21 @@ impl RemindPlugin {
                 args.trim()
             )));
         }
-        if when.text.chars().count() > self.settings.max_chars {
+        self.schedule(cx, &zone, &when.due, when.text).await
+    }
+
+    /// Schedules a reminder of `text` at `due` for the message's author and
+    /// says so.
+    async fn schedule(
+        &self,
+        cx: &PluginContext<'_>,
+        zone: &Zone,
+        due: &jiff::ZonedDateTime,
+        text: &str,
+    ) -> Result<String, PluginError> {
+        let owner = reminder::owner(cx.message());
+        let now_ms = cx.now_unix_ms();
+        if text.chars().count() > self.settings.max_chars {
             return Err(PluginError::usage(format!(
                 "That reminder is too long; keep it under {} characters.",
                 self.settings.max_chars
@@ -135,20 +156,18 @@ impl RemindPlugin {
                  /reminders lists them and /remind cancel <n> makes room."
             )));
         }
-        let due_ms = when.due.timestamp().as_millisecond();
-        let reminder = Reminder::new(cx.message(), when.text, &zone.name, due_ms);
+        let due_ms = due.timestamp().as_millisecond();
+        let reminder = Reminder::new(cx.message(), text, &zone.name, due_ms);
         let id = cx.schedule(&owner, due_ms, reminder.to_payload()?).await?;
-        let text = format::confirmation(id, &when.due, now_ms, when.text);
-        cx.reply(&text).await
+        Ok(format::confirmation(id, due, now_ms, text))
     }
 
-    async fn list(&self, cx: &mut PluginContext<'_>) -> Result<(), PluginError> {
+    /// The author's pending reminders.
+    async fn list(&self, cx: &PluginContext<'_>) -> Result<String, PluginError> {
         let owner = reminder::owner(cx.message());
         let jobs = cx.scheduled(&owner).await?;
         if jobs.is_empty() {
-            return cx
-                .reply("You have no reminders waiting. Set one with /remind 10m tea.")
-                .await;
+            return Ok("You have no reminders waiting. Set one with /remind 10m tea.".into());
         }
         let zone = self.zone(cx).await?;
         let now_ms = cx.now_unix_ms();
@@ -169,10 +188,11 @@ impl RemindPlugin {
             text.push_str(&line);
         }
         text.push_str("\nCancel one with /remind cancel <n>.");
-        cx.reply(&text).await
+        Ok(text)
     }
 
-    async fn cancel(&self, cx: &mut PluginContext<'_>, arg: &str) -> Result<(), PluginError> {
+    /// Cancels reminder `arg` (a number, or `all`) of the author.
+    async fn cancel(&self, cx: &PluginContext<'_>, arg: &str) -> Result<String, PluginError> {
         let owner = reminder::owner(cx.message());
         let usage = || {
             PluginError::usage(
@@ -187,9 +207,7 @@ impl RemindPlugin {
                 }
             }
             let s = if cancelled == 1 { "" } else { "s" };
-            return cx
-                .reply(&format!("Cancelled {cancelled} reminder{s}."))
-                .await;
+            return Ok(format!("Cancelled {cancelled} reminder{s}."));
         }
         let id: i64 = arg.trim_start_matches('#').parse().map_err(|_| usage())?;
         let jobs = cx.scheduled(&owner).await?;
@@ -205,13 +223,12 @@ impl RemindPlugin {
         if !cx.cancel_scheduled(&owner, id).await? {
             return Err(missing());
         }
-        let text = match Reminder::from_job(job) {
+        Ok(match Reminder::from_job(job) {
             Ok(reminder) if Self::may_show(cx, &reminder) => {
                 format!("Cancelled reminder #{id}: {}", reminder.text)
             }
             _ => format!("Cancelled reminder #{id}."),
-        };
-        cx.reply(&text).await
+        })
     }
 
     async fn timezone(&self, cx: &mut PluginContext<'_>, arg: &str) -> Result<(), PluginError> {
@@ -275,7 +292,8 @@ impl Plugin for RemindPlugin {
         cmd: Command,
     ) -> Result<(), PluginError> {
         if cmd.name == "reminders" {
-            return self.list(cx).await;
+            let text = self.list(cx).await?;
+            return cx.reply(&text).await;
         }
         let args = cmd.args.trim();
         let (first, rest) = args
@@ -286,10 +304,50 @@ impl Plugin for RemindPlugin {
                 let zone = self.zone(cx).await?;
                 cx.reply(&Self::usage(&zone)).await
             }
-            ("list", true) => self.list(cx).await,
-            ("cancel" | "delete", _) => self.cancel(cx, rest).await,
+            ("list", true) => {
+                let text = self.list(cx).await?;
+                cx.reply(&text).await
+            }
+            ("cancel" | "delete", _) => {
+                let text = self.cancel(cx, rest).await?;
+                cx.reply(&text).await
+            }
             ("tz" | "timezone", _) => self.timezone(cx, rest).await,
-            _ => self.set(cx, args).await,
+            _ => {
+                let text = self.set(cx, args).await?;
+                cx.reply(&text).await
+            }
+        }
+    }
+
+    fn tools(&self) -> Vec<ToolSpec> {
+        tools::specs()
+    }
+
+    #[instrument(name = "remind", skip_all, fields(tool = %call.name))]
+    async fn call_tool(
+        &self,
+        cx: &mut PluginContext<'_>,
+        call: ToolInvocation,
+    ) -> Result<String, PluginError> {
+        match call.name.as_str() {
+            tools::SET => {
+                let args: tools::SetArgs = call.args()?;
+                let zone = self.zone(cx).await?;
+                let now = instant(cx.now_unix_ms())?;
+                let (due, text) = tools::due(&args, now, &zone, self.settings.max_days_ahead)?;
+                self.schedule(cx, &zone, &due, &text).await
+            }
+            tools::LIST => self.list(cx).await,
+            tools::CANCEL => {
+                let args: tools::CancelArgs = call.args()?;
+                self.cancel(cx, &args.number.to_string()).await
+            }
+            tools::NOW => {
+                let zone = self.zone(cx).await?;
+                Ok(tools::now(instant(cx.now_unix_ms())?, &zone))
+            }
+            other => Err(PluginError::usage(format!("remind has no tool {other}"))),
         }
     }
 

@@ -442,3 +442,106 @@ async fn the_default_zone_comes_from_the_settings() {
         .is_err()
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_model_sets_a_reminder_from_plain_words() {
+    let bot = bot_with(RemindSettings {
+        default_timezone: "Europe/Berlin".into(),
+        ..RemindSettings::default()
+    });
+    bot.backend
+        .call("remind_set", r#"{"when":"in 2 seconds","text":"stretch"}"#);
+    bot.backend
+        .reply("Done — I'll remind you in 2 seconds to stretch.");
+    let start = Instant::now();
+    let asked = bot.group(
+        "gym",
+        alice(),
+        Addressed::Mentioned,
+        "remind me in 2 seconds to stretch",
+    );
+    assert_eq!(
+        bot.send(asked).await,
+        ["Done — I'll remind you in 2 seconds to stretch."]
+    );
+    let offered: Vec<String> = bot.backend.requests()[0]
+        .tools
+        .iter()
+        .map(|tool| tool.name.clone())
+        .collect();
+    assert_eq!(
+        offered,
+        ["remind_set", "remind_list", "remind_cancel", "time_now"]
+    );
+    let result = bot
+        .backend
+        .last_request()
+        .messages
+        .last()
+        .unwrap()
+        .content
+        .clone();
+    assert!(
+        result.starts_with("⏰ Reminder #1 set for Wed 2026-01-14 11:30:02 CET (in 2s): stretch"),
+        "{result}"
+    );
+
+    advance_until_writes(&bot, Duration::from_secs(2), 1).await;
+    let reminder = sent(&bot).pop().unwrap();
+    assert_eq!(reminder.text, "⏰ @Alice, reminder: stretch");
+    assert_eq!(reminder.at - start, Duration::from_secs(2));
+    assert_eq!(reminder.notify, ["alice"]);
+
+    // A follow-up sees what was done, and the model can list and cancel.
+    bot.backend.call("remind_list", "{}");
+    bot.backend.reply("You have none.");
+    assert_eq!(
+        in_group(&bot, "gym", alice(), "any reminders left?")
+            .await
+            .len(),
+        1
+    );
+    let listed = bot
+        .backend
+        .last_request()
+        .messages
+        .last()
+        .unwrap()
+        .content
+        .clone();
+    assert!(
+        listed.starts_with("You have no reminders waiting"),
+        "{listed}"
+    );
+}
+
+#[tokio::test]
+async fn the_model_can_ask_the_time_and_cancel_by_number() {
+    let bot = bot_with(RemindSettings {
+        default_timezone: "Europe/Berlin".into(),
+        ..RemindSettings::default()
+    });
+    assert_eq!(bot.say("/remind 1h tea").await.len(), 1);
+    bot.backend
+        .calls(&[("time_now", "{}"), ("remind_cancel", r#"{"number":1}"#)]);
+    bot.backend.reply("Cancelled.");
+    assert_eq!(
+        bot.say("what time is it? and cancel my tea reminder").await,
+        ["Cancelled."]
+    );
+    let results: Vec<String> = bot
+        .backend
+        .last_request()
+        .messages
+        .iter()
+        .filter(|m| m.role == natter_core::Role::Tool)
+        .map(|m| m.content.clone())
+        .collect();
+    assert_eq!(
+        results,
+        [
+            "It is Wednesday 2026-01-14 11:30 in Europe/Berlin (UTC+01:00).",
+            "Cancelled reminder #1: tea"
+        ]
+    );
+}

@@ -13,6 +13,10 @@
 //! | `/kb search <words>` | the best matches with their scores (for tuning `min_score`) |
 //! | `/kb reload` | read the docs folder again (admins, in groups) |
 //!
+//! The model can also look things up mid-answer with the tool `kb_search`
+//! (in the support channels only), e.g. for a follow-up the first excerpts
+//! did not cover.
+//!
 //! ## The docs folder
 //!
 //! | file | read as |
@@ -79,6 +83,7 @@ use async_trait::async_trait;
 use bm25::Language;
 use natter_core::{
     ChatRequest, Command, CommandSpec, Flow, Incoming, Plugin, PluginContext, PluginError,
+    ToolInvocation, ToolSpec,
 };
 use tracing::{error, info, instrument, warn};
 
@@ -92,6 +97,16 @@ const SEARCH_SHOWN: usize = 5;
 
 const KB_USAGE: &str = "Usage: /kb search <words> — the best matches in the help articles, \
 with scores; /kb reload — read the docs folder again (admins).";
+
+/// The tool that searches the help articles.
+const SEARCH_TOOL: &str = "kb_search";
+
+/// Arguments of `kb_search`.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+struct SearchArgs {
+    /// What to look for, in a few words.
+    query: String,
+}
 
 /// The support plugin.
 pub struct SupportPlugin {
@@ -243,6 +258,41 @@ impl SupportPlugin {
         text
     }
 
+    /// `kb_search`: the best excerpts in full, numbered, for the model.
+    fn search_tool(
+        &self,
+        cx: &PluginContext<'_>,
+        call: &ToolInvocation,
+    ) -> Result<String, PluginError> {
+        if !self.here(cx.message()) {
+            return Err(PluginError::usage(
+                "the help articles are not searched in this chat",
+            ));
+        }
+        let args: SearchArgs = call.args()?;
+        let index = self.index();
+        let hits = index.search(&args.query, self.settings.top_k, self.settings.min_score);
+        if hits.is_empty() {
+            return Ok(format!(
+                "Nothing in the help articles matches “{}”.",
+                args.query.trim()
+            ));
+        }
+        let excerpts: Vec<String> = hits
+            .iter()
+            .enumerate()
+            .map(|(n, hit)| {
+                format!(
+                    "[{}] {}\n{}",
+                    n + 1,
+                    hit.chunk.title(),
+                    hit.chunk.text.trim()
+                )
+            })
+            .collect();
+        Ok(excerpts.join("\n\n"))
+    }
+
     /// Hands the conversation over when the model said it cannot help.
     async fn hand_over_if_stuck(
         &self,
@@ -390,6 +440,22 @@ impl Plugin for SupportPlugin {
             CommandSpec::new("kb", "Search the help articles; reload them (admins)")
                 .usage("search <words> | reload"),
         ]
+    }
+
+    fn tools(&self) -> Vec<ToolSpec> {
+        vec![ToolSpec::new::<SearchArgs>(
+            SEARCH_TOOL,
+            "Search the help articles; returns the best matching excerpts, numbered.",
+        )]
+    }
+
+    #[instrument(name = "support", skip_all, fields(tool = %call.name))]
+    async fn call_tool(
+        &self,
+        cx: &mut PluginContext<'_>,
+        call: ToolInvocation,
+    ) -> Result<String, PluginError> {
+        self.search_tool(cx, &call)
     }
 
     #[instrument(name = "support", skip_all, fields(command = %cmd.name))]

@@ -515,3 +515,71 @@ async fn without_auto_handoff_the_model_suggests_human_instead() {
     assert!(system(&bot.backend.last_request()).contains("suggest sending /human"));
     assert!(sent_to(&bot, "support-team").is_empty());
 }
+
+#[tokio::test]
+async fn the_model_looks_things_up_mid_answer() {
+    let bot = bot();
+    bot.backend.call("kb_search", r#"{"query":"paypal"}"#);
+    bot.backend.reply("Yes, we take PayPal [1].");
+    assert_eq!(
+        bot.say("Which payment methods do you accept?").await,
+        ["Yes, we take PayPal [1]."]
+    );
+    let offered = &bot.backend.requests()[0].tools;
+    assert_eq!(offered.len(), 1);
+    assert_eq!(offered[0].name, "kb_search");
+    let found = bot
+        .backend
+        .last_request()
+        .messages
+        .last()
+        .unwrap()
+        .content
+        .clone();
+    assert!(
+        found.starts_with("[1] faq.md — Which payment methods do you accept?\n"),
+        "{found}"
+    );
+    assert!(found.to_lowercase().contains("paypal"), "{found}");
+
+    bot.backend
+        .call("kb_search", r#"{"query":"weather forecast"}"#);
+    bot.backend.reply("I don't know.");
+    bot.say("Which payment methods do you accept, and the weather?")
+        .await;
+    let found = bot
+        .backend
+        .last_request()
+        .messages
+        .last()
+        .unwrap()
+        .content
+        .clone();
+    assert_eq!(
+        found,
+        "Nothing in the help articles matches “weather forecast”."
+    );
+}
+
+#[tokio::test]
+async fn the_search_tool_stays_in_the_support_channels() {
+    let bot = bot_with(SupportSettings {
+        channels: vec!["test:helpdesk".into()],
+        ..settings()
+    });
+    bot.backend.call("kb_search", r#"{"query":"paypal"}"#);
+    bot.backend.reply("ok");
+    bot.say("anything").await;
+    let result = bot
+        .backend
+        .last_request()
+        .messages
+        .last()
+        .unwrap()
+        .content
+        .clone();
+    assert_eq!(
+        result,
+        "error: the help articles are not searched in this chat"
+    );
+}
