@@ -478,3 +478,31 @@ async fn every_model_call_is_in_the_usage_ledger() {
     bot.say("note x").await;
     assert_eq!(store.usage().len(), 2, "the tool step and the answer");
 }
+
+#[tokio::test(start_paused = true)]
+async fn progress_shows_while_a_tool_works_and_the_answer_replaces_it() {
+    let limits = natter_core::PlatformLimits {
+        streaming: true,
+        streaming_suffix: " …".into(),
+        ..natter_core::PlatformLimits::unlimited()
+    };
+    let outbox = Arc::new(natter_core::test_utils::RecordingOutbox::new(limits));
+    let backend = Arc::new(natter_core::test_utils::ScriptedBackend::new());
+    let kit = Arc::new(Kit::default());
+    let bot = TestBot::with_parts(backend, outbox, |b| b.plugin(kit, serde_json::Value::Null));
+    bot.backend.call("slow", r#"{"ms":5000}"#);
+    bot.backend.reply("It took a while.");
+    let asked = bot.inbox.submit(bot.private("look it up"));
+    bot.outbox.wait_for_writes(1).await;
+    assert_eq!(
+        bot.outbox.messages(),
+        ["🔧 slow — 5000 …"],
+        "shown while the tool runs"
+    );
+    asked.handled().await;
+    assert_eq!(
+        bot.outbox.messages(),
+        ["It took a while."],
+        "replaced by the answer"
+    );
+}

@@ -151,6 +151,56 @@
 //! the natter binary does this for every enabled built-in plugin, and your own
 //! binary can add yours with `natter::App::plugin`.
 //!
+//! ## 8. A tool, in a few lines
+//!
+//! A tool lets the model act when the user asks in words ("keep in mind that
+//! I'm vegetarian"). Write its arguments as a struct — the doc comments are
+//! what the model reads — declare it in [`Plugin::tools`], run it in
+//! [`Plugin::call_tool`]; the text returned is the result the model sees.
+//! The engine does the rest: the loop, permissions, confirmations, timeouts
+//! (see [`crate::tool`] and `docs/tools.md`).
+//!
+//! ```
+//! # use async_trait::async_trait;
+//! # use natter_core::{Plugin, PluginContext, PluginError, ToolInvocation, ToolSpec};
+//! # struct NotesPlugin;
+//! /// Arguments of `notes_remember`.
+//! #[derive(serde::Deserialize, schemars::JsonSchema)]
+//! struct Remember {
+//!     /// What to keep in mind, in a short sentence.
+//!     text: String,
+//! }
+//!
+//! #[async_trait]
+//! impl Plugin for NotesPlugin {
+//!     fn name(&self) -> &str {
+//!         "notes"
+//!     }
+//!
+//!     fn tools(&self) -> Vec<ToolSpec> {
+//!         vec![ToolSpec::new::<Remember>("notes_remember", "Keep a note in mind").side_effect()]
+//!     }
+//!
+//!     async fn call_tool(&self, cx: &mut PluginContext<'_>, call: ToolInvocation) -> Result<String, PluginError> {
+//!         let args: Remember = call.args()?; // a mismatch tells the model what to fix
+//!         cx.state().put("note", &args.text).await?;
+//!         Ok(format!("Noted: {}", args.text))
+//!     }
+//! }
+//! # #[cfg(feature = "test-utils")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use natter_core::test_utils::TestBot;
+//!
+//! let bot = TestBot::with_plugin(NotesPlugin);
+//! bot.backend.call("notes_remember", r#"{"text":"vegetarian"}"#); // the model calls it…
+//! bot.backend.reply("Got it.");                                   // …then answers
+//! assert_eq!(bot.say("keep in mind I'm vegetarian").await, ["Got it."]);
+//! # }
+//! # #[cfg(not(feature = "test-utils"))]
+//! # fn main() {}
+//! ```
+//!
 //! # What else a plugin can do
 //!
 //! - [`Plugin::on_message`] sees every addressed message that is not a command;
