@@ -105,10 +105,13 @@ impl Services {
 
     /// The request a chat turn sends for `text` in `message`'s conversation:
     /// the persona, as much history as fits, and `text` as the new message.
+    /// `reserved` tokens are kept free besides the reply's (the tools'
+    /// definitions, which go with the request).
     pub(crate) async fn prompt_for(
         &self,
         message: &Incoming,
         text: &str,
+        reserved: usize,
     ) -> Result<(ChatRequest, Window), PluginError> {
         let (_, persona) = self.resolve_persona(&message.channel).await?;
         let turns = self
@@ -118,6 +121,7 @@ impl Services {
             .await?;
         let params = self.defaults.params_for(&persona);
         let reply_budget = params.max_tokens.unwrap_or(self.defaults.max_tokens) as usize;
+        let reply_budget = reply_budget.saturating_add(reserved);
         let mut window = history::fit(
             self.backend.as_ref(),
             self.capabilities.context_window,

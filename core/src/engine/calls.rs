@@ -90,8 +90,9 @@ impl<'e, 't> Calls<'e, 't> {
                 () = self.exchange.cancel.cancelled() => return Err(Stopped),
                 () = self.events.closed() => return Err(Stopped),
             };
+            let limit = self.exchange.engine.tools.max_result_chars;
             for (call, content) in batch.iter().zip(contents) {
-                results.push(ChatMessage::tool_result(&call.id, content?));
+                results.push(ChatMessage::tool_result(&call.id, cut(content?, limit)));
             }
             index = end;
         }
@@ -268,6 +269,16 @@ impl<'e, 't> Calls<'e, 't> {
     }
 }
 
+/// `text`, cut to `limit` characters with a note saying how much was left out.
+fn cut(text: String, limit: usize) -> String {
+    let total = text.chars().count();
+    if total <= limit {
+        return text;
+    }
+    let kept: String = text.chars().take(limit).collect();
+    format!("{kept}\n…(cut: {} more characters)", total - limit)
+}
+
 /// `remind_set — in 10 min, tea`: the tool and its arguments' values, short,
 /// in the order the model wrote them.
 fn status_line(call: &ToolCall) -> String {
@@ -326,6 +337,16 @@ impl<'de> serde::Deserialize<'de> for InOrder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_results_are_cut_with_a_note() {
+        assert_eq!(cut("short".into(), 100), "short");
+        let long = "é".repeat(150);
+        assert_eq!(
+            cut(long, 100),
+            format!("{}\n…(cut: 50 more characters)", "é".repeat(100))
+        );
+    }
 
     #[test]
     fn status_lines_show_the_values_briefly() {

@@ -20,7 +20,9 @@ pub(crate) async fn turn(exchange: &Exchange<'_>) {
     let services = &exchange.engine.services;
     let message = &exchange.message;
     let text = turn_text(message);
-    let (mut request, window) = match services.prompt_for(message, &text).await {
+    let toolbox = Toolbox::for_turn(exchange);
+    let reserved = toolbox.definition_tokens();
+    let (mut request, window) = match services.prompt_for(message, &text, reserved).await {
         Ok(prepared) => prepared,
         Err(PluginError::Model(error)) => {
             warn!(%error, "message does not fit the model");
@@ -53,7 +55,6 @@ pub(crate) async fn turn(exchange: &Exchange<'_>) {
         );
     }
 
-    let toolbox = Toolbox::for_turn(exchange);
     let (events, replies) = mpsc::channel(64);
     let replies = futures::stream::unfold(replies, |mut replies| async move {
         replies.recv().await.map(|event| (event, replies))

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use tracing::warn;
 
 use super::exchange::Exchange;
+use crate::backend::estimate_tokens;
 use crate::plugin::Registered;
 use crate::tool::{Effect, Permission, ToolDefinition, ToolSpec, is_valid_tool_name};
 
@@ -80,6 +81,19 @@ impl<'a> Toolbox<'a> {
             .iter()
             .map(|tool| tool.spec.definition.clone())
             .collect()
+    }
+
+    /// Tokens the definitions take in a prompt, estimated from their JSON.
+    pub(crate) fn definition_tokens(&self) -> usize {
+        self.tools
+            .iter()
+            .map(|tool| {
+                let definition = &tool.spec.definition;
+                estimate_tokens(&definition.name)
+                    + estimate_tokens(&definition.description)
+                    + estimate_tokens(&definition.parameters.to_string())
+            })
+            .sum()
     }
 
     /// The tool called `name`.

@@ -118,7 +118,7 @@ impl<'a> PluginContext<'a> {
     /// The request an ordinary chat turn would send for `text`: persona, the
     /// history that fits, and `text` as the new user message.
     pub async fn prompt(&self, text: &str) -> Result<ChatRequest, PluginError> {
-        let (request, _) = self.services.prompt_for(self.incoming, text).await?;
+        let (request, _) = self.services.prompt_for(self.incoming, text, 0).await?;
         Ok(request)
     }
 

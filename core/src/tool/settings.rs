@@ -7,6 +7,7 @@
 //! timeout_secs = 30           # per tool call
 //! repeat_limit = 2            # the same call with the same arguments, per reply
 //! approval_timeout_secs = 120 # how long a confirmation waits for an answer
+//! max_result_chars = 8000     # longer tool results are cut
 //!
 //! [tools.permissions]         # per tool: everyone | admins | confirm
 //! remind_set = "confirm"
@@ -39,6 +40,9 @@ pub struct ToolSettings {
     pub repeat_limit: u32,
     /// How long a confirmation waits for the person to answer.
     pub approval_timeout_secs: u64,
+    /// Longest tool result the model is given, in characters; longer ones
+    /// are cut, with a note saying how much was left out.
+    pub max_result_chars: usize,
     /// Permission per tool name, over the tool's own default.
     pub permissions: BTreeMap<String, Permission>,
     /// Permission per tool name in one channel (`platform:channel`) or
@@ -54,6 +58,7 @@ impl Default for ToolSettings {
             timeout_secs: 30,
             repeat_limit: 2,
             approval_timeout_secs: 120,
+            max_result_chars: 8_000,
             permissions: BTreeMap::new(),
             channels: BTreeMap::new(),
         }
@@ -88,6 +93,9 @@ impl ToolSettings {
         }
         if self.approval_timeout_secs == 0 {
             return Err(invalid("approval_timeout_secs", "must be at least 1"));
+        }
+        if self.max_result_chars < 100 {
+            return Err(invalid("max_result_chars", "must be at least 100"));
         }
         for key in self.channels.keys() {
             let channel: ChannelRef = key
