@@ -117,6 +117,7 @@ impl App {
             .settings(settings.engine.clone())
             .model_defaults(settings.model.defaults())
             .tools(settings.tools.clone())
+            .limits(settings.limits.clone())
             .personas(settings.personas()?);
         let custom: Vec<String> = self.plugins.iter().map(|p| p.name().to_owned()).collect();
         let shipped = plugins::enabled(settings, &custom, moderator)?;

@@ -17,7 +17,8 @@ use tracing_subscriber::filter::LevelFilter;
 
 use natter_console::ConsoleSettings;
 use natter_core::{
-    EngineSettings, ModelDefaults, Persona, PersonaSettings, Personas, ToolSettings,
+    EngineSettings, LimitSettings, ModelDefaults, Persona, PersonaSettings, Personas,
+    ToolSettings,
 };
 use natter_discord::DiscordSettings;
 use natter_llama::LlamaSettings;
@@ -63,6 +64,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// `[tools]`: the tool loop's guards and who may run which tool where.
     pub tools: ToolSettings,
+    /// `[limits]`: how much one person may ask.
+    pub limits: LimitSettings,
     /// `[plugins.NAME]`: natter's `enabled` switch and each plugin's own settings.
     #[serde(deserialize_with = "crate::plugin_section::deserialize_sections")]
     pub plugins: BTreeMap<String, PluginSection>,
@@ -282,6 +285,9 @@ impl Settings {
         };
         if self.engine.max_parallel == 0 {
             return Err(value("engine.max_parallel", "must be at least 1"));
+        }
+        if self.engine.max_queue == 0 {
+            return Err(value("engine.max_queue", "must be at least 1"));
         }
         if self.model.max_tokens == 0 {
             return Err(value("model.max_tokens", "must be at least 1"));

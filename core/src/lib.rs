@@ -73,7 +73,7 @@ pub use plugin::{
     DefaultErrorHandler, Flow, Hook, JobContext, Plugin, PluginContext, PluginError,
     PluginErrorHandler, PluginFailure, PluginState,
 };
-pub use settings::{EngineSettings, ModelDefaults};
+pub use settings::{EngineSettings, LimitSettings, ModelDefaults};
 pub use store::{
     CachedStore, HistoryStore, JobStore, MemoryStore, ScheduledJob, StateStore, Store, StoreError,
     Stores, Turn, UsageRecord, UsageStore,

@@ -1,6 +1,6 @@
-//! The engine's settings: the `[engine]` section ([`EngineSettings`]) and
-//! the generation defaults of `[model]` that personas may override
-//! ([`ModelDefaults`]).
+//! The engine's settings: the `[engine]` section ([`EngineSettings`]), the
+//! `[limits]` section ([`LimitSettings`]), and the generation defaults of
+//! `[model]` that personas may override ([`ModelDefaults`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +19,10 @@ pub struct EngineSettings {
     pub answer_bots: bool,
     /// On shutdown, how long replies in flight may take to finish before they are cancelled.
     pub shutdown_grace_secs: u64,
+    /// Messages that may wait in one conversation while a reply is being
+    /// made; beyond that the sender is told the bot is busy, and the message
+    /// is not kept.
+    pub max_queue: usize,
 }
 
 impl Default for EngineSettings {
@@ -28,6 +32,24 @@ impl Default for EngineSettings {
             max_history_turns: 100,
             answer_bots: false,
             shutdown_grace_secs: 10,
+            max_queue: 10,
+        }
+    }
+}
+
+/// The `[limits]` section: how much one person may ask.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    /// Messages one user may send per minute (on one platform); more are
+    /// not answered, and the user is told so at most once a minute. 0: no limit.
+    pub user_messages_per_minute: u32,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            user_messages_per_minute: 30,
         }
     }
 }

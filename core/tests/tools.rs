@@ -240,7 +240,7 @@ async fn stop_cancels_a_running_tool() {
     let bot = bot(kit.clone());
     bot.backend.call("slow", r#"{"ms":600000}"#);
     let asked = bot.inbox.submit(bot.private("look it up"));
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    bot.backend.wait_for_requests(1).await;
     bot.inbox.submit(bot.private("/stop")).handled().await;
     asked.handled().await;
     let mut shown = bot.outbox.messages();

@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::limiter::Limiter;
 use super::shared::Shared;
 use super::{Engine, builtin};
 use crate::approval::Approvals;
@@ -20,7 +21,7 @@ use crate::delivery::OutputFilter;
 use crate::persona::Personas;
 use crate::plugin::{DefaultErrorHandler, Plugin, PluginErrorHandler, Registered};
 use crate::services::Services;
-use crate::settings::{EngineSettings, ModelDefaults};
+use crate::settings::{EngineSettings, LimitSettings, ModelDefaults};
 use crate::store::{MemoryStore, Stores};
 use crate::tool::ToolSettings;
 
@@ -61,6 +62,7 @@ pub struct EngineBuilder {
     plugins: Vec<Registered>,
     on_error: Arc<dyn PluginErrorHandler>,
     tools: ToolSettings,
+    limits: LimitSettings,
     clock: Arc<dyn Clock>,
 }
 
@@ -75,6 +77,9 @@ impl EngineBuilder {
             plugins: Vec::new(),
             on_error: Arc::new(DefaultErrorHandler),
             tools: ToolSettings::default(),
+            limits: LimitSettings {
+                user_messages_per_minute: 0,
+            },
             clock: Arc::new(SystemClock),
         }
     }
@@ -109,6 +114,13 @@ impl EngineBuilder {
     /// The `[tools]` settings: loop guards and permissions.
     pub fn tools(mut self, tools: ToolSettings) -> Self {
         self.tools = tools;
+        self
+    }
+
+    /// The `[limits]` settings (default here: none; natter's settings file
+    /// defaults to [`LimitSettings::default`]).
+    pub fn limits(mut self, limits: LimitSettings) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -158,6 +170,7 @@ impl EngineBuilder {
             on_error: self.on_error,
             tools: self.tools,
             approvals: Approvals::default(),
+            limiter: Limiter::new(self.limits.user_messages_per_minute),
             scheduler_started: AtomicBool::new(false),
             scheduler_stop: CancellationToken::new(),
             lanes: Default::default(),

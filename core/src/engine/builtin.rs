@@ -1,6 +1,6 @@
 //! Stage 3, route — the built-in commands every natter bot has: `/help`,
-//! `/reset`, `/persona`, `/stop`, `/yes`, `/no`. (`/stop`, `/yes` and `/no`
-//! are answered as they arrive, ahead of the queue; see `intake`.)
+//! `/persona`, and (answered as they arrive, ahead of the queue, by `intake`)
+//! `/reset`, `/stop`, `/yes`, `/no`.
 
 use tracing::error;
 
@@ -39,11 +39,9 @@ pub(crate) async fn run(exchange: &Exchange<'_>, command: Command) {
     let (shared, message) = (exchange.engine, &exchange.message);
     let text = match command.name.as_str() {
         "help" => help(shared),
-        "reset" => reset(shared, message).await,
         "persona" => persona(shared, message, &command).await,
-        // Reaching the queue means nothing was waiting when it arrived.
-        "yes" | "no" => crate::approval::Answered::NothingPending.user_message(),
-        _ => "Nothing to stop.".to_owned(),
+        // `intake` answers the others before they reach a queue.
+        other => format!("/{other} is answered as it arrives."),
     };
     exchange.send(&text).await;
 }
@@ -56,22 +54,6 @@ fn help(shared: &Shared) -> String {
     }
     text.push_str("\nIn group chats, mention me or reply to one of my messages.");
     text
-}
-
-async fn reset(shared: &Shared, message: &Incoming) -> String {
-    match shared
-        .services
-        .stores
-        .history
-        .clear_history(&message.key)
-        .await
-    {
-        Ok(()) => "History cleared. Let's start fresh.".into(),
-        Err(e) => {
-            error!(error = %e, "could not clear history");
-            "Sorry, I couldn't clear the history. Please try again.".into()
-        }
-    }
 }
 
 async fn persona(shared: &Shared, message: &Incoming, command: &Command) -> String {

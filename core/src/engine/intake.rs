@@ -1,16 +1,26 @@
-//! Stage 1, receive: a submitted message joins its conversation's lane and is
-//! handled in arrival order, one at a time per conversation, different
-//! conversations in parallel under the global limit. `/stop`, `/yes` and `/no`
-//! do not queue: `/stop` cancels the reply in flight at once, and `/yes` and
-//! `/no` answer the confirmation that reply is waiting for.
+//! Stage 1, receive: what happens to a message before it waits its turn.
+//!
+//! - A message the bot will not answer (group chatter, another bot) is let go
+//!   at once: it never takes a place in a queue or a parallel slot.
+//! - `/stop`, `/reset`, `/yes` and `/no` act at once, ahead of the queue:
+//!   `/stop` cancels the reply in flight and drops the asker's messages still
+//!   waiting; `/reset` forgets the history now; `/yes` and `/no` answer the
+//!   confirmation a reply is waiting for.
+//! - Everything else is counted against its author's rate
+//!   (`[limits] user_messages_per_minute`) and joins its conversation's lane,
+//!   which holds at most `[engine] max_queue` waiting messages; a flood is
+//!   told once that the bot is busy, not queued for hours.
+//! - A lane's messages are handled in arrival order, one at a time per
+//!   conversation, conversations in parallel under `max_parallel`.
 
 use std::sync::Arc;
 
 use tokio::sync::oneshot;
-use tracing::warn;
+use tracing::{debug, error, info, warn};
 
 use super::exchange::Exchange;
 use super::lanes::Pushed;
+use super::limiter::Rate;
 use super::pipeline;
 use super::shared::{Queued, Shared};
 use crate::approval::{Answered, Decision};
@@ -18,23 +28,46 @@ use crate::command::Command;
 use crate::delivery::Courier;
 use crate::message::{ConversationKey, Incoming};
 
-/// Queues `message` in its conversation's lane; `/stop`, `/yes` and `/no`
-/// are handled at once.
+/// Told to someone sending faster than `[limits] user_messages_per_minute`.
+const TOO_FAST: &str = "You're sending messages faster than I can answer them; \
+     I'll skip some for a minute. Please slow down.";
+/// Told once when a conversation's queue is full.
+const BUSY: &str = "I'm still working through the messages before this one, so I'm \
+     skipping new ones until I catch up. /stop drops what's waiting.";
+
+/// Takes `message` in: let go, acted on at once, refused, or queued.
 pub(crate) fn submit(
     shared: &Arc<Shared>,
     courier: &Arc<Courier>,
     message: Incoming,
     done: oneshot::Sender<()>,
 ) {
-    let urgent = shared
-        .answers(&message)
-        .then(|| Command::parse(&message.text))
-        .flatten();
-    match urgent.as_ref().map(|command| command.name.as_str()) {
-        Some("stop") => return stop(shared, courier, message, done),
-        Some("yes") => return answer(shared, courier, message, Decision::Approve, done),
-        Some("no") => return answer(shared, courier, message, Decision::Deny, done),
+    if !shared.answers(&message) {
+        debug!(
+            key = %message.key,
+            bot = message.author.is_bot,
+            addressed = ?message.addressed,
+            "not answering"
+        );
+        return;
+    }
+    match Command::parse(&message.text).map(|command| command.name) {
+        Some(name) if name == "stop" => return stop(shared, courier, message, done),
+        Some(name) if name == "reset" => return reset(shared, courier, message, done),
+        Some(name) if name == "yes" => {
+            return answer(shared, courier, message, Decision::Approve, done);
+        }
+        Some(name) if name == "no" => {
+            return answer(shared, courier, message, Decision::Deny, done);
+        }
         _ => {}
+    }
+    if let Rate::Exceeded { tell } = shared.limiter.check(&message) {
+        info!(key = %message.key, user = %message.author.id, "over the message rate; not answered");
+        if tell {
+            say(shared, courier, message, TOO_FAST.to_owned(), done);
+        }
+        return;
     }
     let key = message.key.clone();
     let queued = Queued {
@@ -42,12 +75,43 @@ pub(crate) fn submit(
         courier: Arc::clone(courier),
         _done: done,
     };
-    if let Pushed::StartWorker = shared.lanes.push(&key, queued) {
-        shared.tasks.spawn(run_lane(Arc::clone(shared), key));
+    match shared.lanes.push(&key, queued, shared.settings.max_queue) {
+        Pushed::StartWorker => {
+            shared.tasks.spawn(run_lane(Arc::clone(shared), key));
+        }
+        Pushed::Queued => {}
+        Pushed::Full { job, first } => {
+            info!(%key, "queue full; message not kept");
+            if first {
+                let Queued { message, _done, .. } = job;
+                say(shared, courier, message, BUSY.to_owned(), _done);
+            }
+        }
     }
 }
 
-/// Cancels the reply in flight in `message`'s conversation and says so.
+/// Answers `message` with `text`, off the queue.
+fn say(
+    shared: &Arc<Shared>,
+    courier: &Arc<Courier>,
+    message: Incoming,
+    text: String,
+    done: oneshot::Sender<()>,
+) {
+    let courier = Arc::clone(courier);
+    shared.tasks.spawn(async move {
+        if let Err(error) = courier
+            .send_text(&message.channel, &text, Some(&message.id))
+            .await
+        {
+            warn!(key = %message.key, %error, "could not answer");
+        }
+        drop(done);
+    });
+}
+
+/// Cancels the reply in flight in `message`'s conversation, drops the
+/// asker's messages still waiting there, and says so.
 fn stop(
     shared: &Arc<Shared>,
     courier: &Arc<Courier>,
@@ -55,18 +119,44 @@ fn stop(
     done: oneshot::Sender<()>,
 ) {
     let stopped = shared.lanes.cancel(&message.key);
+    let asker = message.author.id.clone();
+    let dropped = shared
+        .lanes
+        .drop_waiting(&message.key, |queued| queued.message.author.id == asker);
+    let text = match (stopped, dropped) {
+        (true, 0) => "Stopped.".to_owned(),
+        (false, 0) => "Nothing to stop.".to_owned(),
+        (true, 1) => "Stopped, and dropped 1 message that was waiting.".to_owned(),
+        (true, n) => format!("Stopped, and dropped {n} messages that were waiting."),
+        (false, 1) => "Dropped 1 message that was waiting.".to_owned(),
+        (false, n) => format!("Dropped {n} messages that were waiting."),
+    };
+    say(shared, courier, message, text, done);
+}
+
+/// Forgets the conversation's history now, not after what is queued.
+fn reset(
+    shared: &Arc<Shared>,
+    courier: &Arc<Courier>,
+    message: Incoming,
+    done: oneshot::Sender<()>,
+) {
+    let shared_for_task = Arc::clone(shared);
     let courier = Arc::clone(courier);
     shared.tasks.spawn(async move {
-        let text = if stopped {
-            "Stopped."
-        } else {
-            "Nothing to stop."
+        let history = &shared_for_task.services.stores.history;
+        let text = match history.clear_history(&message.key).await {
+            Ok(()) => "History cleared. Let's start fresh.",
+            Err(e) => {
+                error!(error = %e, key = %message.key, "could not clear history");
+                "Sorry, I couldn't clear the history. Please try again."
+            }
         };
         if let Err(error) = courier
             .send_text(&message.channel, text, Some(&message.id))
             .await
         {
-            warn!(key = %message.key, %error, "could not confirm /stop");
+            warn!(key = %message.key, %error, "could not confirm /reset");
         }
         drop(done);
     });
@@ -85,20 +175,9 @@ fn answer(
         .answer_oldest(&message.key, &message.author.id, decision);
     if let Answered::Taken(_) = answered {
         // The question's message shows the outcome; the reply goes on.
-        drop(done);
         return;
     }
-    let courier = Arc::clone(courier);
-    shared.tasks.spawn(async move {
-        let text = answered.user_message();
-        if let Err(error) = courier
-            .send_text(&message.channel, &text, Some(&message.id))
-            .await
-        {
-            warn!(key = %message.key, %error, "could not answer /yes or /no");
-        }
-        drop(done);
-    });
+    say(shared, courier, message, answered.user_message(), done);
 }
 
 /// Handles one conversation's queued messages in order, then ends.

@@ -1,6 +1,8 @@
 //! Per-conversation lanes: each conversation's messages are handled one at a
 //! time, in arrival order, by a task that exists only while the conversation
 //! has work — so memory does not grow with the number of conversations seen.
+//! A lane holds at most `max_queue` waiting messages: a flood is refused, not
+//! queued for hours.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -25,14 +27,34 @@ impl<J> Default for Lanes<J> {
 struct Lane<J> {
     queue: VecDeque<J>,
     in_flight: Option<CancellationToken>,
+    /// The lane refused a job since its queue was last empty.
+    refused: bool,
+}
+
+impl<J> Lane<J> {
+    fn new(job: J) -> Self {
+        Self {
+            queue: VecDeque::from([job]),
+            in_flight: None,
+            refused: false,
+        }
+    }
 }
 
 /// What [`Lanes::push`] tells the caller to do.
-pub(crate) enum Pushed {
+pub(crate) enum Pushed<J> {
     /// A worker already runs for this conversation; it will get to the job.
     Queued,
     /// No worker runs: start one.
     StartWorker,
+    /// The lane is full: the job is handed back. `first` is true for the
+    /// first refusal since the lane last had room (say so once, not each time).
+    Full {
+        /// The job refused.
+        job: J,
+        /// First refusal since the queue was last empty.
+        first: bool,
+    },
 }
 
 impl<J> Lanes<J> {
@@ -40,25 +62,36 @@ impl<J> Lanes<J> {
         self.lanes.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues `job` for `key`.
-    pub(crate) fn push(&self, key: &ConversationKey, job: J) -> Pushed {
+    /// Queues `job` for `key`, unless `max_queue` jobs already wait there.
+    pub(crate) fn push(&self, key: &ConversationKey, job: J, max_queue: usize) -> Pushed<J> {
         let mut lanes = self.lock();
         match lanes.get_mut(key) {
+            Some(lane) if lane.queue.len() >= max_queue => {
+                let first = !lane.refused;
+                lane.refused = true;
+                Pushed::Full { job, first }
+            }
             Some(lane) => {
                 lane.queue.push_back(job);
                 Pushed::Queued
             }
             None => {
-                lanes.insert(
-                    key.clone(),
-                    Lane {
-                        queue: VecDeque::from([job]),
-                        in_flight: None,
-                    },
-                );
+                lanes.insert(key.clone(), Lane::new(job));
                 Pushed::StartWorker
             }
         }
+    }
+
+    /// Takes the waiting jobs of `key` that `select` picks out of the queue;
+    /// returns how many (dropping them ends their handling).
+    pub(crate) fn drop_waiting(&self, key: &ConversationKey, select: impl Fn(&J) -> bool) -> usize {
+        let mut lanes = self.lock();
+        let Some(lane) = lanes.get_mut(key) else {
+            return 0;
+        };
+        let before = lane.queue.len();
+        lane.queue.retain(|job| !select(job));
+        before - lane.queue.len()
     }
 
     /// The worker's next job with a fresh cancellation token (already
@@ -74,6 +107,10 @@ impl<J> Lanes<J> {
         let lane = lanes.get_mut(key)?;
         match lane.queue.pop_front() {
             Some(job) => {
+                // A flood is over once its backlog is worked through.
+                if lane.queue.is_empty() {
+                    lane.refused = false;
+                }
                 let token = CancellationToken::new();
                 if shutdown.is_cancelled() {
                     token.cancel();

@@ -10,8 +10,8 @@
 //!
 //! | stage | module |
 //! |---|---|
-//! | 1. receive: lanes, order, `/stop` | `intake` (queues: `lanes`) |
-//! | 2. screen: addressed? input filters | `pipeline`, `screen` |
+//! | 1. receive: addressed? `/stop` `/reset` `/yes` `/no`, rate, bounded lanes, order | `intake` (`lanes`, `limiter`) |
+//! | 2. screen: input filters | `pipeline`, `screen` |
 //! | 3. route: built-in, plugin command, message hook, chat | `route`, `builtin` |
 //! | 4. deliver: prompt, model and tools, courier | `chat`, `agent`, `toolbox`, `calls` |
 //! | 5. record: history, usage, after-reply hooks | `record` |
@@ -27,6 +27,7 @@ mod chat;
 mod exchange;
 mod intake;
 mod lanes;
+mod limiter;
 mod pipeline;
 mod record;
 mod route;

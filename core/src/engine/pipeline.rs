@@ -1,10 +1,10 @@
 //! The message pipeline, top to bottom. Every message a conversation's lane
 //! hands over (stage 1, receive, is `intake`) goes through:
 //!
-//! 1. **receive** (`intake`): queued in its conversation's lane, in order;
-//!    `/stop` is answered at once, ahead of the queue.
-//! 2. **screen** (`screen`): ignored unless addressed to the bot (and not
-//!    from another bot); plugins' input filters may rewrite or refuse it.
+//! 1. **receive** (`intake`): let go unless addressed to the bot (and not
+//!    from another bot); `/stop`, `/reset`, `/yes`, `/no` acted on at once;
+//!    rate-limited per user; queued in its conversation's bounded lane.
+//! 2. **screen** (`screen`): plugins' input filters may rewrite or refuse it.
 //! 3. **route** (`route`): a built-in command (`builtin`), a plugin command,
 //!    a plugin's message hook, or a chat turn.
 //! 4. **deliver** (`chat`): the chat turn's prompt is built and the model's
@@ -15,7 +15,7 @@
 //! A plugin failure at any stage goes to the engine's one failure handler
 //! (see [`crate::PluginFailure`]).
 
-use tracing::{debug, instrument};
+use tracing::instrument;
 
 use super::exchange::Exchange;
 use super::route::route;
@@ -24,14 +24,6 @@ use super::screen::{Screened, filter_input};
 /// Takes one message through screen and route (which delivers and records).
 #[instrument(name = "message", skip_all, fields(key = %exchange.message.key, id = %exchange.message.id))]
 pub(crate) async fn handle(mut exchange: Exchange<'_>) {
-    if !exchange.engine.answers(&exchange.message) {
-        debug!(
-            bot = exchange.message.author.is_bot,
-            addressed = ?exchange.message.addressed,
-            "not answering"
-        );
-        return;
-    }
     if filter_input(&mut exchange).await == Screened::Refused {
         return;
     }

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::lanes::Lanes;
+use super::limiter::Limiter;
 use crate::approval::Approvals;
 use crate::command::CommandSpec;
 use crate::delivery::{Courier, OutputFilter};
@@ -45,6 +46,8 @@ pub(crate) struct Shared {
     pub(crate) tools: ToolSettings,
     /// Confirmations waiting for an answer.
     pub(crate) approvals: Approvals,
+    /// Per-user message rates.
+    pub(crate) limiter: Limiter,
     pub(crate) scheduler_started: AtomicBool,
     pub(crate) scheduler_stop: CancellationToken,
     pub(crate) lanes: Lanes<Queued>,

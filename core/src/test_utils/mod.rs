@@ -81,6 +81,7 @@ pub struct ScriptedBackend {
     dropped_streams: Arc<AtomicUsize>,
     record_requests: bool,
     next_call: AtomicU64,
+    received: tokio::sync::watch::Sender<usize>,
 }
 
 impl Default for ScriptedBackend {
@@ -99,6 +100,7 @@ impl ScriptedBackend {
             dropped_streams: Arc::new(AtomicUsize::new(0)),
             record_requests: true,
             next_call: AtomicU64::new(0),
+            received: tokio::sync::watch::channel(0).0,
         }
     }
 
@@ -154,6 +156,12 @@ impl ScriptedBackend {
     /// Queues a request that fails before streaming starts.
     pub fn fail(&self, error: ModelError) {
         lock(&self.scripts).push_back(Err(error));
+    }
+
+    /// Waits until at least `n` requests have arrived (the model is at work).
+    pub async fn wait_for_requests(&self, n: usize) {
+        let mut received = self.received.subscribe();
+        let _ = received.wait_for(|count| *count >= n).await;
     }
 
     /// Every request received, in order.
@@ -214,6 +222,7 @@ impl ModelBackend for ScriptedBackend {
         if self.record_requests {
             lock(&self.requests).push(request);
         }
+        self.received.send_modify(|count| *count += 1);
         let steps = lock(&self.scripts)
             .pop_front()
             .unwrap_or_else(|| Ok(vec![Step::Delta(echo)]))?;
