@@ -109,6 +109,7 @@ impl App {
     pub async fn engine(&self) -> anyhow::Result<Engine> {
         let settings = &self.settings;
         let (backend, moderator) = self.backend().await?;
+        let capabilities = backend.capabilities();
         let store = natter_store::open(&settings.store)
             .await
             .with_context(|| format!("cannot open the store {}", settings.store.describe()))?;
@@ -118,6 +119,8 @@ impl App {
             .model_defaults(settings.model.defaults())
             .tools(settings.tools.clone())
             .limits(settings.limits.clone())
+            .budget(settings.budget.clone())
+            .prices(settings.model.prices_for(&capabilities.model))
             .personas(settings.personas()?);
         let custom: Vec<String> = self.plugins.iter().map(|p| p.name().to_owned()).collect();
         let shipped = plugins::enabled(settings, &custom, moderator)?;

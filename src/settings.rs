@@ -17,8 +17,8 @@ use tracing_subscriber::filter::LevelFilter;
 
 use natter_console::ConsoleSettings;
 use natter_core::{
-    EngineSettings, LimitSettings, ModelDefaults, Persona, PersonaSettings, Personas,
-    ToolSettings,
+    BudgetSettings, EngineSettings, LimitSettings, ModelDefaults, Persona, PersonaSettings,
+    Personas, ToolSettings,
 };
 use natter_discord::DiscordSettings;
 use natter_llama::LlamaSettings;
@@ -66,6 +66,8 @@ pub struct Settings {
     pub tools: ToolSettings,
     /// `[limits]`: how much one person may ask.
     pub limits: LimitSettings,
+    /// `[budget]`: how many tokens (or dollars) a user or chat may spend.
+    pub budget: BudgetSettings,
     /// `[plugins.NAME]`: natter's `enabled` switch and each plugin's own settings.
     #[serde(deserialize_with = "crate::plugin_section::deserialize_sections")]
     pub plugins: BTreeMap<String, PluginSection>,
@@ -96,6 +98,10 @@ pub struct ModelSettings {
     pub top_p: Option<f32>,
     /// Seed for reproducible sampling.
     pub seed: Option<u64>,
+    /// Dollars per million prompt tokens (for `/usage` and cost budgets).
+    pub price_in: Option<f64>,
+    /// Dollars per million generated tokens.
+    pub price_out: Option<f64>,
     /// `[model.llama]`.
     pub llama: LlamaSettings,
     /// `[model.openai]`.
@@ -110,6 +116,8 @@ impl Default for ModelSettings {
             temperature: 0.7,
             top_p: None,
             seed: None,
+            price_in: None,
+            price_out: None,
             llama: LlamaSettings::default(),
             openai: OpenAiSettings::default(),
         }
@@ -117,6 +125,21 @@ impl Default for ModelSettings {
 }
 
 impl ModelSettings {
+    /// The price of `model` when `price_in` or `price_out` is set.
+    pub fn prices_for(&self, model: &str) -> natter_core::Prices {
+        let mut prices = natter_core::Prices::new();
+        if self.price_in.is_some() || self.price_out.is_some() {
+            prices.insert(
+                model.to_owned(),
+                natter_core::Price {
+                    input: self.price_in.unwrap_or(0.0),
+                    output: self.price_out.unwrap_or(0.0),
+                },
+            );
+        }
+        prices
+    }
+
     /// The generation defaults the engine applies.
     pub fn defaults(&self) -> ModelDefaults {
         ModelDefaults {
@@ -294,6 +317,38 @@ impl Settings {
         }
         if !(0.0..=2.0).contains(&self.model.temperature) {
             return Err(value("model.temperature", "must be between 0 and 2"));
+        }
+        for (key, price) in [
+            ("model.price_in", self.model.price_in),
+            ("model.price_out", self.model.price_out),
+            (
+                "budget.user_monthly_cost",
+                self.budget.user.user_monthly_cost,
+            ),
+        ] {
+            if price.is_some_and(|p| !p.is_finite() || p < 0.0) {
+                return Err(value(key, "must be a number of dollars, 0 or more"));
+            }
+        }
+        for (user, limits) in &self.budget.users {
+            if user
+                .split_once(':')
+                .is_none_or(|(p, id)| p.is_empty() || id.is_empty())
+            {
+                return Err(value(
+                    &format!("budget.users.\"{user}\""),
+                    "name users as platform:user_id, e.g. \"telegram:123456789\"",
+                ));
+            }
+            if limits
+                .user_monthly_cost
+                .is_some_and(|p| !p.is_finite() || p < 0.0)
+            {
+                return Err(value(
+                    &format!("budget.users.\"{user}\".user_monthly_cost"),
+                    "must be a number of dollars, 0 or more",
+                ));
+            }
         }
         for (name, persona) in &self.personas {
             if persona
@@ -485,6 +540,36 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("tools.channels.\"-100\""), "{err}");
+    }
+
+    #[test]
+    fn budgets_and_prices_load_and_bad_ones_are_named() {
+        let f = file(
+            "[model]\nprice_in = 0.15\nprice_out = 0.6\n[budget]\nuser_daily_tokens = 100\n\
+             [budget.users.\"telegram:42\"]\nuser_daily_tokens = 1000\n",
+        );
+        let s = load_with_env(Some(f.path()), &env(&[])).unwrap().settings;
+        assert_eq!(s.budget.user.user_daily_tokens, Some(100));
+        assert_eq!(
+            s.budget.limits_of("telegram", "42").user_daily_tokens,
+            Some(1000)
+        );
+        let prices = s.model.prices_for("gpt-4o-mini");
+        assert_eq!(prices["gpt-4o-mini"].output, 0.6);
+        for (toml, key) in [
+            ("[model]\nprice_in = -1.0\n", "model.price_in"),
+            (
+                "[budget.users.\"42\"]\nuser_daily_tokens = 1\n",
+                "budget.users.\"42\"",
+            ),
+            ("[budget]\nuser_dailly_tokens = 1\n", "user_dailly_tokens"),
+        ] {
+            let f = file(toml);
+            let err = load_with_env(Some(f.path()), &env(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{toml}: {err}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! | [`chat`] | what a model sees and says: [`ChatMessage`], [`ChatRequest`], [`StreamEvent`] |
 //! | [`clock`] | wall-clock time for scheduled jobs, drivable by tests |
 //! | [`backend`] | the [`ModelBackend`] trait every model implements |
+//! | [`budget`] | model prices, the `[budget]` section, days and months for `/usage` |
 //! | [`tool`] | tools the model may call: [`ToolSpec`], [`ToolCall`], the `[tools]` settings |
 //! | [`approval`] | confirmations a person gives before a `confirm` tool runs |
 //! | [`moderator`] | the [`Moderator`] trait: a provider's moderation service |
@@ -33,6 +34,7 @@
 
 pub mod approval;
 pub mod backend;
+pub mod budget;
 pub mod chat;
 pub mod clock;
 pub mod command;
@@ -54,6 +56,7 @@ pub mod tool;
 
 pub use approval::{Answered, ApprovalRequest, Decision};
 pub use backend::{Capabilities, ModelBackend, ModelError, estimate_tokens};
+pub use budget::{BudgetSettings, Price, Prices, UserLimits};
 pub use chat::{
     ChatMessage, ChatRequest, ChatResponse, ChatStream, Completion, FinishReason, GenerationParams,
     Role, StreamEvent, Usage,
@@ -76,7 +79,7 @@ pub use plugin::{
 pub use settings::{EngineSettings, LimitSettings, ModelDefaults};
 pub use store::{
     CachedStore, HistoryStore, JobStore, MemoryStore, ScheduledJob, StateStore, Store, StoreError,
-    Stores, Turn, UsageRecord, UsageStore,
+    Stores, Turn, UsageRecord, UsageScope, UsageStore, UsageTotal, UserTotal,
 };
 pub use tool::{
     Effect, Permission, ToolCall, ToolChoice, ToolDefinition, ToolInvocation, ToolSettings,

@@ -14,7 +14,8 @@ use tokio::sync::Notify;
 use tracing::warn;
 
 use crate::backend::{Capabilities, ModelBackend};
-use crate::chat::{ChatMessage, ChatRequest};
+use crate::budget::{BudgetSettings, Periods, Prices, thousands, until};
+use crate::chat::{ChatMessage, ChatRequest, Usage};
 use crate::clock::Clock;
 use crate::delivery::Courier;
 use crate::history::{self, Window};
@@ -22,7 +23,7 @@ use crate::message::{ChannelRef, Incoming, Platform};
 use crate::persona::{Persona, Personas};
 use crate::plugin::PluginError;
 use crate::settings::ModelDefaults;
-use crate::store::{StoreError, Stores};
+use crate::store::{StoreError, Stores, UsageRecord, UsageScope, UsageTotal};
 
 /// The shared reach of the engine and its plugins.
 pub(crate) struct Services {
@@ -39,6 +40,10 @@ pub(crate) struct Services {
     couriers: RwLock<HashMap<Platform, Arc<Courier>>>,
     /// Wakes the job scheduler when a job is added.
     pub(crate) job_added: Notify,
+    /// What models cost.
+    pub(crate) prices: Prices,
+    /// How much one person or chat may spend.
+    pub(crate) budget: BudgetSettings,
 }
 
 impl Services {
@@ -60,7 +65,119 @@ impl Services {
             clock,
             couriers: RwLock::new(HashMap::new()),
             job_added: Notify::new(),
+            prices: Prices::new(),
+            budget: BudgetSettings::default(),
         }
+    }
+
+    /// The same services with `prices` and `budget`.
+    pub(crate) fn with_money(mut self, prices: Prices, budget: BudgetSettings) -> Self {
+        self.prices = prices;
+        self.budget = budget;
+        self
+    }
+
+    /// Adds one model call made for `message` to the usage ledger.
+    pub(crate) async fn record_usage(&self, message: &Incoming, usage: Usage) {
+        let record = UsageRecord {
+            key: message.key.clone(),
+            user_id: message.author.id.clone(),
+            backend: self.capabilities.backend.clone(),
+            model: self.capabilities.model.clone(),
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            at_unix_ms: self.clock.now_unix_ms(),
+        };
+        if let Err(error) = self.stores.usage.record_usage(&record).await {
+            warn!(%error, "could not record usage");
+        }
+    }
+
+    /// The sentence refusing `message` when its author or chat has spent
+    /// a budget; `None` when it may go on (admins always may).
+    pub(crate) async fn over_budget(
+        &self,
+        message: &Incoming,
+    ) -> Result<Option<String>, StoreError> {
+        let budget = &self.budget;
+        if budget.is_unlimited() || message.author.is_admin {
+            return Ok(None);
+        }
+        let now = self.clock.now_unix_ms();
+        let periods = Periods::around(now);
+        let platform = message.key.platform();
+        let limits = budget.limits_of(platform.as_str(), &message.author.id);
+        let user = UsageScope::User {
+            platform,
+            user_id: message.author.id.clone(),
+        };
+        let tokens = |totals: &[UsageTotal]| -> u64 {
+            totals
+                .iter()
+                .map(|t| t.prompt_tokens + t.completion_tokens)
+                .sum()
+        };
+        let tomorrow = format!("at 00:00 UTC ({})", until(now, periods.day_end));
+        let next_month = format!(
+            "on the 1st at 00:00 UTC ({})",
+            until(now, periods.month_end)
+        );
+        if let Some(limit) = limits.user_daily_tokens {
+            let used = self
+                .usage(&user, periods.day_start, periods.day_end)
+                .await?;
+            if tokens(&used) >= limit {
+                return Ok(Some(format!(
+                    "You've used your daily budget of {} tokens; it resets {tomorrow}.",
+                    thousands(limit)
+                )));
+            }
+        }
+        if limits.user_monthly_tokens.is_some() || limits.user_monthly_cost.is_some() {
+            let used = self
+                .usage(&user, periods.month_start, periods.month_end)
+                .await?;
+            if let Some(limit) = limits
+                .user_monthly_tokens
+                .filter(|limit| tokens(&used) >= *limit)
+            {
+                return Ok(Some(format!(
+                    "You've used your monthly budget of {} tokens; it resets {next_month}.",
+                    thousands(limit)
+                )));
+            }
+            let spent: f64 = used
+                .iter()
+                .filter_map(|total| Some(self.prices.get(&total.model)?.cost(total)))
+                .sum();
+            if let Some(limit) = limits.user_monthly_cost.filter(|limit| spent >= *limit) {
+                return Ok(Some(format!(
+                    "You've used your monthly budget of ${limit:.2}; it resets {next_month}."
+                )));
+            }
+        }
+        if let Some(limit) = budget.chat_daily_tokens {
+            let chat = UsageScope::Conversation(message.key.clone());
+            let used = self
+                .usage(&chat, periods.day_start, periods.day_end)
+                .await?;
+            if tokens(&used) >= limit {
+                return Ok(Some(format!(
+                    "This chat has used its daily budget of {} tokens; it resets {tomorrow}.",
+                    thousands(limit)
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn usage(
+        &self,
+        scope: &UsageScope,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<UsageTotal>, StoreError> {
+        self.stores.usage.usage_totals(scope, since, until).await
     }
 
     /// Makes `courier` the way to reach `platform`.

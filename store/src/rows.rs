@@ -106,3 +106,8 @@ pub(crate) fn json_text(value: &serde_json::Value) -> String {
 pub(crate) fn sql_int(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
+
+/// A stored count or sum as a count (never negative; a negative one is 0).
+pub(crate) fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}

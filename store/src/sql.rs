@@ -7,7 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use natter_core::ConversationKey;
 use natter_core::store::{
-    HistoryStore, JobStore, ScheduledJob, StateStore, StoreError, Turn, UsageRecord, UsageStore,
+    HistoryStore, JobStore, ScheduledJob, StateStore, StoreError, Turn, UsageRecord, UsageScope,
+    UsageStore, UsageTotal, UserTotal,
 };
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
@@ -81,6 +82,21 @@ const PLUGIN_PUT: &str = "INSERT INTO plugin_state (namespace, key, value, updat
 const PLUGIN_DELETE: &str = "DELETE FROM plugin_state WHERE namespace = $1 AND key = $2";
 const PLUGIN_LIST: &str = "SELECT key, value FROM plugin_state \
      WHERE namespace = $1 AND key >= $2 AND substr(key, 1, length($2)) = $2 ORDER BY key";
+const TOTALS_OF_USER: &str = "SELECT model, CAST(SUM(prompt_tokens) AS BIGINT), \
+     CAST(SUM(completion_tokens) AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM usage_ledger \
+     WHERE platform = $1 AND user_id = $2 AND at_ms >= $3 AND at_ms < $4 \
+     GROUP BY model ORDER BY model";
+const TOTALS_OF_CONVERSATION: &str = "SELECT model, CAST(SUM(prompt_tokens) AS BIGINT), \
+     CAST(SUM(completion_tokens) AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM usage_ledger \
+     WHERE platform = $1 AND scope = $2 AND at_ms >= $3 AND at_ms < $4 \
+     GROUP BY model ORDER BY model";
+const TOTALS_OF_EVERYONE: &str = "SELECT model, CAST(SUM(prompt_tokens) AS BIGINT), \
+     CAST(SUM(completion_tokens) AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM usage_ledger \
+     WHERE at_ms >= $1 AND at_ms < $2 GROUP BY model ORDER BY model";
+const TOP_USERS: &str = "SELECT platform, user_id, CAST(SUM(prompt_tokens) AS BIGINT), \
+     CAST(SUM(completion_tokens) AS BIGINT) FROM usage_ledger \
+     WHERE at_ms >= $1 AND at_ms < $2 GROUP BY platform, user_id \
+     ORDER BY SUM(prompt_tokens) + SUM(completion_tokens) DESC, platform, user_id LIMIT $3";
 const RECORD_USAGE: &str = "INSERT INTO usage_ledger (platform, scope, user_id, backend, model, \
      prompt_tokens, completion_tokens, at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 const SCHEDULE_JOB: &str = "INSERT INTO scheduled_jobs (namespace, owner, due_ms, payload) \
@@ -407,5 +423,64 @@ impl UsageStore for SqlStore {
             Arg::from(record.at_unix_ms),
         ];
         self.insert("usage_ledger", RECORD_USAGE, args).await
+    }
+
+    #[instrument(level = "debug", skip(self))]
+    async fn usage_totals(
+        &self,
+        scope: &UsageScope,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<UsageTotal>, StoreError> {
+        let (sql, mut args) = match scope {
+            UsageScope::User { platform, user_id } => (
+                TOTALS_OF_USER,
+                vec![Arg::from(platform.as_str()), Arg::from(user_id.as_str())],
+            ),
+            UsageScope::Conversation(key) => (
+                TOTALS_OF_CONVERSATION,
+                vec![Arg::from(key.platform().as_str()), Arg::from(key.scope())],
+            ),
+            UsageScope::Everyone => (TOTALS_OF_EVERYONE, Vec::new()),
+        };
+        args.extend([Arg::from(since_ms), Arg::from(until_ms)]);
+        let rows: Vec<(String, i64, i64, i64)> = reading!(self, pool =>
+            bind_all!(sqlx::query_as(sql), &args).fetch_all(pool).await)
+        .map_err(query_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(model, prompt, completion, calls)| UsageTotal {
+                model,
+                prompt_tokens: rows::count(prompt),
+                completion_tokens: rows::count(completion),
+                calls: rows::count(calls),
+            })
+            .collect())
+    }
+
+    #[instrument(level = "debug", skip(self))]
+    async fn top_users(
+        &self,
+        since_ms: i64,
+        until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<UserTotal>, StoreError> {
+        let args = vec![
+            Arg::from(since_ms),
+            Arg::from(until_ms),
+            Arg::from(sql_int(limit)),
+        ];
+        let rows: Vec<(String, String, i64, i64)> = reading!(self, pool =>
+            bind_all!(sqlx::query_as(TOP_USERS), &args).fetch_all(pool).await)
+        .map_err(query_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(platform, user_id, prompt, completion)| UserTotal {
+                platform,
+                user_id,
+                prompt_tokens: rows::count(prompt),
+                completion_tokens: rows::count(completion),
+            })
+            .collect())
     }
 }

@@ -18,7 +18,6 @@ use super::toolbox::Toolbox;
 use crate::backend::estimate_tokens;
 use crate::chat::{ChatMessage, ChatRequest, Completion, StreamEvent, Usage};
 use crate::delivery::ReplyEvent;
-use crate::store::UsageRecord;
 use crate::tool::ToolChoice;
 
 /// The tool calls and results of a reply, for history.
@@ -124,7 +123,7 @@ async fn model_call(
                 total.completion_tokens = total
                     .completion_tokens
                     .saturating_add(usage.completion_tokens);
-                record_usage(exchange, usage).await;
+                services.record_usage(&exchange.message, usage).await;
                 return Some(completion);
             }
             Some(Err(error)) => {
@@ -144,22 +143,4 @@ async fn model_call(
 
 fn saturate(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-/// Adds one model call's row to the usage ledger.
-async fn record_usage(exchange: &Exchange<'_>, usage: Usage) {
-    let services = &exchange.engine.services;
-    let message = &exchange.message;
-    let record = UsageRecord {
-        key: message.key.clone(),
-        user_id: message.author.id.clone(),
-        backend: services.capabilities.backend.clone(),
-        model: services.capabilities.model.clone(),
-        prompt_tokens: usage.prompt_tokens,
-        completion_tokens: usage.completion_tokens,
-        at_unix_ms: services.clock.now_unix_ms(),
-    };
-    if let Err(error) = services.stores.usage.record_usage(&record).await {
-        warn!(%error, "could not record usage");
-    }
 }

@@ -15,6 +15,7 @@ use super::shared::Shared;
 use super::{Engine, builtin};
 use crate::approval::Approvals;
 use crate::backend::ModelBackend;
+use crate::budget::{BudgetSettings, Prices};
 use crate::clock::{Clock, SystemClock};
 use crate::command::{Command, CommandSpec};
 use crate::delivery::OutputFilter;
@@ -63,6 +64,8 @@ pub struct EngineBuilder {
     on_error: Arc<dyn PluginErrorHandler>,
     tools: ToolSettings,
     limits: LimitSettings,
+    prices: Prices,
+    budget: BudgetSettings,
     clock: Arc<dyn Clock>,
 }
 
@@ -80,6 +83,8 @@ impl EngineBuilder {
             limits: LimitSettings {
                 user_messages_per_minute: 0,
             },
+            prices: Prices::new(),
+            budget: BudgetSettings::default(),
             clock: Arc::new(SystemClock),
         }
     }
@@ -124,6 +129,18 @@ impl EngineBuilder {
         self
     }
 
+    /// What models cost, by model name (for `/usage` and cost budgets).
+    pub fn prices(mut self, prices: Prices) -> Self {
+        self.prices = prices;
+        self
+    }
+
+    /// The `[budget]` settings: how much a user or chat may spend.
+    pub fn budget(mut self, budget: BudgetSettings) -> Self {
+        self.budget = budget;
+        self
+    }
+
     /// The personas.
     pub fn personas(mut self, personas: Personas) -> Self {
         self.personas = personas;
@@ -159,7 +176,8 @@ impl EngineBuilder {
             self.defaults,
             self.settings.max_history_turns,
             self.clock,
-        );
+        )
+        .with_money(self.prices, self.budget);
         let shared = Shared {
             services,
             parallel: Semaphore::new(self.settings.max_parallel.max(1)),

@@ -1,5 +1,5 @@
 //! Stage 3, route — the built-in commands every natter bot has: `/help`,
-//! `/persona`, and (answered as they arrive, ahead of the queue, by `intake`)
+//! `/persona`, `/usage` (in `usage`), and (answered as they arrive, ahead of the queue, by `intake`)
 //! `/reset`, `/stop`, `/yes`, `/no`.
 
 use tracing::error;
@@ -15,6 +15,8 @@ pub(crate) fn specs() -> Vec<CommandSpec> {
         CommandSpec::new("help", "List the commands"),
         CommandSpec::new("reset", "Forget this conversation's history"),
         CommandSpec::new("persona", "Show or switch the persona").usage("[name|reset]"),
+        CommandSpec::new("usage", "Tokens (and cost) used today and this month")
+            .usage("[here|top]"),
         CommandSpec::new("stop", "Stop the reply being written"),
         CommandSpec::new("yes", "Allow what I asked to do"),
         CommandSpec::new("no", "Refuse what I asked to do"),
@@ -22,7 +24,10 @@ pub(crate) fn specs() -> Vec<CommandSpec> {
 }
 
 pub(crate) fn is_builtin(name: &str) -> bool {
-    matches!(name, "help" | "reset" | "persona" | "stop" | "yes" | "no")
+    matches!(
+        name,
+        "help" | "reset" | "persona" | "usage" | "stop" | "yes" | "no"
+    )
 }
 
 /// Every command: built-ins, then plugins' (for `/help` and platform menus).
@@ -40,6 +45,7 @@ pub(crate) async fn run(exchange: &Exchange<'_>, command: Command) {
     let text = match command.name.as_str() {
         "help" => help(shared),
         "persona" => persona(shared, message, &command).await,
+        "usage" => super::usage::report(&shared.services, message, &command.args).await,
         // `intake` answers the others before they reach a queue.
         other => format!("/{other} is answered as it arrives."),
     };

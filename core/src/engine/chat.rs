@@ -19,6 +19,15 @@ use crate::services::user_message;
 pub(crate) async fn turn(exchange: &Exchange<'_>) {
     let services = &exchange.engine.services;
     let message = &exchange.message;
+    match services.over_budget(message).await {
+        Ok(None) => {}
+        Ok(Some(refusal)) => {
+            info!(user = %message.author.id, "over budget; the model is not asked");
+            exchange.send(&refusal).await;
+            return;
+        }
+        Err(error) => warn!(%error, "could not check the budget; answering anyway"),
+    }
     let text = turn_text(message);
     let toolbox = Toolbox::for_turn(exchange);
     let reserved = toolbox.definition_tokens();

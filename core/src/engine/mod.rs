@@ -35,6 +35,7 @@ mod scheduler;
 mod screen;
 mod shared;
 mod toolbox;
+mod usage;
 
 pub use builder::{EngineBuilder, EngineError};
 

@@ -8,8 +8,8 @@ use tokio_util::sync::CancellationToken;
 use super::error::PluginError;
 use super::registered::Registered;
 use super::state::PluginState;
-use crate::backend::ModelBackend;
-use crate::chat::{ChatMessage, ChatRequest};
+use crate::backend::{ModelBackend, estimate_tokens};
+use crate::chat::{ChatMessage, ChatRequest, Usage};
 use crate::delivery::{Courier, StreamEnd};
 use crate::message::{Author, ChannelRef, Incoming};
 use crate::persona::Persona;
@@ -142,9 +142,31 @@ impl<'a> PluginContext<'a> {
         Ok(())
     }
 
+    /// Refuses when the author or chat has spent its budget (`[budget]`);
+    /// every model call of a plugin goes through it.
+    async fn within_budget(&self) -> Result<(), PluginError> {
+        match self.services.over_budget(self.incoming).await? {
+            Some(refusal) => Err(PluginError::Usage(refusal)),
+            None => Ok(()),
+        }
+    }
+
+    /// Records a model call's usage (estimated from the texts when the
+    /// backend reports none).
+    async fn record(&self, request: &ChatRequest, usage: Option<Usage>, reply: &str) {
+        let usage = usage.unwrap_or_else(|| Usage {
+            prompt_tokens: u32::try_from(self.services.backend.count_tokens(&request.messages))
+                .unwrap_or(u32::MAX),
+            completion_tokens: u32::try_from(estimate_tokens(reply)).unwrap_or(u32::MAX),
+        });
+        self.services.record_usage(self.incoming, usage).await;
+    }
+
     /// Streams the model's answer to `request` into the chat like any reply and
     /// returns its text. On failure the user has already been told.
     pub async fn reply_with_model(&mut self, request: ChatRequest) -> Result<String, PluginError> {
+        self.within_budget().await?;
+        let asked = request.clone();
         let stream = tokio::select! {
             () = self.cancel.cancelled() => return Err(PluginError::Stopped),
             stream = self.services.backend.stream(request) => stream?,
@@ -160,7 +182,10 @@ impl<'a> PluginContext<'a> {
             )
             .await;
         match streamed.end {
-            StreamEnd::Completed(_) => Ok(streamed.text),
+            StreamEnd::Completed(completion) => {
+                self.record(&asked, completion.usage, &streamed.text).await;
+                Ok(streamed.text)
+            }
             StreamEnd::Cancelled => Err(PluginError::Stopped),
             StreamEnd::ModelFailed(error) => Err(error.into()),
             StreamEnd::DeliveryFailed(error) => Err(error.into()),
@@ -171,10 +196,14 @@ impl<'a> PluginContext<'a> {
     /// Asks the model for a whole answer without showing it (for grading,
     /// classifying, extracting). Cancelled by `/stop`.
     pub async fn ask_model(&self, request: ChatRequest) -> Result<String, PluginError> {
-        tokio::select! {
-            () = self.cancel.cancelled() => Err(PluginError::Stopped),
-            response = self.services.backend.complete(request) => Ok(response?.text),
-        }
+        self.within_budget().await?;
+        let response = tokio::select! {
+            () = self.cancel.cancelled() => return Err(PluginError::Stopped),
+            response = self.services.backend.complete(request.clone()) => response?,
+        };
+        self.record(&request, response.completion.usage, &response.text)
+            .await;
+        Ok(response.text)
     }
 
     /// Adds an exchange to the conversation's history, so the model sees it in

@@ -7,7 +7,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 
 use super::{
-    HistoryStore, JobStore, ScheduledJob, StateStore, StoreError, Turn, UsageRecord, UsageStore,
+    HistoryStore, JobStore, ScheduledJob, StateStore, StoreError, Turn, UsageRecord, UsageScope,
+    UsageStore, UsageTotal, UserTotal,
 };
 use crate::message::ConversationKey;
 
@@ -249,5 +250,66 @@ impl UsageStore for MemoryStore {
             state.usage.pop_front();
         }
         Ok(())
+    }
+
+    async fn usage_totals(
+        &self,
+        scope: &UsageScope,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<UsageTotal>, StoreError> {
+        let state = self.state();
+        let mut totals: BTreeMap<&str, UsageTotal> = BTreeMap::new();
+        let rows = state.usage.iter().filter(|row| {
+            (since_ms..until_ms).contains(&row.at_unix_ms)
+                && match scope {
+                    UsageScope::User { platform, user_id } => {
+                        row.key.platform() == *platform && row.user_id == *user_id
+                    }
+                    UsageScope::Conversation(key) => row.key == *key,
+                    UsageScope::Everyone => true,
+                }
+        });
+        for row in rows {
+            let total = totals.entry(&row.model).or_insert_with(|| UsageTotal {
+                model: row.model.clone(),
+                ..UsageTotal::default()
+            });
+            total.prompt_tokens += u64::from(row.prompt_tokens);
+            total.completion_tokens += u64::from(row.completion_tokens);
+            total.calls += 1;
+        }
+        Ok(totals.into_values().collect())
+    }
+
+    async fn top_users(
+        &self,
+        since_ms: i64,
+        until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<UserTotal>, StoreError> {
+        let state = self.state();
+        let mut users: BTreeMap<(String, &str), UserTotal> = BTreeMap::new();
+        for row in state
+            .usage
+            .iter()
+            .filter(|row| (since_ms..until_ms).contains(&row.at_unix_ms))
+        {
+            let platform = row.key.platform().as_str().to_owned();
+            let total = users
+                .entry((platform.clone(), &row.user_id))
+                .or_insert_with(|| UserTotal {
+                    platform,
+                    user_id: row.user_id.clone(),
+                    prompt_tokens: 0,
+                    completion_tokens: 0,
+                });
+            total.prompt_tokens += u64::from(row.prompt_tokens);
+            total.completion_tokens += u64::from(row.completion_tokens);
+        }
+        let mut users: Vec<UserTotal> = users.into_values().collect();
+        users.sort_by_key(|user| std::cmp::Reverse(user.prompt_tokens + user.completion_tokens));
+        users.truncate(limit);
+        Ok(users)
     }
 }

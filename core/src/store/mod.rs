@@ -199,11 +199,70 @@ pub trait JobStore: Send + Sync {
     async fn next_job_due(&self) -> Result<Option<i64>, StoreError>;
 }
 
-/// The usage ledger: one row per model call.
+/// Whose usage a question is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UsageScope {
+    /// One user on one platform (user ids are per platform).
+    User {
+        /// The platform.
+        platform: crate::message::Platform,
+        /// The platform's user id.
+        user_id: String,
+    },
+    /// One conversation (a private chat, a group, a thread).
+    Conversation(ConversationKey),
+    /// Everyone.
+    Everyone,
+}
+
+/// Tokens of one model over a span of time.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageTotal {
+    /// The model's name.
+    pub model: String,
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Generated tokens.
+    pub completion_tokens: u64,
+    /// Model calls.
+    pub calls: u64,
+}
+
+/// One user's tokens over a span of time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserTotal {
+    /// The platform.
+    pub platform: String,
+    /// The platform's user id.
+    pub user_id: String,
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Generated tokens.
+    pub completion_tokens: u64,
+}
+
+/// The usage ledger: one row per model call, and what was spent.
 #[async_trait]
 pub trait UsageStore: Send + Sync {
     /// Adds a row to the usage ledger.
     async fn record_usage(&self, record: &UsageRecord) -> Result<(), StoreError>;
+
+    /// Per model, the tokens `scope` used from `since_ms` (inclusive) to
+    /// `until_ms` (exclusive), models in name order.
+    async fn usage_totals(
+        &self,
+        scope: &UsageScope,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<UsageTotal>, StoreError>;
+
+    /// The `limit` users who used most tokens in the span, most first.
+    async fn top_users(
+        &self,
+        since_ms: i64,
+        until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<UserTotal>, StoreError>;
 }
 
 /// A database that keeps everything: history, plugin state, jobs and usage.

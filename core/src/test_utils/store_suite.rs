@@ -6,7 +6,8 @@ use super::TEST_PLATFORM;
 use crate::chat::ChatMessage;
 use crate::message::ConversationKey;
 use crate::store::{
-    HistoryStore, JobStore, ScheduledJob, StateStore, Store, Stores, Turn, UsageRecord, UsageStore,
+    HistoryStore, JobStore, ScheduledJob, StateStore, Store, Stores, Turn, UsageRecord, UsageScope,
+    UsageStore, UsageTotal,
 };
 
 /// The store conformance suite: every [`Store`] must pass it. `store` must be
@@ -244,22 +245,89 @@ pub async fn state_conformance(store: &dyn StateStore) {
     }
 }
 
-/// What every [`UsageStore`] must do: accept rows.
+/// What every [`UsageStore`] must do: keep rows, and add them up per model
+/// for a user (on one platform), a conversation or everyone, within a span of
+/// time; rank users by tokens. `store` must be empty.
 pub async fn usage_conformance(store: &dyn UsageStore) {
-    let key = ConversationKey::new(TEST_PLATFORM, "conformance/a");
-    // Usage ledger accepts rows.
-    store
-        .record_usage(&UsageRecord {
-            key: key.clone(),
-            user_id: "alice".into(),
-            backend: "scripted".into(),
-            model: "script".into(),
-            prompt_tokens: 10,
-            completion_tokens: 5,
-            at_unix_ms: 1_700_000_000_000,
+    let other_platform = crate::message::Platform::new("other");
+    let chat = ConversationKey::new(TEST_PLATFORM, "conformance/a");
+    let group = ConversationKey::new(TEST_PLATFORM, "conformance/group");
+    let elsewhere = ConversationKey::new(other_platform, "conformance/a");
+    let row = |key: &ConversationKey, user: &str, model: &str, prompt: u32, at: i64| UsageRecord {
+        key: key.clone(),
+        user_id: user.into(),
+        backend: "scripted".into(),
+        model: model.into(),
+        prompt_tokens: prompt,
+        completion_tokens: 5,
+        at_unix_ms: at,
+    };
+    for record in [
+        row(&chat, "alice", "small", 10, 1_000),
+        row(&chat, "alice", "small", 20, 2_000),
+        row(&group, "alice", "big", 100, 2_500),
+        row(&group, "bob", "small", 7, 3_000),
+        row(&elsewhere, "alice", "small", 1_000, 2_000),
+        row(&chat, "alice", "small", 30, 9_000),
+    ] {
+        store.record_usage(&record).await.expect("usage");
+    }
+    let alice = UsageScope::User {
+        platform: TEST_PLATFORM,
+        user_id: "alice".into(),
+    };
+    let total = |model: &str, prompt: u64, calls: u64| UsageTotal {
+        model: model.into(),
+        prompt_tokens: prompt,
+        completion_tokens: 5 * calls,
+        calls,
+    };
+    assert_eq!(
+        store.usage_totals(&alice, 0, 5_000).await.expect("totals"),
+        [total("big", 100, 1), total("small", 30, 2)],
+        "one user, per model, in name order, her own platform only"
+    );
+    assert_eq!(
+        store
+            .usage_totals(&alice, 1_500, 2_600)
+            .await
+            .expect("totals"),
+        [total("big", 100, 1), total("small", 20, 1)],
+        "since is inclusive, until exclusive"
+    );
+    assert_eq!(
+        store
+            .usage_totals(&UsageScope::Conversation(group.clone()), 0, 10_000)
+            .await
+            .expect("totals"),
+        [total("big", 100, 1), total("small", 7, 1)]
+    );
+    assert_eq!(
+        store
+            .usage_totals(&UsageScope::Everyone, 0, 10_000)
+            .await
+            .expect("totals"),
+        [total("big", 100, 1), total("small", 1_067, 5)]
+    );
+    assert!(
+        store
+            .usage_totals(&alice, 10_000, 20_000)
+            .await
+            .expect("totals")
+            .is_empty()
+    );
+    let top = store.top_users(0, 5_000, 2).await.expect("top");
+    let ranked: Vec<(&str, &str, u64)> = top
+        .iter()
+        .map(|u| {
+            (
+                u.platform.as_str(),
+                u.user_id.as_str(),
+                u.prompt_tokens + u.completion_tokens,
+            )
         })
-        .await
-        .expect("usage");
+        .collect();
+    assert_eq!(ranked, [("other", "alice", 1_005), ("test", "alice", 145)]);
 }
 
 /// What every [`JobStore`] must do: jobs are taken once, in due order, up to
