@@ -13,6 +13,7 @@
 //! | [`budget`] | model prices, the `[budget]` section, days and months for `/usage` |
 //! | [`tool`] | tools the model may call: [`ToolSpec`], [`ToolCall`], the `[tools]` settings |
 //! | [`approval`] | confirmations a person gives before a `confirm` tool runs |
+//! | [`models`] | the models by name: default, others a persona or `/model` chooses, fallback order |
 //! | [`moderator`] | the [`Moderator`] trait: a provider's moderation service |
 //! | [`outbox`] | the [`Outbox`] trait every platform adapter implements |
 //! | [`store`] | the store traits ([`HistoryStore`], [`StateStore`], [`JobStore`], [`UsageStore`]), the in-memory [`MemoryStore`], the bounded [`CachedStore`] |
@@ -42,6 +43,7 @@ pub mod delivery;
 pub mod engine;
 pub mod history;
 pub mod message;
+pub mod models;
 pub mod moderator;
 pub mod outbox;
 pub mod persona;
@@ -69,6 +71,7 @@ pub use message::{
     Addressed, Author, ChannelKind, ChannelRef, ChannelRefError, ConversationKey, Incoming,
     MessageId, Platform,
 };
+pub use models::{DEFAULT_MODEL, Models, NamedModel, UnknownModel};
 pub use moderator::{Moderation, Moderator};
 pub use outbox::{DeliveryError, LengthUnit, Outbox, PlatformLimits, Rate, Rendered, TextFormat};
 pub use persona::{Persona, PersonaSettings, Personas};

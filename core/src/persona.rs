@@ -31,6 +31,10 @@ pub struct Persona {
     /// Overrides `[model] top_p`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f32>,
+    /// The model this persona answers with (a name from `[models]`), unless
+    /// a conversation chose one with `/model`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
 impl Persona {
@@ -42,6 +46,7 @@ impl Persona {
             temperature: None,
             max_tokens: None,
             top_p: None,
+            model: None,
         }
     }
 }

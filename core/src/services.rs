@@ -13,13 +13,13 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::Notify;
 use tracing::warn;
 
-use crate::backend::{Capabilities, ModelBackend};
 use crate::budget::{BudgetSettings, Periods, Prices, thousands, until};
 use crate::chat::{ChatMessage, ChatRequest, Usage};
 use crate::clock::Clock;
 use crate::delivery::Courier;
 use crate::history::{self, Window};
 use crate::message::{ChannelRef, Incoming, Platform};
+use crate::models::{Models, NamedModel};
 use crate::persona::{Persona, Personas};
 use crate::plugin::PluginError;
 use crate::settings::ModelDefaults;
@@ -27,9 +27,8 @@ use crate::store::{StoreError, Stores, UsageRecord, UsageScope, UsageTotal};
 
 /// The shared reach of the engine and its plugins.
 pub(crate) struct Services {
-    pub(crate) backend: Arc<dyn ModelBackend>,
-    /// Read once: the context window and names do not change while running.
-    pub(crate) capabilities: Capabilities,
+    /// The models, by name.
+    pub(crate) models: Models,
     pub(crate) stores: Stores,
     pub(crate) personas: Personas,
     pub(crate) defaults: ModelDefaults,
@@ -48,7 +47,7 @@ pub(crate) struct Services {
 
 impl Services {
     pub(crate) fn new(
-        backend: Arc<dyn ModelBackend>,
+        models: Models,
         stores: Stores,
         personas: Personas,
         defaults: ModelDefaults,
@@ -56,8 +55,7 @@ impl Services {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
-            capabilities: backend.capabilities(),
-            backend,
+            models,
             stores,
             personas,
             defaults,
@@ -77,13 +75,45 @@ impl Services {
         self
     }
 
-    /// Adds one model call made for `message` to the usage ledger.
-    pub(crate) async fn record_usage(&self, message: &Incoming, usage: Usage) {
+    /// The model `message`'s conversation answers with: its `/model`
+    /// choice, else its persona's model, else the default. A stored or
+    /// configured name that names no model (any more) is skipped.
+    pub(crate) async fn model_for(&self, message: &Incoming) -> NamedModel {
+        let chosen = match self
+            .stores
+            .history
+            .model_override(&message.key.to_string())
+            .await
+        {
+            Ok(chosen) => chosen,
+            Err(error) => {
+                warn!(%error, "could not read the conversation's model choice");
+                None
+            }
+        };
+        let persona = match self.resolve_persona(&message.channel).await {
+            Ok((_, persona)) => persona.model,
+            Err(error) => {
+                warn!(%error, "could not read the persona");
+                None
+            }
+        };
+        for name in chosen.iter().chain(persona.iter()) {
+            match self.models.get(name) {
+                Some(model) => return model.clone(),
+                None => warn!(model = %name, "chosen model does not exist (any more); ignoring it"),
+            }
+        }
+        self.models.default_model().clone()
+    }
+
+    /// Adds one call of `model` made for `message` to the usage ledger.
+    pub(crate) async fn record_usage(&self, message: &Incoming, model: &NamedModel, usage: Usage) {
         let record = UsageRecord {
             key: message.key.clone(),
             user_id: message.author.id.clone(),
-            backend: self.capabilities.backend.clone(),
-            model: self.capabilities.model.clone(),
+            backend: model.capabilities.backend.clone(),
+            model: model.capabilities.model.clone(),
             prompt_tokens: usage.prompt_tokens,
             completion_tokens: usage.completion_tokens,
             at_unix_ms: self.clock.now_unix_ms(),
@@ -229,6 +259,7 @@ impl Services {
         message: &Incoming,
         text: &str,
         reserved: usize,
+        model: &NamedModel,
     ) -> Result<(ChatRequest, Window), PluginError> {
         let (_, persona) = self.resolve_persona(&message.channel).await?;
         let turns = self
@@ -240,8 +271,8 @@ impl Services {
         let reply_budget = params.max_tokens.unwrap_or(self.defaults.max_tokens) as usize;
         let reply_budget = reply_budget.saturating_add(reserved);
         let mut window = history::fit(
-            self.backend.as_ref(),
-            self.capabilities.context_window,
+            model.backend.as_ref(),
+            model.capabilities.context_window,
             ChatMessage::system(persona.system),
             &turns,
             user_message(message, text),

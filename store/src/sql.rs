@@ -75,6 +75,11 @@ const SET_PERSONA: &str = "INSERT INTO persona_overrides (scope, persona, update
      VALUES ($1, $2, $3) ON CONFLICT (scope) \
      DO UPDATE SET persona = excluded.persona, updated_at_ms = excluded.updated_at_ms";
 const UNSET_PERSONA: &str = "DELETE FROM persona_overrides WHERE scope = $1";
+const GET_MODEL: &str = "SELECT model FROM model_overrides WHERE scope = $1";
+const SET_MODEL: &str = "INSERT INTO model_overrides (scope, model, updated_at_ms) \
+     VALUES ($1, $2, $3) ON CONFLICT (scope) \
+     DO UPDATE SET model = excluded.model, updated_at_ms = excluded.updated_at_ms";
+const UNSET_MODEL: &str = "DELETE FROM model_overrides WHERE scope = $1";
 const PLUGIN_GET: &str = "SELECT value FROM plugin_state WHERE namespace = $1 AND key = $2";
 const PLUGIN_PUT: &str = "INSERT INTO plugin_state (namespace, key, value, updated_at_ms) \
      VALUES ($1, $2, $3, $4) ON CONFLICT (namespace, key) \
@@ -284,6 +289,25 @@ impl HistoryStore for SqlStore {
                 self.execute(SET_PERSONA, args).await
             }
             None => self.execute(UNSET_PERSONA, vec![Arg::from(scope)]).await,
+        }
+        .map(drop)
+    }
+
+    async fn model_override(&self, scope: &str) -> Result<Option<String>, StoreError> {
+        reading!(self, pool => sqlx::query_scalar(GET_MODEL)
+            .bind(scope)
+            .fetch_optional(pool)
+            .await)
+        .map_err(query_error)
+    }
+
+    async fn set_model_override(&self, scope: &str, model: Option<&str>) -> Result<(), StoreError> {
+        match model {
+            Some(name) => {
+                let args = vec![Arg::from(scope), Arg::from(name), Arg::from(now_ms())];
+                self.execute(SET_MODEL, args).await
+            }
+            None => self.execute(UNSET_MODEL, vec![Arg::from(scope)]).await,
         }
         .map(drop)
     }

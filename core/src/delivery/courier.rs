@@ -37,6 +37,9 @@ pub enum ReplyEvent {
     /// A line shown under the text while the reply is being made (where the
     /// platform streams), until the next text or the end replaces it.
     Status(String),
+    /// A short line to add at the end of the reply (not part of its text:
+    /// history keeps what the model said), e.g. which model answered.
+    Note(String),
     /// The reply is complete.
     Done(Completion),
     /// The model failed.
@@ -296,6 +299,7 @@ impl Courier {
         let mut reply = Reply::new(reply_to, &[], String::new());
         let mut screen = Screen::new(&self.filters, to);
         let mut dirty = false;
+        let mut notes: Vec<String> = Vec::new();
         self.typing(to).await;
         let mut typing = self
             .limits
@@ -327,6 +331,7 @@ impl Courier {
                         });
                         dirty = true;
                     }
+                    Some(ReplyEvent::Note(note)) => notes.push(note),
                     Some(ReplyEvent::Done(completion)) => break StreamEnd::Completed(completion),
                     Some(ReplyEvent::Failed(error)) => break StreamEnd::ModelFailed(error),
                     None => break StreamEnd::ModelFailed(ModelError::Protocol(
@@ -362,7 +367,12 @@ impl Courier {
         };
         match &end {
             StreamEnd::Completed(_) if text.trim().is_empty() => reply.pending = EMPTY_REPLY.into(),
-            StreamEnd::Completed(_) | StreamEnd::DeliveryFailed(_) | StreamEnd::Blocked => {}
+            StreamEnd::Completed(_) => {
+                for note in &notes {
+                    append_note(&mut reply.pending, note);
+                }
+            }
+            StreamEnd::DeliveryFailed(_) | StreamEnd::Blocked => {}
             StreamEnd::Cancelled => append_note(&mut reply.pending, STOPPED_NOTE),
             // Nothing was said: the model's sentence alone.
             StreamEnd::ModelFailed(error) if text.trim().is_empty() => {

@@ -15,9 +15,10 @@ use tracing::{debug, info, warn};
 use super::calls::{Calls, Stopped};
 use super::exchange::Exchange;
 use super::toolbox::Toolbox;
-use crate::backend::estimate_tokens;
+use crate::backend::{ModelError, estimate_tokens};
 use crate::chat::{ChatMessage, ChatRequest, Completion, StreamEvent, Usage};
 use crate::delivery::ReplyEvent;
+use crate::models::NamedModel;
 use crate::tool::ToolChoice;
 
 /// The tool calls and results of a reply, for history.
@@ -34,7 +35,13 @@ pub(crate) async fn run(
     let max_steps = exchange.engine.tools.max_steps.max(1);
     let mut calls = Calls::new(exchange, toolbox, &events);
     let mut steps = Steps::new();
-    let mut usage = Usage::default();
+    let mut call = ModelCall {
+        exchange,
+        events: &events,
+        model: exchange.model.clone(),
+        usage: Usage::default(),
+        shown: false,
+    };
     if !toolbox.is_empty() {
         request.tools = toolbox.definitions();
     }
@@ -47,7 +54,7 @@ pub(crate) async fn run(
             request.tool_choice = ToolChoice::None;
             request.tools.clear();
         }
-        let Some(completion) = model_call(exchange, &request, &events, &mut usage).await else {
+        let Some(completion) = call.answer(&request).await else {
             return steps;
         };
         if completion.tool_calls.is_empty() || last {
@@ -55,7 +62,7 @@ pub(crate) async fn run(
                 warn!("the model called tools after they were withdrawn; the calls are ignored");
             }
             let done = Completion {
-                usage: Some(usage),
+                usage: Some(call.usage),
                 tool_calls: Vec::new(),
                 ..completion
             };
@@ -79,66 +86,140 @@ pub(crate) async fn run(
     }
 }
 
-/// One model call: streams its text to `events` and records its usage.
-/// `None` when it failed (the failure was sent) or the reply was stopped.
-async fn model_call(
-    exchange: &Exchange<'_>,
-    request: &ChatRequest,
-    events: &mpsc::Sender<ReplyEvent>,
-    total: &mut Usage,
-) -> Option<Completion> {
-    let services = &exchange.engine.services;
-    let started = tokio::select! {
-        () = exchange.cancel.cancelled() => return None,
-        () = events.closed() => return None,
-        stream = services.backend.stream(request.clone()) => stream,
-    };
-    let mut stream = match started {
-        Ok(stream) => stream,
-        Err(error) => {
-            let _ = events.send(ReplyEvent::Failed(error)).await;
-            return None;
-        }
-    };
-    let mut text = String::new();
-    loop {
-        let event = tokio::select! {
-            () = exchange.cancel.cancelled() => return None,
-            () = events.closed() => return None,
-            event = stream.next() => event,
+/// How one model call ended.
+enum Called {
+    /// It completed.
+    Done(Completion),
+    /// It failed before it said anything.
+    FailedEarly(ModelError),
+    /// It failed after saying something (the failure was sent), or the reply
+    /// was stopped.
+    Over,
+}
+
+/// The model calls of one reply: which model answers (the conversation's,
+/// or a fallback once it failed), whether anything was shown yet, and the
+/// tokens spent.
+struct ModelCall<'e> {
+    exchange: &'e Exchange<'e>,
+    events: &'e mpsc::Sender<ReplyEvent>,
+    model: NamedModel,
+    usage: Usage,
+    /// Some text of this reply reached the courier.
+    shown: bool,
+}
+
+impl ModelCall<'_> {
+    /// One step's answer: from the current model, or — when it fails before
+    /// anything of the reply was shown — from the fallback models in turn.
+    /// `None` when the reply is over (the failure was sent, or it was stopped).
+    async fn answer(&mut self, request: &ChatRequest) -> Option<Completion> {
+        let error = match self.once(request).await {
+            Called::Done(completion) => return Some(completion),
+            Called::Over => return None,
+            Called::FailedEarly(error) => error,
         };
-        match event {
-            Some(Ok(StreamEvent::Delta(delta))) => {
-                text.push_str(&delta);
-                if events.send(ReplyEvent::Text(delta)).await.is_err() {
-                    return None;
+        if !self.shown && falls_back(&error) {
+            let failed = self.model.name.clone();
+            let models = &self.exchange.engine.services.models;
+            let fallbacks: Vec<NamedModel> = models.fallbacks_after(&failed).cloned().collect();
+            for fallback in fallbacks {
+                warn!(model = %failed, fallback = %fallback.name, %error, "model failed; falling back");
+                self.model = fallback;
+                match self.once(request).await {
+                    Called::Done(completion) => {
+                        let note = format!(
+                            "(answered by {}: {failed} is not available right now)",
+                            self.model.name
+                        );
+                        let _ = self.events.send(ReplyEvent::Note(note)).await;
+                        return Some(completion);
+                    }
+                    Called::Over => return None,
+                    Called::FailedEarly(next) => {
+                        warn!(model = %self.model.name, error = %next, "fallback model failed too");
+                    }
                 }
             }
-            Some(Ok(StreamEvent::Done(completion))) => {
-                let usage = completion.usage.unwrap_or_else(|| Usage {
-                    prompt_tokens: saturate(services.backend.count_tokens(&request.messages)),
-                    completion_tokens: saturate(estimate_tokens(&text)),
-                });
-                total.prompt_tokens = total.prompt_tokens.saturating_add(usage.prompt_tokens);
-                total.completion_tokens = total
-                    .completion_tokens
-                    .saturating_add(usage.completion_tokens);
-                services.record_usage(&exchange.message, usage).await;
-                return Some(completion);
+        }
+        let _ = self.events.send(ReplyEvent::Failed(error)).await;
+        None
+    }
+
+    /// One call of the current model: streams its text and records its usage.
+    async fn once(&mut self, request: &ChatRequest) -> Called {
+        let exchange = self.exchange;
+        let events = self.events;
+        let backend = &self.model.backend;
+        let started = tokio::select! {
+            () = exchange.cancel.cancelled() => return Called::Over,
+            () = events.closed() => return Called::Over,
+            stream = backend.stream(request.clone()) => stream,
+        };
+        let mut stream = match started {
+            Ok(stream) => stream,
+            Err(error) => return Called::FailedEarly(error),
+        };
+        let mut text = String::new();
+        loop {
+            let event = tokio::select! {
+                () = exchange.cancel.cancelled() => return Called::Over,
+                () = events.closed() => return Called::Over,
+                event = stream.next() => event,
+            };
+            let error = match event {
+                Some(Ok(StreamEvent::Delta(delta))) => {
+                    text.push_str(&delta);
+                    self.shown = true;
+                    if events.send(ReplyEvent::Text(delta)).await.is_err() {
+                        return Called::Over;
+                    }
+                    continue;
+                }
+                Some(Ok(StreamEvent::Done(completion))) => {
+                    self.record(request, &text, completion.usage).await;
+                    return Called::Done(completion);
+                }
+                Some(Err(error)) => error,
+                None => {
+                    ModelError::Protocol("the stream ended before the reply was complete".into())
+                }
+            };
+            if text.is_empty() {
+                return Called::FailedEarly(error);
             }
-            Some(Err(error)) => {
-                let _ = events.send(ReplyEvent::Failed(error)).await;
-                return None;
-            }
-            None => {
-                let error = crate::backend::ModelError::Protocol(
-                    "the stream ended before the reply was complete".into(),
-                );
-                let _ = events.send(ReplyEvent::Failed(error)).await;
-                return None;
-            }
+            let _ = events.send(ReplyEvent::Failed(error)).await;
+            return Called::Over;
         }
     }
+
+    /// Adds the call's tokens to the reply's and to the usage ledger
+    /// (estimated from the texts when the backend reports none).
+    async fn record(&mut self, request: &ChatRequest, text: &str, usage: Option<Usage>) {
+        let usage = usage.unwrap_or_else(|| Usage {
+            prompt_tokens: saturate(self.model.backend.count_tokens(&request.messages)),
+            completion_tokens: saturate(estimate_tokens(text)),
+        });
+        self.usage.prompt_tokens = self.usage.prompt_tokens.saturating_add(usage.prompt_tokens);
+        self.usage.completion_tokens = self
+            .usage
+            .completion_tokens
+            .saturating_add(usage.completion_tokens);
+        let services = &self.exchange.engine.services;
+        services
+            .record_usage(&self.exchange.message, &self.model, usage)
+            .await;
+    }
+}
+
+/// True for failures another model may not share: the server is down, slow,
+/// overloaded, refuses our key, or broke off before saying anything.
+fn falls_back(error: &ModelError) -> bool {
+    error.is_transient()
+        || matches!(
+            error,
+            ModelError::Protocol(_) | ModelError::Unauthorized(_) | ModelError::Engine(_)
+        )
 }
 
 fn saturate(n: usize) -> u32 {

@@ -19,6 +19,7 @@ use crate::budget::{BudgetSettings, Prices};
 use crate::clock::{Clock, SystemClock};
 use crate::command::{Command, CommandSpec};
 use crate::delivery::OutputFilter;
+use crate::models::{Models, UnknownModel};
 use crate::persona::Personas;
 use crate::plugin::{DefaultErrorHandler, Plugin, PluginErrorHandler, Registered};
 use crate::services::Services;
@@ -51,11 +52,20 @@ pub enum EngineError {
         /// The name.
         command: String,
     },
+    /// A fallback or a persona names a model there is not.
+    #[error("{place}: {error}")]
+    UnknownModel {
+        /// Where the name was given (`fallback`, `personas.NAME.model`).
+        place: String,
+        /// Which name, and the models there are.
+        error: UnknownModel,
+    },
 }
 
 /// Builds an [`Engine`].
 pub struct EngineBuilder {
-    backend: Arc<dyn ModelBackend>,
+    models: Models,
+    fallback: Vec<String>,
     stores: Stores,
     settings: EngineSettings,
     defaults: ModelDefaults,
@@ -72,7 +82,8 @@ pub struct EngineBuilder {
 impl EngineBuilder {
     pub(crate) fn new(backend: Arc<dyn ModelBackend>) -> Self {
         Self {
-            backend,
+            models: Models::new(backend),
+            fallback: Vec::new(),
             stores: Stores::new(Arc::new(MemoryStore::new())),
             settings: EngineSettings::default(),
             defaults: ModelDefaults::default(),
@@ -141,6 +152,20 @@ impl EngineBuilder {
         self
     }
 
+    /// Adds a model called `name`, which a persona (`model = "name"`) or
+    /// `/model name` may choose; the builder's own backend is `default`.
+    pub fn model(mut self, name: impl Into<String>, backend: Arc<dyn ModelBackend>) -> Self {
+        self.models = self.models.with(name, backend);
+        self
+    }
+
+    /// The models to try, in order, when a model fails before saying
+    /// anything (down, timing out, refusing).
+    pub fn fallback(mut self, names: Vec<String>) -> Self {
+        self.fallback = names;
+        self
+    }
+
     /// The personas.
     pub fn personas(mut self, personas: Personas) -> Self {
         self.personas = personas;
@@ -164,13 +189,29 @@ impl EngineBuilder {
     /// Checks the plugins' commands and builds the engine.
     pub fn build(self) -> Result<Engine, EngineError> {
         let plugin_commands = resolve_commands(&self.plugins)?;
+        let models = self.models.with_fallback(self.fallback).map_err(|error| {
+            EngineError::UnknownModel {
+                place: "fallback".into(),
+                error,
+            }
+        })?;
+        for (name, persona) in self.personas.iter() {
+            if let Some(model) = &persona.model {
+                models
+                    .check(model)
+                    .map_err(|error| EngineError::UnknownModel {
+                        place: format!("personas.{name}.model"),
+                        error,
+                    })?;
+            }
+        }
         let filters: Vec<Arc<dyn OutputFilter>> = self
             .plugins
             .iter()
             .filter_map(|registered| registered.plugin.output_filter())
             .collect();
         let services = Services::new(
-            self.backend,
+            models,
             self.stores,
             self.personas,
             self.defaults,

@@ -15,6 +15,7 @@ pub(crate) fn specs() -> Vec<CommandSpec> {
         CommandSpec::new("help", "List the commands"),
         CommandSpec::new("reset", "Forget this conversation's history"),
         CommandSpec::new("persona", "Show or switch the persona").usage("[name|reset]"),
+        CommandSpec::new("model", "Show or switch the model").usage("[name|reset]"),
         CommandSpec::new("usage", "Tokens (and cost) used today and this month")
             .usage("[here|top]"),
         CommandSpec::new("stop", "Stop the reply being written"),
@@ -24,10 +25,7 @@ pub(crate) fn specs() -> Vec<CommandSpec> {
 }
 
 pub(crate) fn is_builtin(name: &str) -> bool {
-    matches!(
-        name,
-        "help" | "reset" | "persona" | "usage" | "stop" | "yes" | "no"
-    )
+    specs().iter().any(|spec| spec.name == name)
 }
 
 /// Every command: built-ins, then plugins' (for `/help` and platform menus).
@@ -45,6 +43,7 @@ pub(crate) async fn run(exchange: &Exchange<'_>, command: Command) {
     let text = match command.name.as_str() {
         "help" => help(shared),
         "persona" => persona(shared, message, &command).await,
+        "model" => model(exchange, &command).await,
         "usage" => super::usage::report(&shared.services, message, &command.args).await,
         // `intake` answers the others before they reach a queue.
         other => format!("/{other} is answered as it arrives."),
@@ -60,6 +59,50 @@ fn help(shared: &Shared) -> String {
     }
     text.push_str("\nIn group chats, mention me or reply to one of my messages.");
     text
+}
+
+/// `/model`: the model in force here and the others; `/model NAME` and
+/// `/model reset` change this conversation's (admins only in groups).
+async fn model(exchange: &Exchange<'_>, command: &Command) -> String {
+    let services = &exchange.engine.services;
+    let message = &exchange.message;
+    let available = services.models.names().join(", ");
+    let arg = command.args.trim();
+    if arg.is_empty() {
+        let model = &exchange.model;
+        return format!(
+            "Model: {} ({} via {}).\nAvailable: {available}.\n\
+             /model NAME switches this conversation; /model reset returns to the default.",
+            model.name, model.capabilities.model, model.capabilities.backend
+        );
+    }
+    if !message.may_administer() {
+        return "Only admins can change the model in group chats.".into();
+    }
+    let choice = if arg.eq_ignore_ascii_case("reset") {
+        None
+    } else if services.models.get(arg).is_some() {
+        Some(arg)
+    } else {
+        return format!("There is no model called {arg}. Available: {available}.");
+    };
+    let scope = message.key.to_string();
+    if let Err(e) = services
+        .stores
+        .history
+        .set_model_override(&scope, choice)
+        .await
+    {
+        error!(error = %e, "could not save the model choice");
+        return "Sorry, I couldn't change the model. Please try again.".into();
+    }
+    match choice {
+        Some(name) => format!("This conversation now answers with {name}."),
+        None => {
+            let model = services.model_for(message).await;
+            format!("Model reset to {}.", model.name)
+        }
+    }
 }
 
 async fn persona(shared: &Shared, message: &Incoming, command: &Command) -> String {

@@ -31,7 +31,10 @@ pub(crate) async fn turn(exchange: &Exchange<'_>) {
     let text = turn_text(message);
     let toolbox = Toolbox::for_turn(exchange);
     let reserved = toolbox.definition_tokens();
-    let (mut request, window) = match services.prompt_for(message, &text, reserved).await {
+    let (mut request, window) = match services
+        .prompt_for(message, &text, reserved, &exchange.model)
+        .await
+    {
         Ok(prepared) => prepared,
         Err(PluginError::Model(error)) => {
             warn!(%error, "message does not fit the model");

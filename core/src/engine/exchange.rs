@@ -10,6 +10,7 @@ use tracing::warn;
 use super::shared::Shared;
 use crate::delivery::Courier;
 use crate::message::Incoming;
+use crate::models::NamedModel;
 use crate::plugin::{Hook, PluginContext, PluginError, PluginFailure, Registered};
 
 /// One message being handled, and where its answer goes.
@@ -18,6 +19,8 @@ pub(crate) struct Exchange<'a> {
     pub(crate) courier: &'a Courier,
     pub(crate) message: Incoming,
     pub(crate) cancel: &'a CancellationToken,
+    /// The model this conversation answers with (resolved as handling starts).
+    pub(crate) model: NamedModel,
 }
 
 impl Exchange<'_> {
@@ -29,6 +32,7 @@ impl Exchange<'_> {
             &self.message,
             registered,
             self.cancel,
+            &self.model,
         )
     }
 

@@ -193,11 +193,13 @@ async fn run_lane(shared: Arc<Shared>, key: ConversationKey) {
                 courier,
                 _done,
             } = queued;
+            let model = shared.services.model_for(&message).await;
             let exchange = Exchange {
                 engine: &shared,
                 courier: &courier,
                 message,
                 cancel: &cancel,
+                model,
             };
             pipeline::handle(exchange).await;
         }

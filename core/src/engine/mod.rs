@@ -51,6 +51,7 @@ use crate::backend::ModelBackend;
 use crate::command::CommandSpec;
 use crate::delivery::Courier;
 use crate::message::{Incoming, Platform};
+use crate::models::Models;
 use crate::outbox::Outbox;
 use crate::store::Stores;
 use shared::Shared;
@@ -108,9 +109,14 @@ impl Engine {
         builtin::all(&self.shared)
     }
 
-    /// The language model in use.
+    /// The default language model.
     pub fn backend(&self) -> &Arc<dyn ModelBackend> {
-        &self.shared.services.backend
+        &self.shared.services.models.default_model().backend
+    }
+
+    /// Every model, by name.
+    pub fn models(&self) -> &Models {
+        &self.shared.services.models
     }
 
     /// The stores in use.

@@ -12,6 +12,7 @@ use crate::backend::{ModelBackend, estimate_tokens};
 use crate::chat::{ChatMessage, ChatRequest, Usage};
 use crate::delivery::{Courier, StreamEnd};
 use crate::message::{Author, ChannelRef, Incoming};
+use crate::models::NamedModel;
 use crate::persona::Persona;
 use crate::services::{Services, user_message};
 use crate::store::{ScheduledJob, Turn};
@@ -19,6 +20,7 @@ use crate::store::{ScheduledJob, Turn};
 /// What a plugin may touch while it handles one message.
 pub struct PluginContext<'a> {
     services: &'a Services,
+    model: &'a NamedModel,
     courier: &'a Courier,
     incoming: &'a Incoming,
     plugin: &'a Registered,
@@ -33,9 +35,11 @@ impl<'a> PluginContext<'a> {
         incoming: &'a Incoming,
         plugin: &'a Registered,
         cancel: &'a CancellationToken,
+        model: &'a NamedModel,
     ) -> Self {
         Self {
             services,
+            model,
             courier,
             incoming,
             plugin,
@@ -54,9 +58,9 @@ impl<'a> PluginContext<'a> {
         self.incoming
     }
 
-    /// The language model.
+    /// The language model this conversation answers with.
     pub fn model(&self) -> &dyn ModelBackend {
-        self.services.backend.as_ref()
+        self.model.backend.as_ref()
     }
 
     /// This plugin's settings section, deserialised into `T`.
@@ -118,7 +122,10 @@ impl<'a> PluginContext<'a> {
     /// The request an ordinary chat turn would send for `text`: persona, the
     /// history that fits, and `text` as the new user message.
     pub async fn prompt(&self, text: &str) -> Result<ChatRequest, PluginError> {
-        let (request, _) = self.services.prompt_for(self.incoming, text, 0).await?;
+        let (request, _) = self
+            .services
+            .prompt_for(self.incoming, text, 0, self.model)
+            .await?;
         Ok(request)
     }
 
@@ -155,11 +162,13 @@ impl<'a> PluginContext<'a> {
     /// backend reports none).
     async fn record(&self, request: &ChatRequest, usage: Option<Usage>, reply: &str) {
         let usage = usage.unwrap_or_else(|| Usage {
-            prompt_tokens: u32::try_from(self.services.backend.count_tokens(&request.messages))
+            prompt_tokens: u32::try_from(self.model.backend.count_tokens(&request.messages))
                 .unwrap_or(u32::MAX),
             completion_tokens: u32::try_from(estimate_tokens(reply)).unwrap_or(u32::MAX),
         });
-        self.services.record_usage(self.incoming, usage).await;
+        self.services
+            .record_usage(self.incoming, self.model, usage)
+            .await;
     }
 
     /// Streams the model's answer to `request` into the chat like any reply and
@@ -169,7 +178,7 @@ impl<'a> PluginContext<'a> {
         let asked = request.clone();
         let stream = tokio::select! {
             () = self.cancel.cancelled() => return Err(PluginError::Stopped),
-            stream = self.services.backend.stream(request) => stream?,
+            stream = self.model.backend.stream(request) => stream?,
         };
         self.user_told = true;
         let streamed = self
@@ -199,7 +208,7 @@ impl<'a> PluginContext<'a> {
         self.within_budget().await?;
         let response = tokio::select! {
             () = self.cancel.cancelled() => return Err(PluginError::Stopped),
-            response = self.services.backend.complete(request.clone()) => response?,
+            response = self.model.backend.complete(request.clone()) => response?,
         };
         self.record(&request, response.completion.usage, &response.text)
             .await;

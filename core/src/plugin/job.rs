@@ -45,7 +45,7 @@ impl<'a> JobContext<'a> {
 
     /// The language model.
     pub fn model(&self) -> &dyn ModelBackend {
-        self.services.backend.as_ref()
+        self.services.models.default_model().backend.as_ref()
     }
 
     /// Markup mentioning `author` in `channel`'s platform. Later posts from

@@ -237,6 +237,15 @@ impl HistoryStore for CachedStore {
         personas.pop(scope);
         written
     }
+
+    // Model choices are rare and read once per message: not worth caching.
+    async fn model_override(&self, scope: &str) -> Result<Option<String>, StoreError> {
+        self.inner.model_override(scope).await
+    }
+
+    async fn set_model_override(&self, scope: &str, model: Option<&str>) -> Result<(), StoreError> {
+        self.inner.set_model_override(scope, model).await
+    }
 }
 
 #[cfg(test)]
@@ -325,6 +334,16 @@ mod tests {
             persona: Option<&str>,
         ) -> Result<(), StoreError> {
             self.inner.set_persona_override(scope, persona).await
+        }
+        async fn model_override(&self, scope: &str) -> Result<Option<String>, StoreError> {
+            self.inner.model_override(scope).await
+        }
+        async fn set_model_override(
+            &self,
+            scope: &str,
+            model: Option<&str>,
+        ) -> Result<(), StoreError> {
+            self.inner.set_model_override(scope, model).await
         }
     }
 

@@ -28,6 +28,7 @@ pub struct MemoryStore {
 struct State {
     turns: HashMap<ConversationKey, VecDeque<Turn>>,
     personas: HashMap<String, String>,
+    models: HashMap<String, String>,
     plugin: HashMap<String, BTreeMap<String, serde_json::Value>>,
     usage: VecDeque<UsageRecord>,
     jobs: BTreeMap<i64, ScheduledJob>,
@@ -115,6 +116,19 @@ impl HistoryStore for MemoryStore {
         match persona {
             Some(name) => state.personas.insert(scope.to_owned(), name.to_owned()),
             None => state.personas.remove(scope),
+        };
+        Ok(())
+    }
+
+    async fn model_override(&self, scope: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.state().models.get(scope).cloned())
+    }
+
+    async fn set_model_override(&self, scope: &str, model: Option<&str>) -> Result<(), StoreError> {
+        let mut state = self.state();
+        match model {
+            Some(name) => state.models.insert(scope.to_owned(), name.to_owned()),
+            None => state.models.remove(scope),
         };
         Ok(())
     }

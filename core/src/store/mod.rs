@@ -114,8 +114,8 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// A conversation's history and the persona choices made at run time: what a
-/// chat turn reads and writes. [`CachedStore`] caches exactly this.
+/// A conversation's history and the persona and model choices made at run
+/// time: what a chat turn reads and writes. [`CachedStore`] caches it.
 #[async_trait]
 pub trait HistoryStore: Send + Sync {
     /// The newest `limit` turns of `key`, oldest first.
@@ -140,6 +140,12 @@ pub trait HistoryStore: Send + Sync {
         scope: &str,
         persona: Option<&str>,
     ) -> Result<(), StoreError>;
+
+    /// The model chosen for `scope` (a conversation) at run time, if any.
+    async fn model_override(&self, scope: &str) -> Result<Option<String>, StoreError>;
+
+    /// Chooses (`Some`) or forgets (`None`) the model for `scope`.
+    async fn set_model_override(&self, scope: &str, model: Option<&str>) -> Result<(), StoreError>;
 }
 
 /// Plugins' own key/value state, one namespace per plugin.

@@ -77,6 +77,7 @@ pub enum Step {
 pub struct ScriptedBackend {
     scripts: Mutex<VecDeque<Result<Vec<Step>, ModelError>>>,
     requests: Mutex<Vec<ChatRequest>>,
+    model: String,
     context_window: usize,
     dropped_streams: Arc<AtomicUsize>,
     record_requests: bool,
@@ -96,12 +97,19 @@ impl ScriptedBackend {
         Self {
             scripts: Mutex::new(VecDeque::new()),
             requests: Mutex::new(Vec::new()),
+            model: "script".into(),
             context_window: 4096,
             dropped_streams: Arc::new(AtomicUsize::new(0)),
             record_requests: true,
             next_call: AtomicU64::new(0),
             received: tokio::sync::watch::channel(0).0,
         }
+    }
+
+    /// The same backend reporting `model` as its model's name.
+    pub fn with_model_name(mut self, model: impl Into<String>) -> Self {
+        self.model = model.into();
+        self
     }
 
     /// The same backend with another context window.
@@ -206,7 +214,7 @@ impl Drop for DropGuard {
 #[async_trait]
 impl ModelBackend for ScriptedBackend {
     fn capabilities(&self) -> Capabilities {
-        Capabilities::new("scripted", "script", self.context_window)
+        Capabilities::new("scripted", &self.model, self.context_window)
     }
 
     fn count_tokens(&self, messages: &[ChatMessage]) -> usize {

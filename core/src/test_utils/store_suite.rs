@@ -105,6 +105,42 @@ pub async fn history_conformance(store: &dyn HistoryStore) {
         None
     );
 
+    // Model choices, apart from persona choices.
+    assert_eq!(store.model_override("test:c/1").await.expect("get"), None);
+    store
+        .set_model_override("test:c/1", Some("smart"))
+        .await
+        .expect("set");
+    store
+        .set_persona_override("test:c/1", Some("pirate"))
+        .await
+        .expect("set");
+    assert_eq!(
+        store
+            .model_override("test:c/1")
+            .await
+            .expect("get")
+            .as_deref(),
+        Some("smart")
+    );
+    store
+        .set_model_override("test:c/1", None)
+        .await
+        .expect("unset");
+    assert_eq!(store.model_override("test:c/1").await.expect("get"), None);
+    assert_eq!(
+        store
+            .persona_override("test:c/1")
+            .await
+            .expect("get")
+            .as_deref(),
+        Some("pirate")
+    );
+    store
+        .set_persona_override("test:c/1", None)
+        .await
+        .expect("unset");
+
     // Edge cases: a zero window, appending after a clear, names on replies,
     // and text that SQL would misread.
     let key = ConversationKey::new(TEST_PLATFORM, "conformance/edges 100%_sure");

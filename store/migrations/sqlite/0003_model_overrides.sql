@@ -1,0 +1,6 @@
+-- natter schema 3 (SQLite): the model a conversation chose with /model.
+CREATE TABLE model_overrides (
+    scope         TEXT    PRIMARY KEY NOT NULL,
+    model         TEXT    NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+);
