@@ -56,6 +56,12 @@ impl App {
         self
     }
 
+    /// In the console, print JSON Lines (one object per input) when `on`.
+    pub fn jsonl(mut self, on: bool) -> Self {
+        self.settings.console.jsonl |= on;
+        self
+    }
+
     /// The platforms that will run: every one with a token, else the console.
     pub fn platforms(&self) -> Vec<&'static str> {
         let mut platforms = Vec::new();

@@ -23,7 +23,12 @@ enum Command {
     /// Run the bot: every platform whose token is configured, else the console.
     Run,
     /// Chat in the terminal, even if platform tokens are configured.
-    Chat,
+    Chat {
+        /// Print one JSON object per input line, `{"input": …, "replies": […]}`
+        /// (for scripts that pair inputs with replies).
+        #[arg(long)]
+        jsonl: bool,
+    },
     /// Validate the settings and print them with secrets redacted.
     Check,
 }
@@ -58,7 +63,7 @@ fn main() -> ExitCode {
         }
     };
     let app = match cli.command {
-        Some(Command::Chat) => app.console_only(),
+        Some(Command::Chat { jsonl }) => app.console_only().jsonl(jsonl),
         _ => app,
     };
     let result = runtime.block_on(app.run());

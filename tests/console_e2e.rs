@@ -372,3 +372,31 @@ output = {{ words = ["launch code"], action = "redact" }}
         "the refused message never reached the model"
     );
 }
+
+#[tokio::test]
+async fn json_lines_pair_inputs_with_replies_and_escapes_stay_text() {
+    let fake = FakeOpenAi::start().await;
+    fake.reply("two\nlines \u{1b}]0;pwned\u{7}");
+    let config = config(&fake);
+    let run = natter(
+        &config,
+        &["chat", "--jsonl"],
+        "first\n\n/nope\nlast\n",
+        "warn",
+    )
+    .await;
+    assert!(run.success, "{}", run.stderr);
+    let lines: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            serde_json::json!({"input": "first", "replies": ["two\nlines ^[]0;pwned^G"]}),
+            serde_json::json!({"input": "/nope", "replies": ["Unknown command /nope — try /help."]}),
+            serde_json::json!({"input": "last", "replies": ["echo: last"]}),
+        ]
+    );
+}

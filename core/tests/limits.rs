@@ -1,7 +1,7 @@
 //! How much one person may ask: a conversation's queue is bounded, a flood
 //! is told once and not kept, a user's rate is limited, `/stop` drops the
-//! asker's waiting messages and `/reset` does not wait behind them, and
-//! messages the bot will not answer never take a place in a queue.
+//! asker's waiting messages, and messages the bot will not answer never take
+//! a place in a queue.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
@@ -127,27 +127,6 @@ async fn stop_drops_the_askers_waiting_messages_but_not_others() {
         !shown.iter().any(|m| m.starts_with("echo: and")),
         "{shown:?}"
     );
-}
-
-#[tokio::test(start_paused = true)]
-async fn reset_does_not_wait_behind_the_queue() {
-    let bot = bot(10, 0);
-    bot.say("remember this").await;
-    slow_reply(&bot, 600, "slow");
-    let busy = bot.inbox.submit(bot.private("something slow"));
-    bot.backend.wait_for_requests(2).await;
-    let queued = bot.inbox.submit(bot.private("and then"));
-    let start = tokio::time::Instant::now();
-    assert_eq!(
-        bot.say("/reset").await,
-        ["History cleared. Let's start fresh."]
-    );
-    assert_eq!(
-        start.elapsed(),
-        Duration::ZERO,
-        "at once, not after ten minutes"
-    );
-    all(vec![busy, queued]).await;
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,15 +1,48 @@
 //! [`ConsoleOutbox`]: prints replies. Streaming prints each edit's new text
-//! after what is already on screen; a pipe gets each finished message on a line.
+//! after what is already on screen; a pipe gets each finished message
+//! followed by a newline; JSON Lines mode keeps each input's replies until it
+//! has been handled, then prints them as one JSON object. Every text is
+//! neutralised first (see [`crate::safe`]): model output cannot drive the terminal.
 
 use std::io::Write;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use natter_core::{ChannelRef, DeliveryError, MessageId, Outbox, PlatformLimits, Rendered};
+use serde::Serialize;
+
+use crate::safe::neutralise;
+
+/// How replies are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// A terminal: replies stream in as they are written.
+    Terminal,
+    /// A pipe: each finished message, then a newline.
+    Lines,
+    /// One JSON object per input line, with all its replies (`--jsonl`).
+    Jsonl,
+}
+
+/// What JSON Lines mode prints for one input line.
+#[derive(Debug, Serialize)]
+struct JsonReply<'a> {
+    input: &'a str,
+    replies: Vec<String>,
+}
+
+/// What JSON Lines mode prints for a message that answers no input (a
+/// reminder falling due).
+#[derive(Debug, Serialize)]
+struct JsonNotice<'a> {
+    notice: &'a str,
+}
 
 /// Writes replies to a [`Write`] (stdout in the binary).
 pub struct ConsoleOutbox<W: Write + Send> {
-    streaming: bool,
+    output: Output,
     screen: Mutex<Screen<W>>,
 }
 
@@ -20,20 +53,49 @@ struct Screen<W> {
     last: Option<(MessageId, String)>,
     /// True when the cursor is at the start of a line.
     at_line_start: bool,
+    /// JSON Lines mode: the messages (by id) answering each input line (by
+    /// its message id), in order.
+    held: HashMap<MessageId, Vec<(MessageId, String)>>,
 }
 
 impl<W: Write + Send> ConsoleOutbox<W> {
-    /// Prints to `out`; `streaming` for a terminal, off for a pipe.
-    pub fn new(out: W, streaming: bool) -> Self {
+    /// Prints to `out` in `output` form.
+    pub fn new(out: W, output: Output) -> Self {
         Self {
-            streaming,
+            output,
             screen: Mutex::new(Screen {
                 out,
                 next_id: 1,
                 last: None,
                 at_line_start: true,
+                held: HashMap::new(),
             }),
         }
+    }
+
+    /// JSON Lines mode: starts keeping the replies to input `id`.
+    pub fn hold(&self, id: &MessageId) {
+        if self.output == Output::Jsonl {
+            self.screen().held.insert(id.clone(), Vec::new());
+        }
+    }
+
+    /// JSON Lines mode: prints input `id` (text `input`) with its replies,
+    /// once it has been handled.
+    pub fn release(&self, id: &MessageId, input: &str) -> std::io::Result<()> {
+        if self.output != Output::Jsonl {
+            return Ok(());
+        }
+        let mut screen = self.screen();
+        let replies = screen
+            .held
+            .remove(id)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(_, text)| text)
+            .collect();
+        let line = JsonReply { input, replies };
+        write_json(&mut screen.out, &line)
     }
 
     fn screen(&self) -> MutexGuard<'_, Screen<W>> {
@@ -60,6 +122,13 @@ impl<W: Write + Send> ConsoleOutbox<W> {
     }
 }
 
+/// Writes `value` as one line of JSON.
+fn write_json<W: Write>(out: &mut W, value: &impl Serialize) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, value).map_err(std::io::Error::other)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
 fn io_error(error: std::io::Error) -> DeliveryError {
     DeliveryError::Rejected(format!("cannot write to the terminal: {error}"))
 }
@@ -68,9 +137,15 @@ fn io_error(error: std::io::Error) -> DeliveryError {
 impl<W: Write + Send> Outbox for ConsoleOutbox<W> {
     fn limits(&self) -> PlatformLimits {
         PlatformLimits {
-            streaming: self.streaming,
+            streaming: self.output == Output::Terminal,
             ..PlatformLimits::unlimited()
         }
+    }
+
+    /// Plain text, neutralised: nothing the model writes reaches the
+    /// terminal as a control sequence.
+    fn render(&self, markdown: &str) -> Rendered {
+        Rendered::plain(neutralise(markdown))
     }
 
     async fn typing(&self, _to: &ChannelRef) -> Result<(), DeliveryError> {
@@ -81,11 +156,24 @@ impl<W: Write + Send> Outbox for ConsoleOutbox<W> {
         &self,
         _to: &ChannelRef,
         text: &Rendered,
-        _reply_to: Option<&MessageId>,
+        reply_to: Option<&MessageId>,
     ) -> Result<MessageId, DeliveryError> {
         let mut screen = self.screen();
         let id = MessageId(screen.next_id.to_string());
         screen.next_id += 1;
+        if self.output == Output::Jsonl {
+            // A reply to a held input is kept with it; anything else (a
+            // reminder falling due) is printed at once.
+            let key = reply_to
+                .filter(|key| screen.held.contains_key(*key))
+                .cloned();
+            match key.and_then(|key| screen.held.get_mut(&key)) {
+                Some(replies) => replies.push((id.clone(), text.text.clone())),
+                None => write_json(&mut screen.out, &JsonNotice { notice: &text.text })
+                    .map_err(io_error)?,
+            }
+            return Ok(id);
+        }
         if !screen.at_line_start {
             screen.out.write_all(b"\n").map_err(io_error)?;
         }
@@ -93,7 +181,7 @@ impl<W: Write + Send> Outbox for ConsoleOutbox<W> {
             .out
             .write_all(text.text.as_bytes())
             .map_err(io_error)?;
-        if self.streaming {
+        if self.output == Output::Terminal {
             screen.at_line_start = text.text.ends_with('\n');
             screen.last = Some((id.clone(), text.text.clone()));
         } else {
@@ -111,6 +199,23 @@ impl<W: Write + Send> Outbox for ConsoleOutbox<W> {
         text: &Rendered,
     ) -> Result<(), DeliveryError> {
         let mut screen = self.screen();
+        if self.output == Output::Jsonl {
+            // An edit replaces the held text (a confirmation's outcome).
+            let held = screen
+                .held
+                .values_mut()
+                .flat_map(|replies| replies.iter_mut())
+                .find(|(held, _)| held == id);
+            return match held {
+                Some((_, shown)) => {
+                    *shown = text.text.clone();
+                    Ok(())
+                }
+                None => Err(DeliveryError::Rejected(format!(
+                    "message {id} was printed already"
+                ))),
+            };
+        }
         let shown = match &screen.last {
             Some((last, shown)) if last == id => shown.clone(),
             _ => {

@@ -1,5 +1,7 @@
 //! [`run`]: the console session — reads lines, hands them to the engine as
 //! private messages of one conversation, and keeps the prompt and replies tidy.
+//! Input that is not valid UTF-8 is read with the bad bytes replaced, never
+//! the end of the session.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
@@ -13,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use natter_core::{Addressed, Author, ChannelRef, ConversationKey, Engine, Incoming, MessageId};
 
 use crate::error::ConsoleError;
-use crate::outbox::ConsoleOutbox;
+use crate::outbox::{ConsoleOutbox, Output};
 use crate::settings::ConsoleSettings;
 
 /// Chats on stdin/stdout until end of input or `shutdown`. Shutting the
@@ -42,10 +44,15 @@ where
     R: AsyncBufRead + Unpin,
     W: Write + Send + 'static,
 {
-    let outbox = Arc::new(ConsoleOutbox::new(
-        output,
-        interactive && settings.streaming,
-    ));
+    let form = if settings.jsonl {
+        Output::Jsonl
+    } else if interactive && settings.streaming {
+        Output::Terminal
+    } else {
+        Output::Lines
+    };
+    let interactive = interactive && !settings.jsonl;
+    let outbox = Arc::new(ConsoleOutbox::new(output, form));
     let inbox = engine.attach(crate::PLATFORM, outbox.clone());
     let user = settings
         .user
@@ -53,8 +60,10 @@ where
         .filter(|u| !u.trim().is_empty())
         .unwrap_or_else(|| "you".into());
     let author = Author::user("local", user);
-    let mut lines = input.lines();
-    let mut pending: FuturesOrdered<BoxFuture<'static, ()>> = FuturesOrdered::new();
+    let mut input = input;
+    let mut line = Vec::new();
+    let mut pending: FuturesOrdered<BoxFuture<'static, (MessageId, String)>> =
+        FuturesOrdered::new();
     let mut next_id = 0u64;
     let mut input_open = true;
 
@@ -74,7 +83,7 @@ where
         }
         tokio::select! {
             () = shutdown.cancelled() => break,
-            line = lines.next_line(), if input_open => match line.map_err(ConsoleError::Input)? {
+            read = read_line(&mut input, &mut line), if input_open => match read.map_err(ConsoleError::Input)? {
                 None => input_open = false,
                 Some(line) => {
                     let text = line.trim();
@@ -85,23 +94,45 @@ where
                         break;
                     }
                     next_id += 1;
+                    let id = MessageId(format!("line-{next_id}"));
                     let message = Incoming {
                         key: ConversationKey::new(crate::PLATFORM, "local"),
                         channel: ChannelRef::private(crate::PLATFORM, "local"),
-                        id: MessageId(format!("line-{next_id}")),
+                        id: id.clone(),
                         author: author.clone(),
                         text: text.to_owned(),
                         addressed: Addressed::Private,
                         replied_to_text: None,
                     };
-                    pending.push_back(Box::pin(inbox.submit(message).handled()));
+                    outbox.hold(&id);
+                    let handled = inbox.submit(message).handled();
+                    let text = text.to_owned();
+                    pending.push_back(Box::pin(async move {
+                        handled.await;
+                        (id, text)
+                    }));
                 }
             },
-            Some(()) = pending.next(), if !pending.is_empty() => {
+            Some((id, text)) = pending.next(), if !pending.is_empty() => {
+                outbox.release(&id, &text).map_err(ConsoleError::Output)?;
                 outbox.finish_line().map_err(ConsoleError::Output)?;
             }
         }
     }
     outbox.finish_line().map_err(ConsoleError::Output)?;
     Ok(())
+}
+
+/// The next line of `input` (without its line ending), with bytes that are
+/// not UTF-8 replaced by `U+FFFD`; `None` at the end of input.
+async fn read_line<R: AsyncBufRead + Unpin>(
+    input: &mut R,
+    buffer: &mut Vec<u8>,
+) -> std::io::Result<Option<String>> {
+    buffer.clear();
+    if input.read_until(b'\n', buffer).await? == 0 {
+        return Ok(None);
+    }
+    let line = String::from_utf8_lossy(buffer);
+    Ok(Some(line.trim_end_matches(['\n', '\r']).to_owned()))
 }

@@ -13,6 +13,9 @@ pub struct ConsoleSettings {
     pub prompt: String,
     /// Stream replies as they are written (terminals only; pipes always get whole replies).
     pub streaming: bool,
+    /// Write one JSON object per input line, `{"input": …, "replies": […]}`,
+    /// instead of text (`natter chat --jsonl`): for scripts.
+    pub jsonl: bool,
 }
 
 impl Default for ConsoleSettings {
@@ -21,6 +24,7 @@ impl Default for ConsoleSettings {
             user: None,
             prompt: "> ".into(),
             streaming: true,
+            jsonl: false,
         }
     }
 }

@@ -31,16 +31,26 @@ impl Captured {
 }
 
 async fn chat(backend: Arc<ScriptedBackend>, input: &str, interactive: bool) -> String {
+    chat_bytes(backend, input.as_bytes(), interactive, false).await
+}
+
+async fn chat_bytes(
+    backend: Arc<ScriptedBackend>,
+    input: &[u8],
+    interactive: bool,
+    jsonl: bool,
+) -> String {
     let engine = Engine::builder(backend).build().unwrap();
     let out = Captured::default();
     let settings = ConsoleSettings {
         user: Some("tester".into()),
+        jsonl,
         ..ConsoleSettings::default()
     };
     run_with(
         settings,
         engine,
-        input.as_bytes(),
+        input,
         out.clone(),
         interactive,
         CancellationToken::new(),
@@ -77,4 +87,45 @@ async fn a_terminal_streams_the_reply_once_with_a_prompt() {
     assert!(out.contains("> "), "{out}");
     assert_eq!(out.matches("Hello there").count(), 1, "{out:?}");
     assert!(!out.contains("HelHel"), "{out:?}");
+}
+
+#[tokio::test]
+async fn model_output_cannot_drive_the_terminal() {
+    let hostile = "\u{1b}[2J\u{1b}]0;pwned\u{7}\u{1b}]52;c;ZXZpbA==\u{1b}\\ok";
+    for interactive in [false, true] {
+        let backend = Arc::new(ScriptedBackend::new());
+        backend.reply(hostile);
+        let out = chat(backend, "hi\n", interactive).await;
+        assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
+        assert!(
+            out.contains("^[[2J^[]0;pwned^G^[]52;c;ZXZpbA==^[\\ok"),
+            "{out:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn input_that_is_not_utf8_is_answered_and_the_session_goes_on() {
+    let backend = Arc::new(ScriptedBackend::new());
+    let out = chat_bytes(backend, b"caf\xe9 au lait\nnext\n", false, false).await;
+    assert_eq!(out, "echo: caf\u{FFFD} au lait\necho: next\n");
+}
+
+#[tokio::test]
+async fn json_lines_pair_every_input_with_its_replies() {
+    let backend = Arc::new(ScriptedBackend::new());
+    backend.reply_chunks(&["two\n", "lines"], Duration::from_millis(20));
+    let out = chat_bytes(backend, b"first\n\n/nope\nlast\n", true, true).await;
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            serde_json::json!({"input": "first", "replies": ["two\nlines"]}),
+            serde_json::json!({"input": "/nope", "replies": ["Unknown command /nope — try /help."]}),
+            serde_json::json!({"input": "last", "replies": ["echo: last"]}),
+        ]
+    );
 }

@@ -42,6 +42,7 @@ pub(crate) async fn run(exchange: &Exchange<'_>, command: Command) {
     let (shared, message) = (exchange.engine, &exchange.message);
     let text = match command.name.as_str() {
         "help" => help(shared),
+        "reset" => reset(shared, message).await,
         "persona" => persona(shared, message, &command).await,
         "model" => model(exchange, &command).await,
         "usage" => super::usage::report(&shared.services, message, &command.args).await,
@@ -59,6 +60,22 @@ fn help(shared: &Shared) -> String {
     }
     text.push_str("\nIn group chats, mention me or reply to one of my messages.");
     text
+}
+
+async fn reset(shared: &Shared, message: &Incoming) -> String {
+    match shared
+        .services
+        .stores
+        .history
+        .clear_history(&message.key)
+        .await
+    {
+        Ok(()) => "History cleared. Let's start fresh.".into(),
+        Err(e) => {
+            error!(error = %e, "could not clear history");
+            "Sorry, I couldn't clear the history. Please try again.".into()
+        }
+    }
 }
 
 /// `/model`: the model in force here and the others; `/model NAME` and

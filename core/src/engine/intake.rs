@@ -2,10 +2,11 @@
 //!
 //! - A message the bot will not answer (group chatter, another bot) is let go
 //!   at once: it never takes a place in a queue or a parallel slot.
-//! - `/stop`, `/reset`, `/yes` and `/no` act at once, ahead of the queue:
-//!   `/stop` cancels the reply in flight and drops the asker's messages still
-//!   waiting; `/reset` forgets the history now; `/yes` and `/no` answer the
-//!   confirmation a reply is waiting for.
+//! - `/stop`, `/yes` and `/no` act at once, ahead of the queue: `/stop`
+//!   cancels the reply in flight and drops the asker's messages still
+//!   waiting; `/yes` and `/no` answer the confirmation a reply is waiting
+//!   for. (`/reset` keeps its place in line: a script's "/reset" between two
+//!   questions must fall between them; the bounded queue keeps the wait short.)
 //! - Everything else is counted against its author's rate
 //!   (`[limits] user_messages_per_minute`) and joins its conversation's lane,
 //!   which holds at most `[engine] max_queue` waiting messages; a flood is
@@ -16,7 +17,7 @@
 use std::sync::Arc;
 
 use tokio::sync::oneshot;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, info, warn};
 
 use super::exchange::Exchange;
 use super::lanes::Pushed;
@@ -53,7 +54,6 @@ pub(crate) fn submit(
     }
     match Command::parse(&message.text).map(|command| command.name) {
         Some(name) if name == "stop" => return stop(shared, courier, message, done),
-        Some(name) if name == "reset" => return reset(shared, courier, message, done),
         Some(name) if name == "yes" => {
             return answer(shared, courier, message, Decision::Approve, done);
         }
@@ -132,34 +132,6 @@ fn stop(
         (false, n) => format!("Dropped {n} messages that were waiting."),
     };
     say(shared, courier, message, text, done);
-}
-
-/// Forgets the conversation's history now, not after what is queued.
-fn reset(
-    shared: &Arc<Shared>,
-    courier: &Arc<Courier>,
-    message: Incoming,
-    done: oneshot::Sender<()>,
-) {
-    let shared_for_task = Arc::clone(shared);
-    let courier = Arc::clone(courier);
-    shared.tasks.spawn(async move {
-        let history = &shared_for_task.services.stores.history;
-        let text = match history.clear_history(&message.key).await {
-            Ok(()) => "History cleared. Let's start fresh.",
-            Err(e) => {
-                error!(error = %e, key = %message.key, "could not clear history");
-                "Sorry, I couldn't clear the history. Please try again."
-            }
-        };
-        if let Err(error) = courier
-            .send_text(&message.channel, text, Some(&message.id))
-            .await
-        {
-            warn!(key = %message.key, %error, "could not confirm /reset");
-        }
-        drop(done);
-    });
 }
 
 /// Answers the oldest confirmation put to the author in this conversation.

@@ -10,7 +10,7 @@
 //!
 //! | stage | module |
 //! |---|---|
-//! | 1. receive: addressed? `/stop` `/reset` `/yes` `/no`, rate, bounded lanes, order | `intake` (`lanes`, `limiter`) |
+//! | 1. receive: addressed? `/stop` `/yes` `/no`, rate, bounded lanes, order | `intake` (`lanes`, `limiter`) |
 //! | 2. screen: input filters | `pipeline`, `screen` |
 //! | 3. route: built-in, plugin command, message hook, chat | `route`, `builtin` |
 //! | 4. deliver: prompt, model and tools, courier | `chat`, `agent`, `toolbox`, `calls` |

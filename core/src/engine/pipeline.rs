@@ -2,7 +2,7 @@
 //! hands over (stage 1, receive, is `intake`) goes through:
 //!
 //! 1. **receive** (`intake`): let go unless addressed to the bot (and not
-//!    from another bot); `/stop`, `/reset`, `/yes`, `/no` acted on at once;
+//!    from another bot); `/stop`, `/yes`, `/no` acted on at once;
 //!    rate-limited per user; queued in its conversation's bounded lane.
 //! 2. **screen** (`screen`): plugins' input filters may rewrite or refuse it.
 //! 3. **route** (`route`): a built-in command (`builtin`), a plugin command,
