@@ -1,7 +1,6 @@
 //! [`App`]: natter assembled from settings — backend, personas, plugins,
 //! engine and platforms — and run until the input ends or a signal arrives.
 
-use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,12 +9,10 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use natter_core::{Engine, ModelBackend, Moderator, Plugin};
-use natter_llama::LlamaBackend;
-use natter_openai::OpenAiBackend;
+use natter_core::{Engine, Plugin};
 
-use crate::settings::{self, BackendKind, Settings, SettingsError};
-use crate::{logging, plugins};
+use crate::settings::{self, Settings, SettingsError};
+use crate::{logging, models, plugins};
 
 /// natter, ready to run: settings plus the plugins to register.
 pub struct App {
@@ -79,57 +76,28 @@ impl App {
         platforms
     }
 
-    /// Builds the model backend the settings name (loading a local model
-    /// takes a moment), with its provider's moderation service if it has one.
-    pub async fn backend(
-        &self,
-    ) -> anyhow::Result<(Arc<dyn ModelBackend>, Option<Arc<dyn Moderator>>)> {
-        let model = &self.settings.model;
-        Ok(match model.backend {
-            BackendKind::Openai => {
-                let openai = Arc::new(
-                    OpenAiBackend::new(model.openai.clone()).context("cannot set up the model")?,
-                );
-                (openai.clone(), Some(openai))
-            }
-            BackendKind::Llama => {
-                let settings = model.llama.clone();
-                if std::io::stderr().is_terminal() {
-                    let size = std::fs::metadata(&settings.path)
-                        .map(|m| format!(" ({} MB)", m.len() / 1_000_000))
-                        .unwrap_or_default();
-                    eprintln!("loading model {}{size}…", settings.path.display());
-                }
-                let loaded = tokio::task::spawn_blocking(move || LlamaBackend::load(&settings))
-                    .await
-                    .context("the model loader stopped")?;
-                (
-                    Arc::new(loaded.context("cannot load the local model")?),
-                    None,
-                )
-            }
-        })
-    }
-
     /// Builds the engine: backend, store (opened and migrated), personas, plugins.
     pub async fn engine(&self) -> anyhow::Result<Engine> {
         let settings = &self.settings;
-        let (backend, moderator) = self.backend().await?;
-        let capabilities = backend.capabilities();
+        let models = models::build(settings).await?;
         let store = natter_store::open(&settings.store)
             .await
             .with_context(|| format!("cannot open the store {}", settings.store.describe()))?;
-        let mut builder = Engine::builder(backend)
+        let mut builder = Engine::builder(models.default)
             .store(store)
+            .fallback(settings.model.fallback.clone())
             .settings(settings.engine.clone())
             .model_defaults(settings.model.defaults())
             .tools(settings.tools.clone())
             .limits(settings.limits.clone())
             .budget(settings.budget.clone())
-            .prices(settings.model.prices_for(&capabilities.model))
+            .prices(models.prices)
             .personas(settings.personas()?);
         let custom: Vec<String> = self.plugins.iter().map(|p| p.name().to_owned()).collect();
-        let shipped = plugins::enabled(settings, &custom, moderator)?;
+        for (name, backend) in models.named {
+            builder = builder.model(name, backend);
+        }
+        let shipped = plugins::enabled(settings, &custom, models.moderator)?;
         for plugin in shipped.iter().chain(&self.plugins) {
             let section = settings.plugin_section(plugin.name());
             builder = builder.plugin(Arc::clone(plugin), section);

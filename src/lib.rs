@@ -23,11 +23,13 @@
 //! | [`app`] | building the engine from settings and running the platforms |
 //! | [`check`] | `natter check`: validated, redacted effective settings |
 //! | [`logging`] | the tracing subscriber |
+//! | [`models`] | the models `[model]` and `[models.NAME]` name, built (local ones loaded once, lazily) |
 //! | [`plugins`] | the plugins natter ships with |
 
 pub mod app;
 pub mod check;
 pub mod logging;
+pub mod models;
 pub mod plugin_section;
 pub mod plugins;
 pub mod settings;

@@ -50,6 +50,8 @@ pub struct Settings {
     pub model: ModelSettings,
     /// `[persona]`: the default persona and per-channel assignments.
     pub persona: PersonaSettings,
+    /// `[models.NAME]`: further models, by name.
+    pub models: BTreeMap<String, BackendSettings>,
     /// `[personas.NAME]`: the personas.
     pub personas: BTreeMap<String, Persona>,
     /// `[store]`: where history and state live (SQLite by default).
@@ -106,6 +108,26 @@ pub struct ModelSettings {
     pub llama: LlamaSettings,
     /// `[model.openai]`.
     pub openai: OpenAiSettings,
+    /// Models (names from `[models]`) to try in order when this one fails
+    /// before saying anything.
+    pub fallback: Vec<String>,
+}
+
+/// A `[models.NAME]` section: another model a persona, `/model` or the
+/// fallback may use — the same keys as `[model]`'s backend part.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackendSettings {
+    /// The backend.
+    pub backend: BackendKind,
+    /// Dollars per million prompt tokens.
+    pub price_in: Option<f64>,
+    /// Dollars per million generated tokens.
+    pub price_out: Option<f64>,
+    /// `[models.NAME.llama]`.
+    pub llama: LlamaSettings,
+    /// `[models.NAME.openai]`.
+    pub openai: OpenAiSettings,
 }
 
 impl Default for ModelSettings {
@@ -120,24 +142,21 @@ impl Default for ModelSettings {
             price_out: None,
             llama: LlamaSettings::default(),
             openai: OpenAiSettings::default(),
+            fallback: Vec::new(),
         }
     }
 }
 
 impl ModelSettings {
-    /// The price of `model` when `price_in` or `price_out` is set.
-    pub fn prices_for(&self, model: &str) -> natter_core::Prices {
-        let mut prices = natter_core::Prices::new();
-        if self.price_in.is_some() || self.price_out.is_some() {
-            prices.insert(
-                model.to_owned(),
-                natter_core::Price {
-                    input: self.price_in.unwrap_or(0.0),
-                    output: self.price_out.unwrap_or(0.0),
-                },
-            );
+    /// The backend part of `[model]`, as a `[models.NAME]` section has it.
+    pub fn backend_settings(&self) -> BackendSettings {
+        BackendSettings {
+            backend: self.backend,
+            price_in: self.price_in,
+            price_out: self.price_out,
+            llama: self.llama.clone(),
+            openai: self.openai.clone(),
         }
-        prices
     }
 
     /// The generation defaults the engine applies.
@@ -330,6 +349,7 @@ impl Settings {
                 return Err(value(key, "must be a number of dollars, 0 or more"));
             }
         }
+        self.check_models()?;
         for (user, limits) in &self.budget.users {
             if user
                 .split_once(':')
@@ -373,6 +393,52 @@ impl Settings {
             self.telegram
                 .validate()
                 .map_err(|e| value("telegram", &e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Checks that every model name given names a model, and prices.
+    fn check_models(&self) -> Result<(), SettingsError> {
+        let value = |key: String, reason: String| SettingsError::Value { key, reason };
+        let known = || {
+            std::iter::once("default")
+                .chain(self.models.keys().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let exists =
+            |name: &str| name == natter_core::DEFAULT_MODEL || self.models.contains_key(name);
+        if self.models.contains_key(natter_core::DEFAULT_MODEL) {
+            return Err(value(
+                "models.default".into(),
+                "\"default\" is [model]; give this model another name".into(),
+            ));
+        }
+        for name in &self.model.fallback {
+            if !exists(name) {
+                return Err(value(
+                    "model.fallback".into(),
+                    format!("there is no model called {name} (models: {})", known()),
+                ));
+            }
+        }
+        for (persona, settings) in &self.personas {
+            if let Some(name) = settings.model.as_deref().filter(|name| !exists(name)) {
+                return Err(value(
+                    format!("personas.{persona}.model"),
+                    format!("there is no model called {name} (models: {})", known()),
+                ));
+            }
+        }
+        for (name, model) in &self.models {
+            for (key, price) in [("price_in", model.price_in), ("price_out", model.price_out)] {
+                if price.is_some_and(|p| !p.is_finite() || p < 0.0) {
+                    return Err(value(
+                        format!("models.{name}.{key}"),
+                        "must be a number of dollars, 0 or more".into(),
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -554,8 +620,10 @@ mod tests {
             s.budget.limits_of("telegram", "42").user_daily_tokens,
             Some(1000)
         );
-        let prices = s.model.prices_for("gpt-4o-mini");
-        assert_eq!(prices["gpt-4o-mini"].output, 0.6);
+        assert_eq!(
+            (s.model.price_in, s.model.price_out),
+            (Some(0.15), Some(0.6))
+        );
         for (toml, key) in [
             ("[model]\nprice_in = -1.0\n", "model.price_in"),
             (
@@ -563,6 +631,34 @@ mod tests {
                 "budget.users.\"42\"",
             ),
             ("[budget]\nuser_dailly_tokens = 1\n", "user_dailly_tokens"),
+        ] {
+            let f = file(toml);
+            let err = load_with_env(Some(f.path()), &env(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{toml}: {err}");
+        }
+    }
+
+    #[test]
+    fn named_models_and_fallbacks_are_checked() {
+        let f = file(
+            "[model]\nbackend = \"openai\"\nfallback = [\"local\"]\n\
+             [models.local]\nbackend = \"llama\"\n\
+             [persona]\ndefault = \"tutor\"\n\
+             [personas.tutor]\nsystem = \"Teach.\"\nmodel = \"local\"\n",
+        );
+        let s = load_with_env(Some(f.path()), &env(&[])).unwrap().settings;
+        assert_eq!(s.model.fallback, ["local"]);
+        assert_eq!(s.personas["tutor"].model.as_deref(), Some("local"));
+        for (toml, key) in [
+            ("[model]\nfallback = [\"ghost\"]\n", "model.fallback"),
+            (
+                "[persona]\ndefault = \"x\"\n[personas.x]\nsystem = \"x\"\nmodel = \"ghost\"\n",
+                "personas.x.model",
+            ),
+            ("[models.default]\nbackend = \"llama\"\n", "models.default"),
+            ("[models.x]\nbackend = \"gpt\"\n", "backend"),
         ] {
             let f = file(toml);
             let err = load_with_env(Some(f.path()), &env(&[]))
