@@ -19,6 +19,8 @@ mod http;
 pub mod settings;
 mod sse;
 mod tokens;
+mod tool_calls;
+mod tool_support;
 mod wire;
 
 pub use backend::{OpenAiBackend, OpenAiError};
