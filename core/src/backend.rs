@@ -86,6 +86,14 @@ pub enum ModelError {
     /// A local model failed.
     #[error("the local model failed: {0}")]
     Engine(String),
+    /// The request needs a tool call, and the model or its server cannot call tools.
+    #[error("model {model} cannot call tools: {message}")]
+    ToolsUnsupported {
+        /// The model's name.
+        model: String,
+        /// Why (the server's own words, when it gave them).
+        message: String,
+    },
 }
 
 impl ModelError {
@@ -120,6 +128,9 @@ impl ModelError {
                 "Your message is too long for this model ({needed} tokens; room for {available})."
             ),
             ModelError::Engine(_) => "Sorry, the local model failed. Please try again.".into(),
+            ModelError::ToolsUnsupported { .. } => {
+                "Sorry, this language model can't use tools, so I can't do that.".into()
+            }
         }
     }
 

@@ -1,4 +1,6 @@
-//! [`OpenAiBackend`]: the [`ModelBackend`] implementation.
+//! [`OpenAiBackend`]: the [`ModelBackend`] implementation — one request per
+//! generation, streamed or whole, with the request's tools unless the server
+//! has said it cannot call them (`tool_support`).
 
 use std::time::Duration;
 
@@ -6,13 +8,16 @@ use async_trait::async_trait;
 use tracing::{debug, instrument};
 
 use natter_core::{
-    Capabilities, ChatMessage, ChatRequest, ChatResponse, ChatStream, Completion, FinishReason,
-    ModelBackend, ModelError, Moderation, Moderator,
+    Capabilities, ChatMessage, ChatRequest, ChatResponse, ChatStream, Completion, ModelBackend,
+    ModelError, Moderation, Moderator,
 };
 
 use crate::http::Http;
 use crate::settings::OpenAiSettings;
 use crate::tokens::{TokenCounter, known_context_window};
+use crate::tool_calls::CallAssembler;
+use crate::tool_support::{ToolSupport, requires_call};
+use crate::wire::Tools;
 use crate::{sse, wire};
 
 /// Context window assumed for models we know nothing about.
@@ -42,6 +47,7 @@ pub struct OpenAiBackend {
     moderations: String,
     moderation_model: String,
     tokens: TokenCounter,
+    tool_support: ToolSupport,
 }
 
 impl std::fmt::Debug for OpenAiBackend {
@@ -90,7 +96,41 @@ impl OpenAiBackend {
             model: settings.model,
             stream_usage: settings.stream_usage,
             context_window,
+            tool_support: ToolSupport::default(),
         })
+    }
+
+    /// Posts `request` (streamed or not) with its tools, unless the server
+    /// cannot call tools: then without them — at once, when the server says
+    /// so now — or not at all when the request requires a call.
+    async fn send(
+        &self,
+        request: &ChatRequest,
+        stream: bool,
+    ) -> Result<reqwest::Response, ModelError> {
+        let whole_timeout = (!stream).then_some(self.http.timeout);
+        let usage = stream && self.stream_usage;
+        let body = |tools| wire::Request::new(&self.model, request, stream, usage, tools);
+        if request.tools.is_empty() {
+            return self.http.post(&body(Tools::Withhold), whole_timeout).await;
+        }
+        let required = requires_call(&request.tool_choice);
+        if self.tool_support.tools() == Tools::Withhold {
+            if required {
+                return Err(self.tool_support.unsupported(&self.model));
+            }
+            debug!("the server cannot call tools; asking without them");
+            return self.http.post(&body(Tools::Withhold), whole_timeout).await;
+        }
+        match self.http.post(&body(Tools::Offer), whole_timeout).await {
+            Err(error) if self.tool_support.learn(&self.model, &error) => {
+                if required {
+                    return Err(self.tool_support.unsupported(&self.model));
+                }
+                self.http.post(&body(Tools::Withhold), whole_timeout).await
+            }
+            sent => sent,
+        }
     }
 }
 
@@ -106,16 +146,14 @@ impl ModelBackend for OpenAiBackend {
 
     #[instrument(skip_all, fields(model = %self.model, messages = request.messages.len()))]
     async fn stream(&self, request: ChatRequest) -> Result<ChatStream, ModelError> {
-        let body = wire::Request::new(&self.model, &request, true, self.stream_usage);
-        let response = self.http.post(&body, None).await?;
+        let response = self.send(&request, true).await?;
         debug!(status = %response.status(), "stream started");
         Ok(sse::reply_stream(response, self.http.timeout))
     }
 
     #[instrument(skip_all, fields(model = %self.model, messages = request.messages.len()))]
     async fn complete(&self, request: ChatRequest) -> Result<ChatResponse, ModelError> {
-        let body = wire::Request::new(&self.model, &request, false, false);
-        let response = self.http.post(&body, Some(self.http.timeout)).await?;
+        let response = self.send(&request, false).await?;
         let completion: wire::Completion = response.json().await.map_err(|e| {
             if e.is_timeout() {
                 ModelError::Timeout(self.http.timeout)
@@ -131,15 +169,18 @@ impl ModelBackend for OpenAiBackend {
             .into_iter()
             .next()
             .ok_or_else(|| ModelError::Protocol("the server's reply has no choices".into()))?;
+        let mut calls = CallAssembler::default();
+        for (index, call) in choice.message.tool_calls.iter().flatten().enumerate() {
+            calls.add_whole(index, call);
+        }
+        let reported = choice.finish_reason.as_deref().map(wire::finish_reason);
+        let (finish_reason, tool_calls) = calls.finish(reported);
         Ok(ChatResponse {
             text: choice.message.content.unwrap_or_default(),
             completion: Completion {
                 usage: completion.usage.map(Into::into),
-                finish_reason: choice
-                    .finish_reason
-                    .as_deref()
-                    .map_or(FinishReason::Stop, wire::finish_reason),
-                tool_calls: Vec::new(),
+                finish_reason,
+                tool_calls,
             },
         })
     }

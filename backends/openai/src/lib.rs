@@ -6,11 +6,26 @@
 //! retries with back-off on 429/5xx/connection errors (honouring `Retry-After`,
 //! bounded), connect and read timeouts, and the API key held as a secret.
 //!
+//! Tools: a request's tools go out as `tools` (`{"type": "function", …}`) with
+//! its `tool_choice` (`auto`, the default, is left out; neither key is sent
+//! without tools), and calls and results in history as assistant `tool_calls`
+//! and `tool` messages. The model's calls — streamed in pieces, interleaved,
+//! whole, with or without ids, whatever finish reason the server names — come
+//! back complete in [`Completion::tool_calls`](natter_core::Completion) of the
+//! final `Done` (or of `complete`), with [`FinishReason::ToolCalls`](natter_core::FinishReason).
+//! A server that refuses tools (an Ollama model without them, vLLM without
+//! `--enable-auto-tool-choice`, …) is logged once, remembered, and asked
+//! without tools from then on; a request that requires a call then fails with
+//! [`ModelError::ToolsUnsupported`](natter_core::ModelError).
+//!
 //! | module | owns |
 //! |---|---|
 //! | [`settings`] | the `[model.openai]` section |
+//! | `backend` | [`OpenAiBackend`]: one request per generation |
 //! | `wire` | the JSON the API speaks |
 //! | `sse` | turning the event stream into natter's reply stream |
+//! | `tool_calls` | putting the model's tool calls together from their pieces |
+//! | `tool_support` | servers that cannot call tools: recognising, remembering, answering without |
 //! | `http` | sending a request, with retries |
 //! | `tokens` | counting tokens: tiktoken for OpenAI models, an estimate otherwise |
 
@@ -19,6 +34,8 @@ mod http;
 pub mod settings;
 mod sse;
 mod tokens;
+mod tool_calls;
+mod tool_support;
 mod wire;
 
 pub use backend::{OpenAiBackend, OpenAiError};

@@ -1,6 +1,7 @@
 //! Turning the server-sent event stream of a streaming completion into
-//! natter's reply stream: a delta per content chunk, then `Done` with usage
-//! and finish reason. A malformed chunk, an error event, or a stream that ends
+//! natter's reply stream: a delta per content chunk, then `Done` with usage,
+//! finish reason and the tool calls, put together from their pieces
+//! (`tool_calls`). A malformed chunk, an error event, or a stream that ends
 //! before the reply is complete is an error, never a silently short reply.
 
 use std::time::Duration;
@@ -11,6 +12,7 @@ use futures::{Stream, StreamExt};
 
 use natter_core::{ChatStream, Completion, FinishReason, ModelError, StreamEvent, Usage};
 
+use crate::tool_calls::CallAssembler;
 use crate::wire::{Chunk, finish_reason};
 
 type Events =
@@ -20,6 +22,7 @@ struct State {
     events: Events,
     finish: Option<FinishReason>,
     usage: Option<Usage>,
+    calls: CallAssembler,
     ended: bool,
     timeout: Duration,
 }
@@ -35,6 +38,7 @@ fn parse(events: Events, timeout: Duration) -> impl Stream<Item = Result<StreamE
         events,
         finish: None,
         usage: None,
+        calls: CallAssembler::default(),
         ended: false,
         timeout,
     };
@@ -59,7 +63,7 @@ async fn next_item(state: &mut State) -> Result<StreamEvent, ModelError> {
                 // Some servers close after the finish reason without `[DONE]`;
                 // without a finish reason the reply was cut off.
                 return match state.finish.take() {
-                    Some(finish_reason) => Ok(done(state.usage, finish_reason)),
+                    Some(finish_reason) => Ok(done(state, Some(finish_reason))),
                     None => Err(ModelError::Protocol(
                         "the server closed the stream before the reply was complete".into(),
                     )),
@@ -68,8 +72,8 @@ async fn next_item(state: &mut State) -> Result<StreamEvent, ModelError> {
         };
         let data = event.data.trim();
         if data == "[DONE]" {
-            let finish = state.finish.take().unwrap_or(FinishReason::Stop);
-            return Ok(done(state.usage, finish));
+            let finish = state.finish.take();
+            return Ok(done(state, finish));
         }
         if data.is_empty() {
             continue;
@@ -90,6 +94,9 @@ async fn next_item(state: &mut State) -> Result<StreamEvent, ModelError> {
             if let Some(reason) = choice.finish_reason {
                 state.finish = Some(finish_reason(&reason));
             }
+            for piece in choice.delta.tool_calls.iter().flatten() {
+                state.calls.add(piece);
+            }
             text = choice.delta.content.unwrap_or_default();
         }
         if !text.is_empty() {
@@ -98,8 +105,14 @@ async fn next_item(state: &mut State) -> Result<StreamEvent, ModelError> {
     }
 }
 
-fn done(usage: Option<Usage>, finish_reason: FinishReason) -> StreamEvent {
-    StreamEvent::Done(Completion::new(finish_reason, usage))
+/// The `Done` event: the reply's calls, and its finish reason in their light.
+fn done(state: &mut State, reported: Option<FinishReason>) -> StreamEvent {
+    let (finish_reason, tool_calls) = std::mem::take(&mut state.calls).finish(reported);
+    StreamEvent::Done(Completion {
+        usage: state.usage,
+        finish_reason,
+        tool_calls,
+    })
 }
 
 fn stream_error(error: EventStreamError<reqwest::Error>, timeout: Duration) -> ModelError {

@@ -1,8 +1,13 @@
-//! The JSON the Chat Completions API speaks, as far as natter uses it.
+//! The JSON the Chat Completions API speaks, as far as natter uses it:
+//! requests (with the tools offered and the calls and results of history)
+//! and replies, streamed or whole (with the model's tool calls).
 
 use serde::{Deserialize, Serialize};
 
-use natter_core::{ChatMessage, ChatRequest, FinishReason, Moderation, Usage};
+use natter_core::{
+    ChatMessage, ChatRequest, FinishReason, Moderation, Role, ToolCall, ToolChoice, ToolDefinition,
+    Usage,
+};
 
 #[derive(Serialize)]
 pub(crate) struct Request<'a> {
@@ -21,6 +26,10 @@ pub(crate) struct Request<'a> {
     pub stop: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<Tool<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<WireToolChoice<'a>>,
 }
 
 #[derive(Serialize)]
@@ -31,14 +40,93 @@ pub(crate) struct StreamOptions {
 #[derive(Serialize)]
 pub(crate) struct Message<'a> {
     pub role: &'static str,
-    pub content: &'a str,
+    /// `null` for an assistant message that only calls tools, as OpenAI sends it.
+    pub content: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<CallOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<&'a str>,
+}
+
+/// `{"type": "function", "function": {"name", "description", "parameters"}}`.
+#[derive(Serialize)]
+pub(crate) struct Tool<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub function: &'a ToolDefinition,
+}
+
+/// `"none"`, `"required"` or `{"type": "function", "function": {"name"}}`;
+/// `"auto"` is the default and never sent.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub(crate) enum WireToolChoice<'a> {
+    Mode(&'static str),
+    Function {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        function: FunctionName<'a>,
+    },
+}
+
+#[derive(Serialize)]
+pub(crate) struct FunctionName<'a> {
+    pub name: &'a str,
+}
+
+impl<'a> WireToolChoice<'a> {
+    fn from_choice(choice: &'a ToolChoice) -> Option<Self> {
+        match choice {
+            ToolChoice::Auto => None,
+            ToolChoice::None => Some(Self::Mode("none")),
+            ToolChoice::Required => Some(Self::Mode("required")),
+            ToolChoice::Named(name) => Some(Self::Function {
+                kind: "function",
+                function: FunctionName { name },
+            }),
+        }
+    }
+}
+
+/// A call in an assistant message of history.
+#[derive(Serialize)]
+pub(crate) struct CallOut<'a> {
+    pub id: &'a str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub function: FunctionOut<'a>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct FunctionOut<'a> {
+    pub name: &'a str,
+    pub arguments: &'a str,
+}
+
+/// Whether a request carries the tools of the [`ChatRequest`] or none at all
+/// (for a server that cannot call tools).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Tools {
+    Offer,
+    Withhold,
 }
 
 impl<'a> Request<'a> {
-    pub(crate) fn new(model: &'a str, request: &'a ChatRequest, stream: bool, usage: bool) -> Self {
+    pub(crate) fn new(
+        model: &'a str,
+        request: &'a ChatRequest,
+        stream: bool,
+        usage: bool,
+        tools: Tools,
+    ) -> Self {
         let params = &request.params;
+        let offered = if tools == Tools::Offer {
+            request.tools.as_slice()
+        } else {
+            &[]
+        };
         Self {
             model,
             messages: request.messages.iter().map(Message::from_chat).collect(),
@@ -51,16 +139,46 @@ impl<'a> Request<'a> {
             top_p: params.top_p,
             stop: &params.stop,
             seed: params.seed,
+            tools: offered
+                .iter()
+                .map(|function| Tool {
+                    kind: "function",
+                    function,
+                })
+                .collect(),
+            tool_choice: if offered.is_empty() {
+                None
+            } else {
+                WireToolChoice::from_choice(&request.tool_choice)
+            },
         }
     }
 }
 
 impl<'a> Message<'a> {
     fn from_chat(message: &'a ChatMessage) -> Self {
+        let calls_only = message.role == Role::Assistant
+            && !message.tool_calls.is_empty()
+            && message.content.is_empty();
         Self {
             role: message.role.as_str(),
-            content: &message.content,
+            content: (!calls_only).then_some(message.content.as_str()),
             name: message.name.as_deref().and_then(sanitize_name),
+            tool_calls: message.tool_calls.iter().map(CallOut::from_call).collect(),
+            tool_call_id: message.tool_call_id.as_deref(),
+        }
+    }
+}
+
+impl<'a> CallOut<'a> {
+    fn from_call(call: &'a ToolCall) -> Self {
+        Self {
+            id: &call.id,
+            kind: "function",
+            function: FunctionOut {
+                name: &call.name,
+                arguments: &call.arguments,
+            },
         }
     }
 }
@@ -99,6 +217,49 @@ pub(crate) struct ChunkChoice {
 #[derive(Deserialize, Default)]
 pub(crate) struct Delta {
     pub content: Option<String>,
+    pub tool_calls: Option<Vec<CallPiece>>,
+}
+
+/// A tool call, or a piece of one: streamed calls arrive in pieces that share
+/// an `index`, with `id` and `function.name` usually only on the first; a
+/// whole reply's calls arrive complete (and without `index`).
+#[derive(Deserialize, Default)]
+pub(crate) struct CallPiece {
+    pub index: Option<usize>,
+    pub id: Option<String>,
+    pub function: Option<FunctionPiece>,
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct FunctionPiece {
+    pub name: Option<String>,
+    /// JSON text (a fragment of it when streamed); a few servers send the
+    /// arguments as a JSON object instead.
+    pub arguments: Option<serde_json::Value>,
+}
+
+impl CallPiece {
+    /// The call's id, if this piece carries a non-empty one.
+    pub(crate) fn id(&self) -> Option<&str> {
+        self.id.as_deref().filter(|id| !id.is_empty())
+    }
+
+    /// The tool's name, if this piece carries a non-empty one.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.function
+            .as_ref()
+            .and_then(|f| f.name.as_deref())
+            .filter(|name| !name.is_empty())
+    }
+
+    /// This piece's part of the arguments' JSON text.
+    pub(crate) fn arguments(&self) -> String {
+        match self.function.as_ref().and_then(|f| f.arguments.as_ref()) {
+            None | Some(serde_json::Value::Null) => String::new(),
+            Some(serde_json::Value::String(text)) => text.clone(),
+            Some(object) => object.to_string(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -117,6 +278,7 @@ pub(crate) struct CompletionChoice {
 #[derive(Deserialize)]
 pub(crate) struct CompletionMessage {
     pub content: Option<String>,
+    pub tool_calls: Option<Vec<CallPiece>>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -194,6 +356,7 @@ pub(crate) fn finish_reason(reason: &str) -> FinishReason {
         "stop" | "eos" | "end_turn" => FinishReason::Stop,
         "length" | "max_tokens" => FinishReason::Length,
         "content_filter" => FinishReason::ContentFilter,
+        "tool_calls" | "function_call" => FinishReason::ToolCalls,
         other => FinishReason::Other(other.to_owned()),
     }
 }

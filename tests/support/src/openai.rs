@@ -7,6 +7,17 @@
 //! model does, unless a request is greedy (`temperature` 0) or seeded. `POST
 //! /v1/moderations` flags inputs containing words set with
 //! [`FakeOpenAi::flag_words`], under the category `harassment`.
+//!
+//! Tools: scripted calls ([`Behaviour::ToolCalls`], or
+//! [`Behaviour::ToolCallsStyled`] for the shapes other servers send) are
+//! streamed in pieces as OpenAI streams them and returned whole when not
+//! streamed; unscripted, a request whose `tool_choice` is `required` or names
+//! a function gets one call of that (or the first) tool with arguments made
+//! from its schema. [`FakeOpenAi::reject_tools`] makes it refuse every
+//! request offering tools, as Ollama does for a model without them. Requests
+//! that get the tool parts of the protocol wrong are refused as OpenAI
+//! refuses them (`validate`). Every request is recorded whole
+//! ([`Recorded::body`], [`Recorded::tool_names`], [`Recorded::tool_choice`]).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -22,6 +33,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use futures::StreamExt;
 use serde_json::{Value, json};
+
+mod schema;
+mod tools;
+mod validate;
+
+use tools::FakeCall;
+pub use tools::ToolCallStyle;
 
 /// What the fake does with the next request.
 #[derive(Clone, Debug)]
@@ -40,6 +58,12 @@ pub enum Behaviour {
     Malformed,
     /// Wait this long before sending anything.
     Stall(Duration),
+    /// Call these tools — (name, arguments as JSON text) — as OpenAI does:
+    /// streamed in pieces, id and name first, the arguments in fragments, the
+    /// calls interleaved by index; whole when not streamed.
+    ToolCalls(Vec<(String, String)>),
+    /// Call these tools, sent in `style` (whole calls, no ids, `stop`, …).
+    ToolCallsStyled(Vec<(String, String)>, ToolCallStyle),
 }
 
 /// A request the fake received.
@@ -47,6 +71,24 @@ pub enum Behaviour {
 pub struct Recorded {
     pub body: Value,
     pub authorization: Option<String>,
+}
+
+impl Recorded {
+    /// The names of the tools it offered, in order (none when it had no `tools`).
+    pub fn tool_names(&self) -> Vec<String> {
+        self.body["tools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|tool| tool["function"]["name"].as_str())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Its `tool_choice`, if it had one.
+    pub fn tool_choice(&self) -> Option<&Value> {
+        self.body.get("tool_choice")
+    }
 }
 
 struct Inner {
@@ -57,6 +99,8 @@ struct Inner {
     flagged_words: Vec<String>,
     moderation_requests: Vec<Value>,
     sampling: bool,
+    tools_refusal: Option<String>,
+    calls_made: usize,
 }
 
 /// The running fake. Dropping it leaves the server running until the runtime ends.
@@ -77,6 +121,8 @@ impl FakeOpenAi {
             flagged_words: Vec::new(),
             moderation_requests: Vec::new(),
             sampling: false,
+            tools_refusal: None,
+            calls_made: 0,
         }));
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
@@ -105,6 +151,25 @@ impl FakeOpenAi {
     /// Queues a reply.
     pub fn reply(&self, text: &str) {
         self.push(Behaviour::Reply(text.to_owned()));
+    }
+
+    /// Queues a reply calling these tools: (name, arguments as JSON text).
+    pub fn call_tools(&self, calls: &[(&str, &str)]) {
+        self.push(Behaviour::ToolCalls(
+            calls
+                .iter()
+                .map(|(name, arguments)| ((*name).to_owned(), (*arguments).to_owned()))
+                .collect(),
+        ));
+    }
+
+    /// From now on, every request offering tools is refused with HTTP 400
+    /// and `message`, as Ollama refuses them for a model without tool
+    /// support (`MODEL does not support tools`).
+    /// Requests without tools are answered as usual; a refused request
+    /// leaves the script as it was.
+    pub fn reject_tools(&self, message: &str) {
+        self.inner.lock().unwrap().tools_refusal = Some(message.to_owned());
     }
 
     /// From now on, replies vary from request to request as a sampling
@@ -214,6 +279,10 @@ fn chunk_json(content: Option<&str>, finish: Option<&str>) -> String {
         Some(c) => json!({"content": c}),
         None => json!({}),
     };
+    delta_chunk(delta, finish)
+}
+
+fn delta_chunk(delta: Value, finish: Option<&str>) -> String {
     json!({
         "id": "chatcmpl-fake",
         "object": "chat.completion.chunk",
@@ -221,6 +290,101 @@ fn chunk_json(content: Option<&str>, finish: Option<&str>) -> String {
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
     })
     .to_string()
+}
+
+fn role_chunk() -> String {
+    delta_chunk(json!({"role": "assistant"}), None)
+}
+
+fn usage_chunk(usage: &Value) -> String {
+    json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": "fake",
+           "choices": [], "usage": usage})
+    .to_string()
+}
+
+/// An error answer in OpenAI's shape.
+fn error_response(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({"error": {"message": message, "type": "invalid_request_error"}})),
+    )
+        .into_response()
+}
+
+/// Token usage for a reply of `completion_tokens` to `body` (a word is a token).
+fn usage_for(body: &Value, completion_tokens: usize) -> Value {
+    let prompt_tokens: usize = body["messages"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .map(|m| {
+                    m["content"]
+                        .as_str()
+                        .unwrap_or("")
+                        .split_whitespace()
+                        .count()
+                })
+                .sum()
+        })
+        .unwrap_or(0);
+    json!({
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    })
+}
+
+/// `frames` as a server-sent event stream, `delay` before each.
+fn sse_response(frames: Vec<String>, delay: Duration) -> Response {
+    let stream = futures::stream::iter(frames).then(move |frame| async move {
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        Ok::<_, Infallible>(Bytes::from(format!("data: {frame}\n\n")))
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(Body::from_stream(stream))
+        .unwrap()
+}
+
+/// The answer calling `calls`, streamed or whole as `body` asks.
+fn tool_call_response(
+    body: &Value,
+    calls: &[FakeCall],
+    style: &ToolCallStyle,
+    delay: Duration,
+) -> Response {
+    let text_chunks: Vec<&str> = style.text.split_inclusive(char::is_whitespace).collect();
+    let usage = usage_for(body, text_chunks.len() + calls.len());
+    if !body["stream"].as_bool().unwrap_or(false) {
+        return axum::Json(json!({
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "model": "fake",
+            "choices": [{
+                "index": 0,
+                "message": tools::call_message(calls, style),
+                "finish_reason": style.finish_reason,
+            }],
+            "usage": usage,
+        }))
+        .into_response();
+    }
+    let mut frames = vec![role_chunk()];
+    frames.extend(text_chunks.iter().map(|text| chunk_json(Some(text), None)));
+    frames.extend(
+        tools::call_deltas(calls, style)
+            .into_iter()
+            .map(|delta| delta_chunk(delta, None)),
+    );
+    frames.push(chunk_json(None, Some(&style.finish_reason)));
+    if body["stream_options"]["include_usage"] == true {
+        frames.push(usage_chunk(&usage));
+    }
+    frames.push("[DONE]".to_owned());
+    sse_response(frames, delay)
 }
 
 /// `POST /v1/moderations`: the shape OpenAI answers with.
@@ -261,6 +425,7 @@ async fn completions(
             return (StatusCode::BAD_REQUEST, format!("bad json: {e}")).into_response();
         }
     };
+    let offers_tools = body["tools"].as_array().is_some_and(|t| !t.is_empty());
     let (behaviour, delay, variation) = {
         let mut inner = inner.lock().unwrap();
         inner.requests.push(Recorded {
@@ -272,6 +437,12 @@ async fn completions(
         });
         let count = inner.requests.len();
         inner.received.send_replace(count);
+        if let Some(fault) = validate::fault(&body) {
+            return error_response(StatusCode::BAD_REQUEST, &fault);
+        }
+        if let Some(refusal) = inner.tools_refusal.as_ref().filter(|_| offers_tools) {
+            return error_response(StatusCode::BAD_REQUEST, refusal);
+        }
         let variation = if inner.sampling {
             variation(&body, count)
         } else {
@@ -282,6 +453,7 @@ async fn completions(
     let mut scripted = None;
     let mut cut_after = None;
     let mut malformed = false;
+    let mut calls = None;
     match behaviour {
         Some(Behaviour::Status {
             status,
@@ -304,28 +476,18 @@ async fn completions(
         Some(Behaviour::Reply(text)) => scripted = Some(text),
         Some(Behaviour::CutAfter(n)) => cut_after = Some(n),
         Some(Behaviour::Malformed) => malformed = true,
-        None => {}
+        Some(Behaviour::ToolCalls(list)) => calls = Some((list, ToolCallStyle::default())),
+        Some(Behaviour::ToolCallsStyled(list, style)) => calls = Some((list, style)),
+        None => {
+            calls = tools::forced_call(&body).map(|call| (vec![call], ToolCallStyle::default()));
+        }
+    }
+    if let Some((list, style)) = calls {
+        let calls = number_calls(&inner, list);
+        return tool_call_response(&body, &calls, &style, delay);
     }
     let (chunks, finish) = generate(&body, scripted, variation);
-    let prompt_tokens: usize = body["messages"]
-        .as_array()
-        .map(|m| {
-            m.iter()
-                .map(|m| {
-                    m["content"]
-                        .as_str()
-                        .unwrap_or("")
-                        .split_whitespace()
-                        .count()
-                })
-                .sum()
-        })
-        .unwrap_or(0);
-    let usage = json!({
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": chunks.len(),
-        "total_tokens": prompt_tokens + chunks.len(),
-    });
+    let usage = usage_for(&body, chunks.len());
 
     if !body["stream"].as_bool().unwrap_or(false) {
         return axum::Json(json!({
@@ -345,12 +507,7 @@ async fn completions(
     let include_usage = body["stream_options"]["include_usage"]
         .as_bool()
         .unwrap_or(false);
-    let mut frames: Vec<String> = Vec::new();
-    frames.push(
-        json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": "fake",
-               "choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": null}]})
-        .to_string(),
-    );
+    let mut frames = vec![role_chunk()];
     let total = chunks.len();
     for (i, chunk) in chunks.into_iter().enumerate() {
         if cut_after == Some(i) {
@@ -366,23 +523,25 @@ async fn completions(
     if complete {
         frames.push(chunk_json(None, Some(finish)));
         if include_usage {
-            frames.push(
-                json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": "fake",
-                       "choices": [], "usage": usage})
-                .to_string(),
-            );
+            frames.push(usage_chunk(&usage));
         }
         frames.push("[DONE]".to_owned());
     }
-    let stream = futures::stream::iter(frames).then(move |frame| async move {
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
-        Ok::<_, Infallible>(Bytes::from(format!("data: {frame}\n\n")))
-    });
-    Response::builder()
-        .header(header::CONTENT_TYPE, "text/event-stream")
-        .header(header::CACHE_CONTROL, "no-cache")
-        .body(Body::from_stream(stream))
-        .unwrap()
+    sse_response(frames, delay)
+}
+
+/// `calls` with the ids the fake gives them: `call_fake_1`, `call_fake_2`, …
+fn number_calls(inner: &Mutex<Inner>, calls: Vec<(String, String)>) -> Vec<FakeCall> {
+    let mut inner = inner.lock().unwrap();
+    calls
+        .into_iter()
+        .map(|(name, arguments)| {
+            inner.calls_made += 1;
+            FakeCall {
+                id: format!("call_fake_{}", inner.calls_made),
+                name,
+                arguments,
+            }
+        })
+        .collect()
 }
