@@ -19,6 +19,8 @@ pub struct App {
     settings: Settings,
     plugins: Vec<Arc<dyn Plugin>>,
     console_only: bool,
+    /// The settings file read; `None` for built-in defaults.
+    source: Option<std::path::PathBuf>,
 }
 
 impl App {
@@ -28,12 +30,17 @@ impl App {
             settings,
             plugins: Vec::new(),
             console_only: false,
+            source: None,
         }
     }
 
     /// An app for the settings at `path` (or the default lookup) and the environment.
     pub fn from_config(path: Option<&Path>) -> Result<Self, SettingsError> {
-        Ok(Self::new(settings::load(path)?.settings))
+        let loaded = settings::load(path)?;
+        Ok(Self {
+            source: loaded.source,
+            ..Self::new(loaded.settings)
+        })
     }
 
     /// The settings in force.
@@ -82,7 +89,7 @@ impl App {
         let models = models::build(settings).await?;
         let store = natter_store::open(&settings.store)
             .await
-            .with_context(|| format!("cannot open the store {}", settings.store.describe()))?;
+            .with_context(|| format!("store {}", settings.store.describe()))?;
         let mut builder = Engine::builder(models.default)
             .store(store)
             .fallback(settings.model.fallback.clone())
@@ -108,6 +115,14 @@ impl App {
     /// Runs until the input ends, Ctrl-C or SIGTERM. A second signal exits at once.
     pub async fn run(self) -> anyhow::Result<()> {
         logging::init(&self.settings.log, self.platforms() == ["console"]);
+        if self.source.is_none() {
+            // Said on stderr: a pipe's stdout holds only replies.
+            eprintln!(
+                "natter: no {} here; running on built-in defaults ({} model; see `natter check`)",
+                settings::DEFAULT_CONFIG,
+                self.settings.model.backend_settings().backend.name()
+            );
+        }
         let shutdown = CancellationToken::new();
         tokio::spawn(watch_signals(shutdown.clone()));
         self.run_until(shutdown).await

@@ -15,7 +15,7 @@ pub async fn report(config: Option<&Path>) -> anyhow::Result<String> {
     let loaded = settings::load(config)?;
     let store = natter_store::check(&loaded.settings.store)
         .await
-        .with_context(|| format!("cannot open the store {}", loaded.settings.store.describe()))?;
+        .with_context(|| format!("store {}", loaded.settings.store.describe()))?;
     let app = App::new(loaded.settings.clone());
     let engine = app.engine().await?;
     let capabilities = engine.backend().capabilities();

@@ -77,13 +77,38 @@ pub struct Settings {
 
 /// Which model backend answers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", try_from = "String")]
 pub enum BackendKind {
     /// llama.cpp in-process on a local GGUF model (`[model.llama]`): no API key, no network.
     #[default]
     Llama,
     /// Any OpenAI-compatible HTTP API (`[model.openai]`).
     Openai,
+}
+
+impl BackendKind {
+    /// The name settings use.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Llama => "local",
+            BackendKind::Openai => "OpenAI-compatible",
+        }
+    }
+}
+
+impl TryFrom<String> for BackendKind {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, String> {
+        natter_core::settings::one_of(
+            &value,
+            &[
+                ("llama", BackendKind::Llama),
+                ("openai", BackendKind::Openai),
+            ],
+            "a backend",
+        )
+    }
 }
 
 /// The `[model]` section.
@@ -184,13 +209,25 @@ pub struct LogSettings {
 
 /// How log lines look.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", try_from = "String")]
 pub enum LogFormat {
     /// Human-readable lines.
     #[default]
     Text,
     /// One JSON object per line.
     Json,
+}
+
+impl TryFrom<String> for LogFormat {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, String> {
+        natter_core::settings::one_of(
+            &value,
+            &[("text", LogFormat::Text), ("json", LogFormat::Json)],
+            "a log format",
+        )
+    }
 }
 
 /// Why settings could not be loaded.
@@ -200,6 +237,9 @@ pub enum SettingsError {
     /// The named settings file does not exist.
     #[error("settings file {0} does not exist")]
     Missing(PathBuf),
+    /// The named settings file is a directory.
+    #[error("{} is a directory; give the settings file in it, e.g. {}", .0.display(), .0.join("natter.toml").display())]
+    NotAFile(PathBuf),
     /// The file or an environment override is malformed or has unknown keys.
     #[error("invalid settings{}: {reason}", source_note(.file))]
     Invalid {
@@ -248,6 +288,7 @@ pub fn load_with_env(
 ) -> Result<Loaded, SettingsError> {
     let source = match explicit {
         Some(path) if !path.exists() => return Err(SettingsError::Missing(path.to_owned())),
+        Some(path) if path.is_dir() => return Err(SettingsError::NotAFile(path.to_owned())),
         Some(path) => Some(path.to_owned()),
         None => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.exists()),
     };
@@ -666,6 +707,36 @@ mod tests {
                 .to_string();
             assert!(err.contains(key), "{toml}: {err}");
         }
+    }
+
+    #[test]
+    fn a_bad_choice_lists_the_good_ones_and_a_directory_is_not_a_file() {
+        for (toml, says) in [
+            (
+                "[model]\nbackend = \"gpt\"\n",
+                "\"gpt\" is not a backend; use llama or openai",
+            ),
+            (
+                "[log]\nformat = \"xml\"\n",
+                "\"xml\" is not a log format; use text or json",
+            ),
+            (
+                "[tools.permissions]\nx = \"root\"\n",
+                "\"root\" is not a permission; use everyone, admins or confirm",
+            ),
+        ] {
+            let f = file(toml);
+            let err = load_with_env(Some(f.path()), &env(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(says), "{toml}: {err}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let err = load_with_env(Some(dir.path()), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is a directory"), "{err}");
+        assert!(err.contains("natter.toml"), "{err}");
     }
 
     #[test]

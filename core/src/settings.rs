@@ -90,3 +90,24 @@ impl ModelDefaults {
         }
     }
 }
+
+/// Reads `value` as one of `options` (name, value), or says which names
+/// there are: `"gpt" is not a backend; use llama or openai`. For enums in
+/// settings, whose deserialisers otherwise name neither the key's options
+/// nor the value given in terms a user recognises.
+pub fn one_of<T: Copy>(value: &str, options: &[(&str, T)], what: &str) -> Result<T, String> {
+    let wanted = value.trim();
+    options
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
+        .map(|(_, option)| *option)
+        .ok_or_else(|| {
+            let names: Vec<&str> = options.iter().map(|(name, _)| *name).collect();
+            let list = match names.split_last() {
+                Some((last, [])) => (*last).to_owned(),
+                Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+                None => String::new(),
+            };
+            format!("\"{wanted}\" is not {what}; use {list}")
+        })
+}

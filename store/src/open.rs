@@ -150,10 +150,23 @@ fn postgres_options(settings: &StoreSettings) -> Result<PgConnectOptions, StoreE
 }
 
 async fn postgres_pool(settings: &StoreSettings) -> Result<sqlx::PgPool, StoreError> {
+    let options = postgres_options(settings)?;
+    // One connection first, so a server that refuses or is not there says
+    // so at once, rather than as a pool timing out ten seconds later.
+    let first = tokio::time::timeout(ACQUIRE_TIMEOUT, sqlx::PgConnection::connect_with(&options))
+        .await
+        .map_err(|_| {
+            StoreError::Unavailable(format!(
+                "the server did not answer within {} s",
+                ACQUIRE_TIMEOUT.as_secs()
+            ))
+        })?
+        .map_err(unavailable)?;
+    first.close().await.map_err(unavailable)?;
     PgPoolOptions::new()
         .max_connections(settings.max_connections.max(1))
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(postgres_options(settings)?)
+        .connect_with(options)
         .await
         .map_err(unavailable)
 }

@@ -152,6 +152,25 @@ async fn a_schema_from_a_newer_natter_is_refused() {
 }
 
 #[tokio::test]
+async fn opening_a_closed_port_says_refused_at_once_not_pool_timed_out() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let settings = natter_store::StoreSettings::with_url(format!(
+        "postgres://natter:hunter2@127.0.0.1:{port}/natter"
+    ));
+    let error = open(&settings).await.expect_err("nothing listens there");
+    let text = error.to_string();
+    assert!(text.contains("refused"), "{text}");
+    assert!(
+        !text.contains("timed out") && !text.contains("hunter2"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn an_unreachable_server_is_unavailable_and_the_password_stays_hidden() {
     // A port nothing listens on: bind one, then free it.
     let port = std::net::TcpListener::bind("127.0.0.1:0")

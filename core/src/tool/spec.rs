@@ -23,7 +23,7 @@ pub enum Effect {
 
 /// Who may have a tool run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", try_from = "String")]
 pub enum Permission {
     /// Anyone the bot answers.
     #[default]
@@ -33,6 +33,22 @@ pub enum Permission {
     /// Anyone, but each call is first confirmed by the person whose message
     /// led to it, for exactly those arguments.
     Confirm,
+}
+
+impl TryFrom<String> for Permission {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, String> {
+        crate::settings::one_of(
+            &value,
+            &[
+                ("everyone", Permission::Everyone),
+                ("admins", Permission::Admins),
+                ("confirm", Permission::Confirm),
+            ],
+            "a permission",
+        )
+    }
 }
 
 impl Permission {
