@@ -1,6 +1,9 @@
 //! The serenity [`EventHandler`]: each MESSAGE_CREATE is placed (DM, channel,
 //! thread), filtered by the allowed lists, translated and submitted to the
-//! engine's [`Inbox`], one channel's messages in arrival order.
+//! engine's [`Inbox`], one channel's messages in arrival order. A press of a
+//! confirmation button (INTERACTION_CREATE, message component) is placed and
+//! filtered the same way, handed to [`Inbox::answer_approval`], and always
+//! answered.
 
 use std::sync::Arc;
 
@@ -8,12 +11,15 @@ use async_trait::async_trait;
 use natter_core::Inbox;
 use serenity::client::{Context, EventHandler};
 use serenity::http::Http;
+use serenity::model::application::{ComponentInteraction, Interaction};
 use serenity::model::channel::Message;
 use serenity::model::event::ResumedEvent;
 use serenity::model::gateway::Ready;
 use serenity::model::id::GuildId;
 use serenity::model::permissions::Permissions;
 use tracing::{debug, info, instrument};
+
+use crate::approval;
 
 use crate::order::Ordering;
 use crate::places::Places;
@@ -58,6 +64,39 @@ impl Handler {
         // The receipt is not awaited: the engine orders each conversation itself.
         drop(self.inbox.submit(incoming));
     }
+
+    #[instrument(name = "discord_press", skip_all, fields(channel = %press.channel_id, user = %press.user.id))]
+    async fn press(&self, ctx: &Context, press: ComponentInteraction) {
+        let answer = self.answer(ctx, &press).await;
+        let response = approval::response(answer);
+        if let Err(error) = press.create_response(&*self.http, response).await {
+            debug!(%error, "could not answer a button press");
+        }
+    }
+
+    /// What the presser is told, or `None` when the press is not for the engine.
+    async fn answer(&self, ctx: &Context, press: &ComponentInteraction) -> Option<String> {
+        let Some((id, decision)) = approval::parse(&press.data.custom_id) else {
+            debug!("not a natter button; ignoring");
+            return None;
+        };
+        let place = self
+            .places
+            .resolve_channel(&ctx.cache, &self.http, press.guild_id, press.channel_id)
+            .await;
+        if !self.policy.allows(&place) {
+            debug!(
+                ?place,
+                "not an allowed server or channel; ignoring the press"
+            );
+            return None;
+        }
+        let answered = self
+            .inbox
+            .answer_approval(id, &press.user.id.get().to_string(), decision);
+        debug!(approval = id, ?answered, "button pressed");
+        Some(answered.user_message())
+    }
 }
 
 /// True when the author owns the server or has Manage Server there, as far as
@@ -87,6 +126,15 @@ impl EventHandler for Handler {
         self.order
             .take_in_order(&cache, msg, |m| self.take(&ctx, m))
             .await;
+    }
+
+    async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        match interaction {
+            Interaction::Component(press) => self.press(&ctx, press).await,
+            other => {
+                debug!(kind = ?other.kind(), "ignoring an interaction that is not a button press")
+            }
+        }
     }
 
     async fn ready(&self, _ctx: Context, ready: Ready) {

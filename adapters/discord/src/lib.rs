@@ -12,8 +12,9 @@
 //! | `translate` | a Discord message → [`natter_core::Incoming`] (key, place, author, addressed, text) |
 //! | `places` | DM, channel or thread (with its parent), from the cache or REST |
 //! | `order` | each channel's messages reach the engine in arrival order |
-//! | `handler` | serenity's event handler: place, filter, translate, submit |
+//! | `handler` | serenity's event handler: place, filter, translate, submit; button presses to the engine |
 //! | [`outbox`] | the engine's [`natter_core::Outbox`] on Discord: send, edit, typing, no pings |
+//! | `approval` | confirmations as buttons: the Allow/Refuse row, its custom ids, the answer to a press |
 //! | `run` | [`run`]: token check, client, shards, shutdown |
 //! | [`error`] | [`DiscordError`] |
 //!
@@ -30,6 +31,7 @@
 //! # }
 //! ```
 
+mod approval;
 pub mod error;
 mod handler;
 mod order;

@@ -1,6 +1,8 @@
 //! [`DiscordOutbox`]: the engine's [`Outbox`] on Discord. Sends replies that
-//! reference the user's message, edits them while streaming, shows typing —
-//! and never lets model output ping anyone (`allowed_mentions` parses nothing).
+//! reference the user's message, edits them while streaming, shows typing,
+//! asks confirmations with Allow/Refuse buttons (every edit sends
+//! `components: []`, so a settled question loses them) — and never lets
+//! model output ping anyone (`allowed_mentions` parses nothing).
 //!
 //! Splitting, pacing, coalescing and retrying are core's delivery courier's
 //! job, driven by [`DiscordOutbox::limits`].
@@ -10,14 +12,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use natter_core::{
-    ChannelRef, DeliveryError, LengthUnit, MessageId, Outbox, PlatformLimits, Rate, Rendered,
-    TextFormat,
+    ApprovalRequest, ChannelRef, DeliveryError, LengthUnit, MessageId, Outbox, PlatformLimits,
+    Rate, Rendered, TextFormat,
 };
-use serenity::builder::{CreateAllowedMentions, CreateMessage, EditMessage};
+use serenity::builder::{CreateActionRow, CreateAllowedMentions, CreateMessage, EditMessage};
 use serenity::http::{Http, HttpError};
 use serenity::model::channel::MessageReference;
 use serenity::model::id::{ChannelId, MessageId as DiscordMessageId};
 use tracing::instrument;
+
+use crate::approval;
 
 /// Longest message Discord accepts, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 2000;
@@ -44,6 +48,34 @@ impl DiscordOutbox {
     /// An outbox sending through `http`.
     pub fn new(http: Arc<Http>) -> Self {
         Self { http }
+    }
+
+    /// Posts `text` in `to` with `components` under it, referencing `reply_to`.
+    async fn post(
+        &self,
+        to: &ChannelRef,
+        text: &Rendered,
+        reply_to: Option<&MessageId>,
+        components: Vec<CreateActionRow>,
+    ) -> Result<MessageId, DeliveryError> {
+        let channel = target(to)?;
+        let mut builder = CreateMessage::new()
+            .content(&text.text)
+            .allowed_mentions(mentions(text));
+        if !components.is_empty() {
+            builder = builder.components(components);
+        }
+        if let Some(original) = reply_to {
+            // Still post the reply if the user deleted their message meanwhile.
+            let reference =
+                MessageReference::from((channel, message_id(original)?)).fail_if_not_exists(false);
+            builder = builder.reference_message(reference);
+        }
+        let sent = channel
+            .send_message(&*self.http, builder)
+            .await
+            .map_err(classify)?;
+        Ok(MessageId(sent.id.get().to_string()))
     }
 }
 
@@ -148,21 +180,7 @@ impl Outbox for DiscordOutbox {
         text: &Rendered,
         reply_to: Option<&MessageId>,
     ) -> Result<MessageId, DeliveryError> {
-        let channel = target(to)?;
-        let mut builder = CreateMessage::new()
-            .content(&text.text)
-            .allowed_mentions(mentions(text));
-        if let Some(original) = reply_to {
-            // Still post the reply if the user deleted their message meanwhile.
-            let reference =
-                MessageReference::from((channel, message_id(original)?)).fail_if_not_exists(false);
-            builder = builder.reference_message(reference);
-        }
-        let sent = channel
-            .send_message(&*self.http, builder)
-            .await
-            .map_err(classify)?;
-        Ok(MessageId(sent.id.get().to_string()))
+        self.post(to, text, reply_to, Vec::new()).await
     }
 
     #[instrument(skip_all, fields(channel = %to.channel, id = %id))]
@@ -172,14 +190,29 @@ impl Outbox for DiscordOutbox {
         id: &MessageId,
         text: &Rendered,
     ) -> Result<(), DeliveryError> {
+        // Discord keeps components an edit leaves out: remove them outright.
         let builder = EditMessage::new()
             .content(&text.text)
-            .allowed_mentions(mentions(text));
+            .allowed_mentions(mentions(text))
+            .components(Vec::new());
         target(to)?
             .edit_message(&*self.http, message_id(id)?, builder)
             .await
             .map(drop)
             .map_err(classify)
+    }
+
+    /// The question with ✅ Allow and ❌ Refuse buttons under it.
+    #[instrument(skip_all, fields(channel = %to.channel, approval = %approval.id))]
+    async fn send_approval(
+        &self,
+        to: &ChannelRef,
+        approval: &ApprovalRequest,
+        reply_to: Option<&MessageId>,
+    ) -> Result<MessageId, DeliveryError> {
+        let text = self.render(&approval::question(approval));
+        let buttons = vec![approval::buttons(&approval.id)];
+        self.post(to, &text, reply_to, buttons).await
     }
 }
 

@@ -31,10 +31,21 @@ impl Places {
 
     /// Where `msg` was posted.
     pub(crate) async fn resolve(&self, cache: &Cache, http: &Http, msg: &Message) -> Place {
-        let Some(guild) = msg.guild_id else {
-            return Place::Direct(msg.channel_id);
+        self.resolve_channel(cache, http, msg.guild_id, msg.channel_id)
+            .await
+    }
+
+    /// Where `channel` (of `guild`; none for a DM) is.
+    pub(crate) async fn resolve_channel(
+        &self,
+        cache: &Cache,
+        http: &Http,
+        guild: Option<GuildId>,
+        channel: ChannelId,
+    ) -> Place {
+        let Some(guild) = guild else {
+            return Place::Direct(channel);
         };
-        let channel = msg.channel_id;
         let parent = match from_cache(cache, guild, channel) {
             Some(parent) => parent,
             None => {

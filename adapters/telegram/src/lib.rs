@@ -10,11 +10,13 @@
 //! | [`render`] | the model's Markdown as Telegram HTML, and back to plain text |
 //! | [`translate`] | a Telegram message as a [`natter_core::Incoming`]: triggers, keys, mention stripping |
 //! | [`outbox`] | [`TelegramOutbox`]: `sendMessage`, `editMessageText`, `sendChatAction` and Telegram's limits |
+//! | `approval` | confirmations as inline keyboards: Allow/Refuse buttons, their callback data, presses answered |
 //! | [`run`](mod@run) | start-up checks, command menu, long polling or webhook, shutdown |
 //!
 //! Splitting, pacing, coalescing of edits and retries are done by natter-core's
 //! delivery courier from the [`natter_core::PlatformLimits`] the outbox reports.
 
+mod approval;
 pub mod error;
 pub mod outbox;
 pub mod render;

@@ -1,5 +1,7 @@
 //! [`TelegramOutbox`]: the engine's replies as Bot API calls — `sendMessage`
-//! (HTML, replying to the user, in the right forum topic), `editMessageText`,
+//! (HTML, replying to the user, in the right forum topic; an approval's
+//! question with its Allow/Refuse keyboard), `editMessageText` (which always
+//! sends an empty keyboard, so a settled question loses its buttons),
 //! `sendChatAction` — with Telegram's answers turned into the
 //! [`DeliveryError`]s the delivery courier acts on.
 //!
@@ -10,17 +12,19 @@
 
 use async_trait::async_trait;
 use natter_core::{
-    ChannelRef, DeliveryError, MessageId, Outbox, PlatformLimits, Rendered, TextFormat,
+    ApprovalRequest, ChannelRef, DeliveryError, MessageId, Outbox, PlatformLimits, Rendered,
+    TextFormat,
 };
 use teloxide::payloads::{EditMessageTextSetters, SendChatActionSetters, SendMessageSetters};
 use teloxide::prelude::Requester;
 use teloxide::types::{
-    ChatAction, ChatId, LinkPreviewOptions, MessageId as TgMessageId, ParseMode, ReplyParameters,
-    ThreadId,
+    ChatAction, ChatId, InlineKeyboardMarkup, LinkPreviewOptions, MessageId as TgMessageId,
+    ParseMode, ReplyParameters, ThreadId,
 };
 use teloxide::{ApiError, Bot, RequestError};
 use tracing::{instrument, warn};
 
+use crate::approval;
 use crate::render::{html_to_plain, markdown_to_html};
 
 /// Sends and edits messages through the Bot API.
@@ -113,6 +117,7 @@ impl TelegramOutbox {
         text: &str,
         mode: Option<ParseMode>,
         reply_to: Option<TgMessageId>,
+        keyboard: Option<&InlineKeyboardMarkup>,
     ) -> Result<TgMessageId, RequestError> {
         let mut request = self
             .bot
@@ -120,6 +125,9 @@ impl TelegramOutbox {
             .link_preview_options(no_preview());
         if let Some(mode) = mode {
             request = request.parse_mode(mode);
+        }
+        if let Some(keyboard) = keyboard {
+            request = request.reply_markup(keyboard.clone());
         }
         if let Some(thread) = thread {
             request = request.message_thread_id(thread);
@@ -132,6 +140,57 @@ impl TelegramOutbox {
         Ok(request.await?.id)
     }
 
+    /// Posts `text` (with `keyboard` under it), as plain text when Telegram
+    /// cannot parse the HTML.
+    async fn post(
+        &self,
+        to: &ChannelRef,
+        text: &Rendered,
+        reply_to: Option<&MessageId>,
+        keyboard: Option<&InlineKeyboardMarkup>,
+    ) -> Result<MessageId, DeliveryError> {
+        let (chat, thread) = target(to)?;
+        let reply_to = reply_to.map(message_id).transpose()?;
+        let sent = match self
+            .try_send(
+                chat,
+                thread,
+                &text.text,
+                parse_mode(text),
+                reply_to,
+                keyboard,
+            )
+            .await
+        {
+            Ok(id) => Ok(id),
+            Err(error) => match classify(error) {
+                Failed::Markup => {
+                    warn!("Telegram could not parse the HTML; sending the reply as plain text");
+                    self.try_send(
+                        chat,
+                        thread,
+                        &html_to_plain(&text.text),
+                        None,
+                        reply_to,
+                        keyboard,
+                    )
+                    .await
+                    .map_err(|e| match classify(e) {
+                        Failed::Delivery(error) => error,
+                        Failed::Markup | Failed::NotModified => {
+                            DeliveryError::Rejected("plain text refused".into())
+                        }
+                    })
+                }
+                Failed::NotModified => Err(DeliveryError::Rejected(
+                    "Telegram answered `not modified` to a new message".into(),
+                )),
+                Failed::Delivery(error) => Err(error),
+            },
+        }?;
+        Ok(MessageId(sent.0.to_string()))
+    }
+
     async fn try_edit(
         &self,
         chat: ChatId,
@@ -139,10 +198,12 @@ impl TelegramOutbox {
         text: &str,
         mode: Option<ParseMode>,
     ) -> Result<(), RequestError> {
+        // Telegram drops a keyboard the edit does not repeat; say so outright.
         let mut request = self
             .bot
             .edit_message_text(chat, id, text)
-            .link_preview_options(no_preview());
+            .link_preview_options(no_preview())
+            .reply_markup(approval::no_keyboard());
         if let Some(mode) = mode {
             request = request.parse_mode(mode);
         }
@@ -191,32 +252,7 @@ impl Outbox for TelegramOutbox {
         text: &Rendered,
         reply_to: Option<&MessageId>,
     ) -> Result<MessageId, DeliveryError> {
-        let (chat, thread) = target(to)?;
-        let reply_to = reply_to.map(message_id).transpose()?;
-        let sent = match self
-            .try_send(chat, thread, &text.text, parse_mode(text), reply_to)
-            .await
-        {
-            Ok(id) => Ok(id),
-            Err(error) => match classify(error) {
-                Failed::Markup => {
-                    warn!("Telegram could not parse the HTML; sending the reply as plain text");
-                    self.try_send(chat, thread, &html_to_plain(&text.text), None, reply_to)
-                        .await
-                        .map_err(|e| match classify(e) {
-                            Failed::Delivery(error) => error,
-                            Failed::Markup | Failed::NotModified => {
-                                DeliveryError::Rejected("plain text refused".into())
-                            }
-                        })
-                }
-                Failed::NotModified => Err(DeliveryError::Rejected(
-                    "Telegram answered `not modified` to a new message".into(),
-                )),
-                Failed::Delivery(error) => Err(error),
-            },
-        }?;
-        Ok(MessageId(sent.0.to_string()))
+        self.post(to, text, reply_to, None).await
     }
 
     #[instrument(skip_all, fields(chat = %to.channel, id = %id))]
@@ -251,6 +287,19 @@ impl Outbox for TelegramOutbox {
                 Failed::Delivery(error) => Err(error),
             },
         }
+    }
+
+    /// The question with ✅ Allow and ❌ Refuse buttons under it.
+    #[instrument(skip_all, fields(chat = %to.channel, approval = %approval.id))]
+    async fn send_approval(
+        &self,
+        to: &ChannelRef,
+        approval: &ApprovalRequest,
+        reply_to: Option<&MessageId>,
+    ) -> Result<MessageId, DeliveryError> {
+        let text = self.render(&approval::question(approval));
+        let keyboard = approval::keyboard(&approval.id);
+        self.post(to, &text, reply_to, Some(&keyboard)).await
     }
 }
 

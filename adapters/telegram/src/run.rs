@@ -1,7 +1,7 @@
 //! [`run`]: starts the adapter — checks the token with `getMe` (a clear error
 //! instead of teloxide's panic), puts the engine's commands in Telegram's menu,
-//! then feeds updates to the engine from long polling or a webhook until
-//! shutdown is cancelled.
+//! then feeds updates (messages, and presses of confirmation buttons) to the
+//! engine from long polling or a webhook until shutdown is cancelled.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,6 +21,7 @@ use teloxide::{ApiError, Bot, RequestError};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, instrument, warn};
 
+use crate::approval::Presses;
 use crate::error::TelegramError;
 use crate::outbox::TelegramOutbox;
 use crate::settings::{TelegramSettings, parse_url};
@@ -28,6 +29,19 @@ use crate::translate::{BotIdentity, Translator};
 
 /// How long one `getUpdates` long poll waits (below teloxide's 17 s HTTP timeout).
 const POLL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The updates asked for, polling or by webhook: messages, and button presses.
+fn allowed_updates() -> Vec<AllowedUpdate> {
+    vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery]
+}
+
+/// Where updates go: messages through the translator, presses to the
+/// confirmations, both into the engine's inbox.
+struct Feed {
+    translator: Translator,
+    presses: Presses,
+    inbox: Inbox,
+}
 
 /// Runs the Telegram adapter until `shutdown` is cancelled.
 ///
@@ -56,15 +70,19 @@ pub async fn run(
 
     let outbox = Arc::new(TelegramOutbox::new(bot.clone(), settings.limits()));
     let inbox = engine.attach(crate::PLATFORM, outbox);
-    let translator = Translator::new(
-        identity.clone(),
-        &settings,
-        engine.commands().into_iter().map(|c| c.name),
-    );
+    let feed = Feed {
+        translator: Translator::new(
+            identity.clone(),
+            &settings,
+            engine.commands().into_iter().map(|c| c.name),
+        ),
+        presses: Presses::new(bot.clone(), &settings),
+        inbox,
+    };
     info!(bot = %identity.username, "Telegram adapter started");
     match &settings.webhook_url {
-        None => poll(bot, &settings, &translator, &inbox, &shutdown).await,
-        Some(url) => webhook(bot, &settings, url, &translator, &inbox, &shutdown).await,
+        None => poll(bot, &settings, &feed, &shutdown).await,
+        Some(url) => webhook(bot, &settings, url, &feed, &shutdown).await,
     }
 }
 
@@ -114,27 +132,22 @@ async fn register_commands(bot: &Bot, engine: &Engine) {
 
 /// Hands one update to the engine.
 #[instrument(name = "telegram_update", skip_all, fields(update = update.id.0))]
-fn dispatch(update: Update, translator: &Translator, inbox: &Inbox) {
-    let UpdateKind::Message(message) = update.kind else {
-        debug!("ignoring an update that is not a message");
-        return;
-    };
-    match translator.translate(&message) {
-        // The receipt is not needed: the engine orders and answers on its own.
-        Some(incoming) => drop(inbox.submit(incoming)),
-        None => debug!(chat = message.chat.id.0, "nothing to hand over"),
+fn dispatch(update: Update, feed: &Feed) {
+    match update.kind {
+        UpdateKind::Message(message) => match feed.translator.translate(&message) {
+            // The receipt is not needed: the engine orders and answers on its own.
+            Some(incoming) => drop(feed.inbox.submit(incoming)),
+            None => debug!(chat = message.chat.id.0, "nothing to hand over"),
+        },
+        UpdateKind::CallbackQuery(query) => feed.presses.take(query, &feed.inbox),
+        _ => debug!("ignoring an update that is neither a message nor a button press"),
     }
 }
 
 /// Feeds `updates` to the engine; on shutdown, asks the listener to stop and
 /// drains what it still yields.
-async fn consume<S, E>(
-    updates: S,
-    stop: impl FnOnce(),
-    translator: &Translator,
-    inbox: &Inbox,
-    shutdown: &CancellationToken,
-) where
+async fn consume<S, E>(updates: S, stop: impl FnOnce(), feed: &Feed, shutdown: &CancellationToken)
+where
     S: Stream<Item = Result<Update, E>>,
     E: std::fmt::Display,
 {
@@ -150,7 +163,7 @@ async fn consume<S, E>(
             }
             next = updates.next() => match next {
                 None => break,
-                Some(Ok(update)) => dispatch(update, translator, inbox),
+                Some(Ok(update)) => dispatch(update, feed),
                 Some(Err(error)) => warn!(%error, "could not get updates from Telegram; retrying"),
             },
         }
@@ -160,27 +173,19 @@ async fn consume<S, E>(
 async fn poll(
     bot: Bot,
     settings: &TelegramSettings,
-    translator: &Translator,
-    inbox: &Inbox,
+    feed: &Feed,
     shutdown: &CancellationToken,
 ) -> Result<(), TelegramError> {
     let mut builder = Polling::builder(bot)
         .timeout(POLL_TIMEOUT)
-        .allowed_updates(vec![AllowedUpdate::Message]);
+        .allowed_updates(allowed_updates());
     if settings.drop_pending_updates {
         builder = builder.drop_pending_updates();
     }
     let mut listener = builder.delete_webhook().await.build();
     let stop = listener.stop_token();
     info!("long polling for updates");
-    consume(
-        listener.as_stream(),
-        move || stop.stop(),
-        translator,
-        inbox,
-        shutdown,
-    )
-    .await;
+    consume(listener.as_stream(), move || stop.stop(), feed, shutdown).await;
     Ok(())
 }
 
@@ -188,8 +193,7 @@ async fn webhook(
     bot: Bot,
     settings: &TelegramSettings,
     url: &str,
-    translator: &Translator,
-    inbox: &Inbox,
+    feed: &Feed,
     shutdown: &CancellationToken,
 ) -> Result<(), TelegramError> {
     let url = parse_url("webhook_url", url)?;
@@ -216,7 +220,7 @@ async fn webhook(
     let mut request = bot
         .set_webhook(url)
         .secret_token(secret)
-        .allowed_updates(vec![AllowedUpdate::Message]);
+        .allowed_updates(allowed_updates());
     if settings.drop_pending_updates {
         request = request.drop_pending_updates(true);
     }
@@ -233,14 +237,7 @@ async fn webhook(
             .await
     });
     info!(%address, "receiving updates by webhook");
-    consume(
-        listener.as_stream(),
-        move || stop.stop(),
-        translator,
-        inbox,
-        shutdown,
-    )
-    .await;
+    consume(listener.as_stream(), move || stop.stop(), feed, shutdown).await;
     match server.await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(TelegramError::Listen {

@@ -225,6 +225,8 @@ impl<'e, 't> Calls<'e, 't> {
             ),
         };
         debug!(tool = %call.name, allowed = result.is_none(), "confirmation answered");
+        // Withdrawn before the outcome shows: a late press finds nothing waiting.
+        drop(asked);
         exchange
             .courier
             .settle(&message.channel, &shown, &outcome)

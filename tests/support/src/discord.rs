@@ -5,8 +5,16 @@
 //!
 //! REST: `GET gateway`, `GET gateway/bot`, `GET users/@me`, `GET channels/{id}`,
 //! `POST channels/{id}/messages`, `PATCH channels/{id}/messages/{id}`,
-//! `POST channels/{id}/typing`. Every call is recorded with its JSON body and
-//! the time it arrived; every call checks the `Authorization: Bot <token>` header.
+//! `POST channels/{id}/typing`, `POST interactions/{id}/{token}/callback`.
+//! Every call is recorded with its JSON body and the time it arrived; every
+//! call checks the `Authorization: Bot <token>` header.
+//!
+//! Message components: the action rows of a create or edit are checked as
+//! Discord checks them (rows of 1–5 buttons, custom ids of 1–100
+//! characters) and kept on the message ([`Posted::buttons`]); an edit
+//! without `components` leaves them as they were, as Discord does.
+//! [`FakeDiscord::press`] dispatches an INTERACTION_CREATE (message
+//! component) from a given user, and its callback is accepted once.
 //!
 //! Gateway: HELLO → IDENTIFY → READY, heartbeat → ACK, dispatches with
 //! sequence numbers kept in a log; [`FakeDiscord::request_reconnect`] sends
@@ -82,6 +90,45 @@ pub struct Posted {
     pub allowed_mentions: Value,
     /// How many times it was edited.
     pub edits: usize,
+    /// Its action rows now (`[]` for none).
+    pub components: Value,
+}
+
+/// A button on a bot message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Button {
+    /// Its label.
+    pub label: String,
+    /// Its emoji (a Unicode emoji's name), if any.
+    pub emoji: Option<String>,
+    /// Its custom id, handed back when it is pressed.
+    pub custom_id: String,
+    /// Its style: 1 primary, 2 secondary, 3 success, 4 danger, 5 link.
+    pub style: u64,
+}
+
+impl Posted {
+    /// Its buttons now, row after row.
+    pub fn buttons(&self) -> Vec<Button> {
+        let rows = self.components.as_array().into_iter().flatten();
+        rows.flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
+            .filter(|c| c["type"] == 2)
+            .map(|button| Button {
+                label: button["label"].as_str().unwrap_or_default().to_owned(),
+                emoji: button["emoji"]["name"].as_str().map(str::to_owned),
+                custom_id: button["custom_id"].as_str().unwrap_or_default().to_owned(),
+                style: button["style"].as_u64().unwrap_or_default(),
+            })
+            .collect()
+    }
+}
+
+/// A component interaction dispatched by [`FakeDiscord::press`].
+#[derive(Clone, Debug)]
+struct Pressed {
+    token: String,
+    /// The callback's body, once the bot answered.
+    response: Option<Value>,
 }
 
 /// Someone who writes in the fake.
@@ -237,6 +284,8 @@ struct Inner {
     shard: Value,
     /// Close IDENTIFY with 4014 (the app lacks a privileged intent).
     refuse_intents: bool,
+    /// Interactions dispatched, by id.
+    interactions: HashMap<u64, Pressed>,
 }
 
 struct Shared {
@@ -377,6 +426,71 @@ impl FakeDiscord {
         id
     }
 
+    /// `user` presses the button with `custom_id` on the bot's `message`:
+    /// an INTERACTION_CREATE (type 3, message component) on the gateway,
+    /// from a server member when the message's channel is a registered
+    /// server channel or thread, else from a DM. Returns the interaction id.
+    /// Like a client still showing the button, it does not check that the
+    /// message shows it now.
+    pub fn press(&self, user: &User, message: &Posted, custom_id: &str) -> u64 {
+        let mut inner = self.shared.lock();
+        let id = next_snowflake(&mut inner);
+        let token = format!("fake-interaction-token-{id}");
+        let guild = inner
+            .channels
+            .get(&message.channel)
+            .and_then(|c| c["guild_id"].as_str())
+            .map(str::to_owned);
+        let mut d = json!({
+            "id": id.to_string(), "application_id": BOT_ID.to_string(), "type": 3,
+            "data": {"custom_id": custom_id, "component_type": 2},
+            "channel_id": message.channel.to_string(),
+            "token": token, "version": 1, "message": message_json(message),
+            "locale": "en-US", "entitlements": [], "attachment_size_limit": 10_485_760,
+        });
+        match guild {
+            Some(guild) => {
+                d["guild_id"] = json!(guild);
+                d["guild_locale"] = json!("en-US");
+                d["context"] = json!(0);
+                d["member"] = json!({
+                    "user": user.json(), "roles": [], "joined_at": timestamp(),
+                    "deaf": false, "mute": false, "flags": 0, "nick": null,
+                    "permissions": "0",
+                });
+            }
+            None => {
+                d["context"] = json!(1);
+                d["user"] = user.json();
+            }
+        }
+        inner.interactions.insert(
+            id,
+            Pressed {
+                token,
+                response: None,
+            },
+        );
+        dispatch(&mut inner, "INTERACTION_CREATE", d);
+        drop(inner);
+        self.shared.changed();
+        id
+    }
+
+    /// Waits for the bot's callback to interaction `id` and returns its body.
+    pub async fn wait_interaction_response(&self, id: u64) -> Value {
+        self.wait_until(&format!("the response to interaction {id}"), |v| {
+            v.interaction_response(id).is_some()
+        })
+        .await;
+        self.shared
+            .lock()
+            .interactions
+            .get(&id)
+            .and_then(|p| p.response.clone())
+            .unwrap_or_default()
+    }
+
     /// Sends RECONNECT (op 7) on the live connection: the client must resume.
     pub fn request_reconnect(&self) {
         let mut inner = self.shared.lock();
@@ -476,6 +590,11 @@ impl FakeView<'_> {
             .filter(|p| p.channel == channel)
             .cloned()
             .collect()
+    }
+
+    /// The bot's callback to interaction `id`, once it answered.
+    pub fn interaction_response(&self, id: u64) -> Option<&Value> {
+        self.inner.interactions.get(&id)?.response.as_ref()
     }
 
     /// Completed resumes.
@@ -706,6 +825,10 @@ fn answer(
             if content.chars().count() > 2000 {
                 return error(StatusCode::BAD_REQUEST, "Invalid Form Body", 50_035);
             }
+            let components = body.get("components").cloned().unwrap_or(json!([]));
+            if !components_ok(&components) {
+                return error(StatusCode::BAD_REQUEST, "Invalid Form Body", 50_035);
+            }
             let id = next_snowflake(inner);
             let posted = Posted {
                 id,
@@ -717,6 +840,7 @@ fn answer(
                     .or_else(|| body["message_reference"]["message_id"].as_u64()),
                 allowed_mentions: body["allowed_mentions"].clone(),
                 edits: 0,
+                components,
             };
             let json = message_json(&posted);
             inner.posted.insert(id, posted);
@@ -732,11 +856,84 @@ fn answer(
                 }
                 posted.content = content.to_owned();
             }
+            // Left out, components stay as they were.
+            if let Some(components) = body.get("components") {
+                if !components_ok(components) {
+                    return error(StatusCode::BAD_REQUEST, "Invalid Form Body", 50_035);
+                }
+                posted.components = components.clone();
+            }
             posted.edits += 1;
             axum::Json(message_json(posted)).into_response()
         }
+        ("POST", ["interactions", id, token, "callback"]) => {
+            interaction_callback(inner, id, token, body)
+        }
         _ => error(StatusCode::NOT_FOUND, "404: Not Found", 0),
     }
+}
+
+/// The answer to an interaction: once, with its token, of a type a button
+/// press may get (4 message, 5 deferred message, 6 deferred update, 7
+/// update, 9 modal); 204 No Content.
+fn interaction_callback(inner: &mut Inner, id: &str, token: &str, body: Value) -> Response {
+    let Some(pressed) = id
+        .parse::<u64>()
+        .ok()
+        .and_then(|id| inner.interactions.get_mut(&id))
+    else {
+        return error(StatusCode::NOT_FOUND, "Unknown interaction", 10_062);
+    };
+    if pressed.token != token {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "Invalid interaction token",
+            50_027,
+        );
+    }
+    if pressed.response.is_some() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Interaction has already been acknowledged.",
+            40_060,
+        );
+    }
+    let kind_ok = matches!(body["type"].as_u64(), Some(4 | 5 | 6 | 7 | 9));
+    let content = body["data"]["content"].as_str().unwrap_or_default();
+    if !kind_ok || content.chars().count() > 2000 {
+        return error(StatusCode::BAD_REQUEST, "Invalid Form Body", 50_035);
+    }
+    pressed.response = Some(body);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// True for action rows Discord accepts: at most 5 rows of 1–5 buttons,
+/// each with a label of at most 80 characters or an emoji, and a custom id
+/// of 1–100 characters (a URL instead for link buttons).
+fn components_ok(components: &Value) -> bool {
+    let Some(rows) = components.as_array() else {
+        return false;
+    };
+    rows.len() <= 5
+        && rows.iter().all(|row| {
+            let buttons = row["components"].as_array();
+            row["type"] == 1
+                && buttons.is_some_and(|b| (1..=5).contains(&b.len()))
+                && buttons.into_iter().flatten().all(button_ok)
+        })
+}
+
+fn button_ok(button: &Value) -> bool {
+    let label = button["label"].as_str().unwrap_or_default();
+    let shows_something = !label.is_empty() || button["emoji"].is_object();
+    let target_ok = match button["style"].as_u64() {
+        Some(1..=4) => button["custom_id"]
+            .as_str()
+            .is_some_and(|id| (1..=100).contains(&id.chars().count())),
+        Some(5) => button["url"].is_string(),
+        _ => false,
+    };
+    button["type"] == 2 && label.chars().count() <= 80 && shows_something && target_ok
 }
 
 fn message_json(posted: &Posted) -> Value {
@@ -747,5 +944,6 @@ fn message_json(posted: &Posted) -> Value {
         "mention_everyone": false, "mentions": [], "mention_roles": [],
         "attachments": [], "embeds": [], "pinned": false,
         "type": if posted.reply_to.is_some() { 19 } else { 0 },
+        "components": posted.components,
     })
 }

@@ -14,6 +14,13 @@
 //!   rate limits enforced with 429 `retry_after` ([`FakeTelegram::enforce`]).
 //! - Webhook mode: `setWebhook` is recorded and [`FakeTelegram::deliver_webhook`]
 //!   posts an update to the registered URL with the secret header.
+//! - `allowed_updates` (of `getUpdates` and `setWebhook`) is honoured: an
+//!   update of a kind the bot did not ask for is never delivered.
+//! - Inline keyboards: `reply_markup` of `sendMessage` / `editMessageText` is
+//!   checked (callback data of 1–64 bytes) and kept on the message
+//!   ([`BotMessage::buttons`]); an edit without one removes the keyboard, as
+//!   Telegram does. [`FakeTelegram::press`] injects a `callback_query` update,
+//!   and `answerCallbackQuery` is accepted once per query.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -93,6 +100,12 @@ impl Call {
     pub fn ok(&self) -> bool {
         self.status == 200
     }
+
+    /// True for an `answerCallbackQuery` of query `id`.
+    pub fn answers(&self, id: &str) -> bool {
+        self.method == "answercallbackquery"
+            && self.params.get("callback_query_id").and_then(Value::as_str) == Some(id)
+    }
 }
 
 /// A failure to answer the next call of a method with.
@@ -134,6 +147,28 @@ pub struct BotMessage {
     pub thread: Option<i64>,
     /// The message it replies to.
     pub reply_to: Option<i64>,
+    /// The inline keyboard under it now, if any (`{"inline_keyboard": […]}`).
+    pub reply_markup: Option<Value>,
+}
+
+impl BotMessage {
+    /// Its buttons now, row by row flattened: (text, callback data).
+    pub fn buttons(&self) -> Vec<(String, String)> {
+        let rows = self
+            .reply_markup
+            .as_ref()
+            .and_then(|m| m.get("inline_keyboard"))
+            .and_then(Value::as_array);
+        rows.into_iter()
+            .flatten()
+            .filter_map(Value::as_array)
+            .flatten()
+            .map(|button| {
+                let field = |name: &str| button[name].as_str().unwrap_or_default().to_owned();
+                (field("text"), field("callback_data"))
+            })
+            .collect()
+    }
 }
 
 #[derive(Default)]
@@ -148,6 +183,10 @@ struct Inner {
     messages: BTreeMap<(i64, i64), BotMessage>,
     chats: HashMap<i64, Value>,
     webhook: Option<(String, Option<String>)>,
+    /// The update kinds the bot last asked for; `None`: Telegram's default.
+    allowed_updates: Option<Vec<String>>,
+    /// Callback queries sent, and whether each was answered.
+    queries: HashMap<String, bool>,
     poll_delay: Duration,
     forget_calls: bool,
     watchers: Vec<tokio::sync::mpsc::UnboundedSender<Call>>,
@@ -253,6 +292,7 @@ impl FakeTelegram {
             let id = inner.next_update;
             inner.next_update += 1;
             update["update_id"] = json!(id);
+            remember_query(&mut inner, &update);
             if let Some(chat) = update.pointer("/message/chat")
                 && let Some(chat_id) = chat.get("id").and_then(Value::as_i64)
             {
@@ -332,6 +372,60 @@ impl FakeTelegram {
         }
     }
 
+    /// A press of the button carrying `data` under bot message `message_id`
+    /// in `chat`, by user `from` (see [`updates::user`]): the
+    /// `callback_query` update, queued like any other; returns the query's
+    /// id. Like a client still showing the button, it does not check that
+    /// the message shows it now.
+    pub fn press(&self, from: Value, chat: i64, message_id: i64, data: &str) -> String {
+        let (id, update) = self.callback_query(from, chat, message_id, data);
+        self.inject(update);
+        id
+    }
+
+    /// The `callback_query` update [`FakeTelegram::press`] injects, and its
+    /// id, to deliver some other way (by webhook).
+    pub fn callback_query(
+        &self,
+        from: Value,
+        chat: i64,
+        message_id: i64,
+        data: &str,
+    ) -> (String, Value) {
+        let mut inner = self.shared.lock();
+        let message = inner
+            .messages
+            .get(&(chat, message_id))
+            .cloned()
+            .expect("press a button of a message the bot sent");
+        let id = format!(
+            "{}",
+            4_000_000_000_000_000_000_u64 + inner.queries.len() as u64
+        );
+        inner.queries.insert(id.clone(), false);
+        let update = json!({
+            "callback_query": {
+                "id": id,
+                "from": from,
+                "message": message_json(&inner, &message),
+                "chat_instance": format!("instance{chat}"),
+                "data": data,
+            }
+        });
+        (id, update)
+    }
+
+    /// Waits for the `answerCallbackQuery` of query `id` and returns it.
+    pub async fn wait_for_answer(&self, id: &str, within: Duration) -> Call {
+        let calls = self
+            .wait_for(within, |calls| calls.iter().any(|c| c.answers(id)))
+            .await;
+        calls
+            .into_iter()
+            .find(|c| c.answers(id))
+            .expect("the answer waited for")
+    }
+
     /// The webhook URL and secret the bot registered, if any.
     pub fn webhook(&self) -> Option<(String, Option<String>)> {
         self.shared.lock().webhook.clone()
@@ -349,6 +443,12 @@ impl FakeTelegram {
         let (url, _) = self.webhook().expect("no webhook registered");
         {
             let mut inner = self.shared.lock();
+            let kind = update_kind(&update).unwrap_or_default().to_owned();
+            assert!(
+                wanted(inner.allowed_updates.as_deref(), &kind),
+                "Telegram would not post a {kind} update: the webhook's allowed_updates are {:?}",
+                inner.allowed_updates
+            );
             update["update_id"] = json!(inner.next_update);
             inner.next_update += 1;
         }
@@ -563,12 +663,27 @@ async fn get_updates(shared: &Shared, params: &Value) -> (u16, Value) {
     let timeout = params.get("timeout").and_then(Value::as_u64).unwrap_or(0);
     let wait = Duration::from_secs(timeout).min(MAX_POLL);
     let deadline = tokio::time::Instant::now() + wait;
+    if let Some(kinds) = params.get("allowed_updates").and_then(Value::as_array) {
+        // Telegram keeps the last list given, for later calls without one.
+        shared.lock().allowed_updates = Some(
+            kinds
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+        );
+    }
     loop {
         let ready = shared.updates_ready.notified();
         tokio::pin!(ready);
         ready.as_mut().enable();
         let (batch, delay) = {
             let mut inner = shared.lock();
+            // Kinds the bot did not ask for are never delivered.
+            let allowed = inner.allowed_updates.clone();
+            inner
+                .updates
+                .retain(|u| wanted(allowed.as_deref(), update_kind(u).unwrap_or_default()));
             // Updates below the offset are confirmed: forget them.
             while inner
                 .updates
@@ -634,11 +749,21 @@ fn answer(inner: &mut Inner, method: &str, params: &Value, now: Instant) -> (u16
                 .and_then(Value::as_str)
                 .map(str::to_owned);
             inner.webhook = Some((url.to_owned(), secret));
+            if let Some(kinds) = params.get("allowed_updates").and_then(Value::as_array) {
+                inner.allowed_updates = Some(
+                    kinds
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect(),
+                );
+            }
             ok(json!(true))
         }
         "setmycommands" | "deletemycommands" | "sendchataction" => ok(json!(true)),
         "sendmessage" => send_message(inner, params, now),
         "editmessagetext" => edit_message(inner, params, now),
+        "answercallbackquery" => answer_callback_query(inner, params),
         _ => err(404, "Not Found: method not found"),
     }
 }
@@ -793,7 +918,99 @@ fn message_json(inner: &Inner, m: &BotMessage) -> Value {
         message["message_thread_id"] = json!(thread);
         message["is_topic_message"] = json!(true);
     }
+    if let Some(markup) = &m.reply_markup {
+        message["reply_markup"] = markup.clone();
+    }
     message
+}
+
+/// The kind of an update: its one field besides `update_id`.
+fn update_kind(update: &Value) -> Option<&str> {
+    update
+        .as_object()?
+        .keys()
+        .map(String::as_str)
+        .find(|key| *key != "update_id")
+}
+
+/// True when an update of `kind` reaches a bot that asked for `allowed`
+/// (`None` or empty: every kind but the three Telegram sends only on request).
+fn wanted(allowed: Option<&[String]>, kind: &str) -> bool {
+    match allowed {
+        Some(kinds) if !kinds.is_empty() => kinds.iter().any(|k| k == kind),
+        _ => !matches!(
+            kind,
+            "chat_member" | "message_reaction" | "message_reaction_count"
+        ),
+    }
+}
+
+/// Registers the id of an injected `callback_query`, so it can be answered.
+fn remember_query(inner: &mut Inner, update: &Value) {
+    if let Some(id) = update.pointer("/callback_query/id").and_then(Value::as_str) {
+        inner.queries.entry(id.to_owned()).or_insert(false);
+    }
+}
+
+/// The inline keyboard `params` set, checked as Telegram checks it; `None`
+/// for none (no `reply_markup`, or an empty keyboard).
+fn check_keyboard(params: &Value) -> Result<Option<Value>, (u16, Value)> {
+    let Some(markup) = params.get("reply_markup") else {
+        return Ok(None);
+    };
+    let Some(rows) = markup.get("inline_keyboard").and_then(Value::as_array) else {
+        return Err(err(
+            400,
+            "Bad Request: can't parse reply keyboard markup JSON object",
+        ));
+    };
+    for button in rows
+        .iter()
+        .flat_map(|row| row.as_array().into_iter().flatten())
+    {
+        let text = button
+            .get("text")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if text.is_empty() {
+            return Err(err(
+                400,
+                "Bad Request: text buttons are unallowed in the inline keyboard",
+            ));
+        }
+        if let Some(data) = button.get("callback_data") {
+            let size = data.as_str().map_or(0, str::len);
+            if !(1..=64).contains(&size) {
+                return Err(err(400, "Bad Request: BUTTON_DATA_INVALID"));
+            }
+        }
+    }
+    let buttons = rows.iter().filter_map(Value::as_array).flatten().count();
+    Ok((buttons > 0).then(|| markup.clone()))
+}
+
+fn answer_callback_query(inner: &mut Inner, params: &Value) -> (u16, Value) {
+    let id = params
+        .get("callback_query_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let text = params
+        .get("text")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if text.chars().count() > 200 {
+        return err(400, "Bad Request: MESSAGE_TOO_LONG");
+    }
+    match inner.queries.get_mut(id) {
+        Some(answered @ false) => {
+            *answered = true;
+            ok(json!(true))
+        }
+        _ => err(
+            400,
+            "Bad Request: query is too old and response timeout expired or query ID is invalid",
+        ),
+    }
 }
 
 fn parse_html_or_plain(text: &str, mode: Option<&str>) -> String {
@@ -810,6 +1027,10 @@ fn send_message(inner: &mut Inner, params: &Value, now: Instant) -> (u16, Value)
     if let Err(e) = check_text(params) {
         return e;
     }
+    let reply_markup = match check_keyboard(params) {
+        Ok(markup) => markup,
+        Err(e) => return e,
+    };
     if let Some(wait) = rate_check(inner, chat, now) {
         return too_many(wait);
     }
@@ -826,6 +1047,7 @@ fn send_message(inner: &mut Inner, params: &Value, now: Instant) -> (u16, Value)
         reply_to: params
             .pointer("/reply_parameters/message_id")
             .and_then(Value::as_i64),
+        reply_markup,
     };
     let json = message_json(inner, &message);
     inner.messages.insert((chat, message.id), message);
@@ -845,12 +1067,20 @@ fn edit_message(inner: &mut Inner, params: &Value, now: Instant) -> (u16, Value)
     if let Err(e) = check_text(params) {
         return e;
     }
+    // No keyboard in the edit: the message loses the one it had.
+    let reply_markup = match check_keyboard(params) {
+        Ok(markup) => markup,
+        Err(e) => return e,
+    };
     let text = params["text"].as_str().unwrap_or_default().to_owned();
     let parse_mode = params
         .get("parse_mode")
         .and_then(Value::as_str)
         .map(str::to_owned);
-    if existing.text == text && existing.parse_mode == parse_mode {
+    if existing.text == text
+        && existing.parse_mode == parse_mode
+        && existing.reply_markup == reply_markup
+    {
         return err(
             400,
             "Bad Request: message is not modified: specified new message content and reply \
@@ -863,6 +1093,7 @@ fn edit_message(inner: &mut Inner, params: &Value, now: Instant) -> (u16, Value)
     let updated = BotMessage {
         text,
         parse_mode,
+        reply_markup,
         ..existing
     };
     let json = message_json(inner, &updated);

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use natter_core::Engine;
 use natter_core::test_utils::ScriptedBackend;
+use natter_core::{Engine, EngineBuilder};
 use natter_telegram::{TelegramError, TelegramSettings};
 use natter_test_support::telegram::{self, Call, FakeTelegram};
 use secrecy::SecretString;
@@ -40,12 +40,20 @@ impl Harness {
     }
 
     pub async fn with(configure: impl FnOnce(&mut TelegramSettings)) -> Self {
+        Self::with_engine(configure, |builder| builder).await
+    }
+
+    /// Settings as `configure` makes them, the engine as `build` makes it.
+    pub async fn with_engine(
+        configure: impl FnOnce(&mut TelegramSettings),
+        build: impl FnOnce(EngineBuilder) -> EngineBuilder,
+    ) -> Self {
         let fake = FakeTelegram::start().await;
         let mut settings = settings_for(&fake);
         configure(&mut settings);
         let webhook = settings.webhook_url.is_some();
         let backend = Arc::new(ScriptedBackend::new());
-        let engine = Engine::builder(backend.clone()).build().unwrap();
+        let engine = build(Engine::builder(backend.clone())).build().unwrap();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(natter_telegram::run(
             settings,
