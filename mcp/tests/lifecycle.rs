@@ -33,9 +33,15 @@ async fn a_server_killed_mid_call_comes_back_after_the_back_off() {
     let started_at = Instant::now();
     let call = plugin.call("s_slow", json!({"ms": 60_000}));
     let kill = async {
-        // The call is in flight once the server has it; a kill before that
-        // would still end the call the same way.
-        tokio::task::yield_now().await;
+        // Requests reach the server in the order they were made, so once
+        // this later call is answered the server is at work on the slow one.
+        let pid: u32 = plugin
+            .call("s_pid", json!({}))
+            .await
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(pid, first);
         let killed = std::process::Command::new("kill")
             .args(["-KILL", &first.to_string()])
             .status()
