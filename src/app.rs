@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use natter_core::{Engine, Plugin};
+use natter_mcp::McpPlugin;
 
 use crate::settings::{self, Settings, SettingsError};
 use crate::{logging, models, plugins};
@@ -21,16 +22,21 @@ pub struct App {
     console_only: bool,
     /// The settings file read; `None` for built-in defaults.
     source: Option<std::path::PathBuf>,
+    /// The MCP servers' plugin, when servers are configured and tools on.
+    mcp: Option<Arc<McpPlugin>>,
 }
 
 impl App {
     /// An app for `settings`.
     pub fn new(settings: Settings) -> Self {
+        let mcp = (settings.tools.enabled && !settings.mcp.is_empty())
+            .then(|| Arc::new(McpPlugin::new(settings.mcp.clone())));
         Self {
             settings,
             plugins: Vec::new(),
             console_only: false,
             source: None,
+            mcp,
         }
     }
 
@@ -109,6 +115,9 @@ impl App {
             let section = settings.plugin_section(plugin.name());
             builder = builder.plugin(Arc::clone(plugin), section);
         }
+        if let Some(mcp) = &self.mcp {
+            builder = builder.plugin(mcp.clone(), serde_json::Value::Null);
+        }
         Ok(builder.build()?)
     }
 
@@ -129,9 +138,13 @@ impl App {
     }
 
     /// Runs until the input ends or `shutdown` is cancelled, then lets replies
-    /// in flight finish (up to `engine.shutdown_grace_secs`).
+    /// in flight finish (up to `engine.shutdown_grace_secs`). MCP servers
+    /// start before the first message and stop last.
     pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let engine = self.engine().await?;
+        if let Some(mcp) = &self.mcp {
+            mcp.start().await;
+        }
         let capabilities = engine.backend().capabilities();
         info!(
             backend = capabilities.backend,
@@ -153,6 +166,9 @@ impl App {
         };
         let grace = Duration::from_secs(self.settings.engine.shutdown_grace_secs);
         engine.shutdown(grace).await;
+        if let Some(mcp) = &self.mcp {
+            mcp.shutdown().await;
+        }
         info!("natter stopped");
         result
     }

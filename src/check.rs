@@ -1,14 +1,17 @@
 //! `natter check`: loads and validates the settings, checks that the store
 //! opens, builds (without contacting any platform or model) what they describe, and prints a summary and the effective
-//! settings with every secret redacted.
+//! settings with every secret redacted. MCP servers are started briefly,
+//! their tools listed (or why they could not start), and stopped.
 
 use std::fmt::Write;
 use std::path::Path;
 
 use anyhow::Context;
+use natter_core::Effect;
+use natter_mcp::{McpPlugin, ServerStatus};
 
 use crate::app::App;
-use crate::settings;
+use crate::settings::{self, Settings};
 
 /// The report `natter check` prints, or the first problem found.
 pub async fn report(config: Option<&Path>) -> anyhow::Result<String> {
@@ -38,7 +41,48 @@ pub async fn report(config: Option<&Path>) -> anyhow::Result<String> {
         .map(|c| format!("/{}", c.name))
         .collect();
     writeln!(out, "commands:  {}", commands.join(" "))?;
+    if !loaded.settings.mcp.is_empty() {
+        out.push_str(&mcp_servers(&loaded.settings).await);
+    }
     writeln!(out, "\n# effective settings (secrets redacted)")?;
     out.push_str(&toml::to_string_pretty(&loaded.settings)?);
     Ok(out)
+}
+
+/// One `mcp:` line per server: its tools as offered, or why it could not
+/// start. Each server is started, listed and stopped.
+async fn mcp_servers(settings: &Settings) -> String {
+    if !settings.tools.enabled {
+        return "mcp:       not started, as [tools] enabled = false\n".to_owned();
+    }
+    let plugin = McpPlugin::new(settings.mcp.clone());
+    plugin.start().await;
+    let offered = plugin.offered();
+    let status = plugin.status();
+    plugin.shutdown().await;
+    let mut out = String::new();
+    for (n, (server, status)) in status.iter().enumerate() {
+        let what = match status {
+            ServerStatus::Up { .. } => {
+                let tools: Vec<String> = offered
+                    .iter()
+                    .filter(|tool| &tool.server == server)
+                    .map(|tool| match tool.spec.effect {
+                        Effect::ReadOnly => format!("{} (read-only)", tool.spec.name()),
+                        Effect::SideEffect => tool.spec.name().to_owned(),
+                    })
+                    .collect();
+                if tools.is_empty() {
+                    "up, no tools".to_owned()
+                } else {
+                    tools.join(", ")
+                }
+            }
+            ServerStatus::Down { reason } => reason.clone(),
+            other => format!("{other:?}"),
+        };
+        let label = if n == 0 { "mcp:" } else { "" };
+        let _ = writeln!(out, "{label:<11}{server}: {what}");
+    }
+    out
 }

@@ -22,6 +22,7 @@ use natter_core::{
 };
 use natter_discord::DiscordSettings;
 use natter_llama::LlamaSettings;
+use natter_mcp::McpSettings;
 use natter_openai::OpenAiSettings;
 use natter_store::StoreSettings;
 use natter_telegram::TelegramSettings;
@@ -70,6 +71,8 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// `[budget]`: how many tokens (or dollars) a user or chat may spend.
     pub budget: BudgetSettings,
+    /// `[mcp.servers.NAME]`: MCP servers whose tools the model may call.
+    pub mcp: McpSettings,
     /// `[plugins.NAME]`: natter's `enabled` switch and each plugin's own settings.
     #[serde(deserialize_with = "crate::plugin_section::deserialize_sections")]
     pub plugins: BTreeMap<String, PluginSection>,
@@ -427,6 +430,10 @@ impl Settings {
             key: format!("tools.{}", e.key),
             reason: e.reason,
         })?;
+        self.mcp.validate().map_err(|e| SettingsError::Value {
+            key: e.key,
+            reason: e.reason,
+        })?;
         if let Some(level) = &self.log.level {
             check_log_level(level).map_err(|reason| value("log.level", &reason))?;
         }
@@ -737,6 +744,30 @@ mod tests {
             .to_string();
         assert!(err.contains("is a directory"), "{err}");
         assert!(err.contains("natter.toml"), "{err}");
+    }
+
+    #[test]
+    fn mcp_servers_load_with_their_env_and_bad_ones_are_named() {
+        let f = file(
+            "[mcp.servers.files]\ncommand = [\"python3\", \"fs.py\"]\nenv = { API_KEY = \"k-1\" }\n\
+             permission = \"confirm\"\n",
+        );
+        let s = load_with_env(Some(f.path()), &env(&[])).unwrap().settings;
+        let files = &s.mcp.servers["files"];
+        assert_eq!(files.permission, natter_core::Permission::Confirm);
+        assert_eq!(
+            files.env["API_KEY"].expose_secret(),
+            "k-1",
+            "names keep their case"
+        );
+        let shown = toml::to_string(&s).unwrap();
+        assert!(shown.contains("API_KEY = \"[redacted]\""), "{shown}");
+        assert!(!shown.contains("k-1"), "{shown}");
+        let f = file("[mcp.servers.files]\ncommand = []\n");
+        let err = load_with_env(Some(f.path()), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("mcp.servers.files.command"), "{err}");
     }
 
     #[test]

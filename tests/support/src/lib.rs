@@ -1,4 +1,5 @@
-//! Loopback fakes of the services natter talks to, for tests. Each binds
+//! Loopback fakes of the services natter talks to, for tests (an MCP server
+//! among them, also as the `natter-fake-mcp` binary: see [`mcp`]). Each binds
 //! `127.0.0.1:0`, speaks the real wire protocol, records what it receives, and
 //! can be told to misbehave the ways real services do. The code under test
 //! reaches them through settings real users have (`base_url`, `api_url`, proxy URLs).
@@ -7,6 +8,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, missing_docs)]
 
 pub mod discord;
+pub mod mcp;
 pub mod openai;
 pub mod optional;
 pub mod telegram;
