@@ -18,6 +18,9 @@
 //! that get the tool parts of the protocol wrong are refused as OpenAI
 //! refuses them (`validate`). Every request is recorded whole
 //! ([`Recorded::body`], [`Recorded::tool_names`], [`Recorded::tool_choice`]).
+//!
+//! Below HTTP: [`FakeOpenAi::hang_up`] makes it accept a connection, read the
+//! request and hang up without answering (`hang_up`).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -34,10 +37,13 @@ use axum::routing::post;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
+mod hang_up;
 mod schema;
 mod tools;
 mod validate;
 
+pub use hang_up::HangUp;
+use hang_up::HangUps;
 use tools::FakeCall;
 pub use tools::ToolCallStyle;
 
@@ -108,6 +114,7 @@ struct Inner {
 pub struct FakeOpenAi {
     addr: SocketAddr,
     inner: Arc<Mutex<Inner>>,
+    hang_ups: Arc<Mutex<HangUps>>,
 }
 
 impl FakeOpenAi {
@@ -128,14 +135,34 @@ impl FakeOpenAi {
             .route("/v1/chat/completions", post(completions))
             .route("/v1/moderations", post(moderations))
             .with_state(Arc::clone(&inner));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
-        let addr = listener.local_addr().expect("local addr");
+        let addr = tcp.local_addr().expect("local addr");
+        let hang_ups = Arc::new(Mutex::new(HangUps::default()));
+        let listener = hang_up::Listener {
+            tcp,
+            hang_ups: Arc::clone(&hang_ups),
+        };
         tokio::spawn(async move {
             axum::serve(listener, app).await.expect("fake server runs");
         });
-        Self { addr, inner }
+        Self {
+            addr,
+            inner,
+            hang_ups,
+        }
+    }
+
+    /// The next new connection is hung up on: its request read, then closed
+    /// or reset without an answer ([`HangUp`]). Queue several for several.
+    pub fn hang_up(&self, how: HangUp) {
+        self.hang_ups.lock().unwrap().queued.push_back(how);
+    }
+
+    /// How many connections the fake has hung up on.
+    pub fn hung_up(&self) -> usize {
+        self.hang_ups.lock().unwrap().done
     }
 
     /// The base URL a client is configured with: `http://127.0.0.1:PORT/v1`.
