@@ -89,6 +89,7 @@ impl OpenAiBackend {
                 max_retries: settings.max_retries as usize,
                 max_retry_wait: Duration::from_secs(settings.max_retry_wait_secs),
                 timeout,
+                deadline: Duration::from_secs(settings.deadline_secs.max(1)),
             },
             tokens: TokenCounter::new(&settings.model),
             moderations: format!("{base}/moderations"),
@@ -146,24 +147,29 @@ impl ModelBackend for OpenAiBackend {
 
     #[instrument(skip_all, fields(model = %self.model, messages = request.messages.len()))]
     async fn stream(&self, request: ChatRequest) -> Result<ChatStream, ModelError> {
-        let response = self.send(&request, true).await?;
+        let response = self.http.within_deadline(self.send(&request, true)).await?;
         debug!(status = %response.status(), "stream started");
         Ok(sse::reply_stream(response, self.http.timeout))
     }
 
     #[instrument(skip_all, fields(model = %self.model, messages = request.messages.len()))]
     async fn complete(&self, request: ChatRequest) -> Result<ChatResponse, ModelError> {
-        let response = self.send(&request, false).await?;
-        let completion: wire::Completion = response.json().await.map_err(|e| {
-            if e.is_timeout() {
-                ModelError::Timeout(self.http.timeout)
-            } else {
-                ModelError::Protocol(format!(
-                    "the server sent an invalid reply: {}",
-                    e.without_url()
-                ))
-            }
-        })?;
+        let completion = self
+            .http
+            .within_deadline(async {
+                let response = self.send(&request, false).await?;
+                response.json::<wire::Completion>().await.map_err(|e| {
+                    if e.is_timeout() {
+                        ModelError::Timeout(self.http.timeout)
+                    } else {
+                        ModelError::Protocol(format!(
+                            "the server sent an invalid reply: {}",
+                            e.without_url()
+                        ))
+                    }
+                })
+            })
+            .await?;
         let choice = completion
             .choices
             .into_iter()
@@ -195,16 +201,24 @@ impl Moderator for OpenAiBackend {
             model: &self.moderation_model,
             input: text,
         };
-        let response = self
+        let verdict = self
             .http
-            .post_to(&self.moderations, &body, Some(self.http.timeout))
+            .within_deadline(async {
+                let response = self
+                    .http
+                    .post_to(&self.moderations, &body, Some(self.http.timeout))
+                    .await?;
+                response
+                    .json::<wire::ModerationResponse>()
+                    .await
+                    .map_err(|e| {
+                        ModelError::Protocol(format!(
+                            "the moderation endpoint sent an invalid reply: {}",
+                            e.without_url()
+                        ))
+                    })
+            })
             .await?;
-        let verdict: wire::ModerationResponse = response.json().await.map_err(|e| {
-            ModelError::Protocol(format!(
-                "the moderation endpoint sent an invalid reply: {}",
-                e.without_url()
-            ))
-        })?;
         Ok(verdict.into_moderation())
     }
 }

@@ -1,7 +1,8 @@
 //! Sending one request, with retries: 429 (honouring `Retry-After` up to a
 //! bound), 5xx and connection failures — refused, or closed or reset by the
 //! server before it answered — are retried with exponential back-off;
-//! everything else fails at once with an error callers can act on.
+//! everything else fails at once with an error callers can act on. One
+//! deadline bounds a reply's attempts and waits together.
 
 use std::fmt;
 use std::io::ErrorKind;
@@ -25,6 +26,7 @@ pub(crate) struct Http {
     pub(crate) max_retries: usize,
     pub(crate) max_retry_wait: Duration,
     pub(crate) timeout: Duration,
+    pub(crate) deadline: Duration,
 }
 
 /// One failed attempt, before deciding whether to try again.
@@ -142,6 +144,17 @@ fn hung_up(error: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 impl Http {
+    /// Runs `work` — one reply's requests, retries and waits — until the
+    /// deadline; past it, [`ModelError::Timeout`] with the deadline.
+    pub(crate) async fn within_deadline<T>(
+        &self,
+        work: impl Future<Output = Result<T, ModelError>>,
+    ) -> Result<T, ModelError> {
+        tokio::time::timeout(self.deadline, work)
+            .await
+            .unwrap_or(Err(ModelError::Timeout(self.deadline)))
+    }
+
     /// Posts `body`, retrying what is worth retrying. `whole_timeout` bounds the
     /// entire request (non-streaming calls); streams rely on the read timeout.
     pub(crate) async fn post(

@@ -4,7 +4,8 @@
 //! llama.cpp's server, OpenRouter and anything else that speaks
 //! `POST {base_url}/chat/completions`: streaming over server-sent events or not,
 //! retries with back-off on 429/5xx/connection errors (honouring `Retry-After`,
-//! bounded), connect and read timeouts, and the API key held as a secret.
+//! bounded), connect and read timeouts, one deadline per reply across its
+//! retries, and the API key held as a secret.
 //!
 //! Tools: a request's tools go out as `tools` (`{"type": "function", …}`) with
 //! its `tool_choice` (`auto`, the default, is left out; neither key is sent

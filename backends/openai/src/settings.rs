@@ -28,6 +28,11 @@ pub struct OpenAiSettings {
     pub max_retries: u32,
     /// Longest `Retry-After` to honour, in seconds; a longer one gives up at once.
     pub max_retry_wait_secs: u64,
+    /// Longest wait for a reply to start, in seconds, across every attempt
+    /// and the waits between them; then the request fails as timed out. A
+    /// reply asked for whole must have arrived by then; a streamed one that
+    /// has started is bounded by `timeout_secs` between chunks instead.
+    pub deadline_secs: u64,
     /// The model's context window in tokens; by default known for OpenAI
     /// models, else 8192.
     pub context_window: Option<usize>,
@@ -49,6 +54,7 @@ impl Default for OpenAiSettings {
             connect_timeout_secs: 10,
             max_retries: 3,
             max_retry_wait_secs: 30,
+            deadline_secs: 90,
             context_window: None,
             stream_usage: true,
             moderation_model: "omni-moderation-latest".into(),

@@ -391,3 +391,46 @@ async fn a_server_that_keeps_hanging_up_is_unavailable() {
         "{error:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_hung_server_fails_at_the_deadline_not_after_every_retry() {
+    let fake = FakeOpenAi::start().await;
+    let backend = backend(OpenAiSettings {
+        timeout_secs: 60,
+        max_retries: 3,
+        deadline_secs: 90,
+        ..settings(&fake)
+    });
+    let hour = Duration::from_secs(3600);
+    for _ in 0..4 {
+        fake.push(Behaviour::Stall(hour));
+    }
+    let started = tokio::time::Instant::now();
+    let error = backend
+        .stream(conformance::request("hi", 8))
+        .await
+        .err()
+        .expect("times out");
+    assert_eq!(error, ModelError::Timeout(Duration::from_secs(90)));
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(90) && waited < Duration::from_secs(91),
+        "{waited:?}"
+    );
+    assert_eq!(
+        fake.requests().len(),
+        2,
+        "the first attempt timed out after 60 s, the second was cut short"
+    );
+
+    for _ in 0..4 {
+        fake.push(Behaviour::Stall(hour));
+    }
+    let started = tokio::time::Instant::now();
+    let error = backend
+        .complete(conformance::request("hi", 8))
+        .await
+        .unwrap_err();
+    assert_eq!(error, ModelError::Timeout(Duration::from_secs(90)));
+    assert!(started.elapsed() < Duration::from_secs(91));
+}
