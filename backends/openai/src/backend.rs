@@ -12,6 +12,7 @@ use natter_core::{
     ModelError, Moderation, Moderator,
 };
 
+use crate::base_url::BaseUrl;
 use crate::http::Http;
 use crate::settings::OpenAiSettings;
 use crate::tokens::{TokenCounter, known_context_window};
@@ -27,9 +28,15 @@ const DEFAULT_CONTEXT_WINDOW: usize = 8192;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OpenAiError {
-    /// `base_url` is not an http(s) URL.
+    /// `base_url` is not an http(s) URL (shown with credentials redacted).
     #[error("model.openai.base_url `{0}` is not an http:// or https:// URL")]
     BaseUrl(String),
+    /// `base_url` names a user but no password, and `api_key` is unset.
+    #[error(
+        "model.openai.base_url names a user but no password, and no API key is set; \
+         put the key in model.openai.api_key (or OPENAI_API_KEY), not in the URL"
+    )]
+    UrlUserWithoutKey,
     /// `model` is empty.
     #[error("model.openai.model is empty; name the model the server should use")]
     NoModel,
@@ -62,11 +69,8 @@ impl std::fmt::Debug for OpenAiBackend {
 impl OpenAiBackend {
     /// A backend for `settings`. Checks the settings; does not contact the server.
     pub fn new(settings: OpenAiSettings) -> Result<Self, OpenAiError> {
-        let base = settings.base_url.trim().trim_end_matches('/');
-        let url = reqwest::Url::parse(base).map_err(|_| OpenAiError::BaseUrl(base.to_owned()))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-            return Err(OpenAiError::BaseUrl(base.to_owned()));
-        }
+        let base = BaseUrl::parse(&settings.base_url)?;
+        let key = base.key(&settings.api_key)?;
         if settings.model.trim().is_empty() {
             return Err(OpenAiError::NoModel);
         }
@@ -84,15 +88,15 @@ impl OpenAiBackend {
         Ok(Self {
             http: Http {
                 client,
-                endpoint: format!("{base}/chat/completions"),
-                key: natter_core::secret::non_empty(&settings.api_key).cloned(),
+                endpoint: base.endpoint("chat/completions"),
+                key,
                 max_retries: settings.max_retries as usize,
                 max_retry_wait: Duration::from_secs(settings.max_retry_wait_secs),
                 timeout,
                 deadline: Duration::from_secs(settings.deadline_secs.max(1)),
             },
             tokens: TokenCounter::new(&settings.model),
-            moderations: format!("{base}/moderations"),
+            moderations: base.endpoint("moderations"),
             moderation_model: settings.moderation_model,
             model: settings.model,
             stream_usage: settings.stream_usage,

@@ -22,6 +22,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`settings`] | the `[model.openai]` section |
+//! | `base_url` | the API's URLs, credentials written into them, showing them redacted |
 //! | `backend` | [`OpenAiBackend`]: one request per generation |
 //! | `wire` | the JSON the API speaks |
 //! | `sse` | turning the event stream into natter's reply stream |
@@ -31,6 +32,7 @@
 //! | `tokens` | counting tokens: tiktoken for OpenAI models, an estimate otherwise |
 
 mod backend;
+mod base_url;
 mod http;
 pub mod settings;
 mod sse;

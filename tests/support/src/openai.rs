@@ -76,7 +76,10 @@ pub enum Behaviour {
 #[derive(Clone, Debug)]
 pub struct Recorded {
     pub body: Value,
+    /// The first `Authorization` header.
     pub authorization: Option<String>,
+    /// Every `Authorization` header, in order (a client should send one).
+    pub authorizations: Vec<String>,
 }
 
 impl Recorded {
@@ -461,6 +464,12 @@ async fn completions(
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
+            authorizations: headers
+                .get_all(header::AUTHORIZATION)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .map(str::to_owned)
+                .collect(),
         });
         let count = inner.requests.len();
         inner.received.send_replace(count);
