@@ -1,11 +1,12 @@
 //! [`OpenAiBackend`]: the [`ModelBackend`] implementation — one request per
 //! generation, streamed or whole, with the request's tools unless the server
-//! has said it cannot call them (`tool_support`).
+//! has said it cannot call them (`tool_support`). [`OpenAiBackend::connect`]
+//! asks the server the model's context window first (`context`).
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tracing::{debug, instrument};
+use tracing::{debug, info, instrument, warn};
 
 use natter_core::{
     Capabilities, ChatMessage, ChatRequest, ChatResponse, ChatStream, Completion, ModelBackend,
@@ -13,16 +14,15 @@ use natter_core::{
 };
 
 use crate::base_url::BaseUrl;
+use crate::context::{ASSUMED_CONTEXT, ContextSource, without_asking};
+use crate::discovery::{DISCOVERY_TIMEOUT, discover};
 use crate::http::Http;
 use crate::settings::OpenAiSettings;
-use crate::tokens::{TokenCounter, known_context_window};
+use crate::tokens::TokenCounter;
 use crate::tool_calls::CallAssembler;
 use crate::tool_support::{ToolSupport, requires_call};
 use crate::wire::Tools;
 use crate::{sse, wire};
-
-/// Context window assumed for models we know nothing about.
-const DEFAULT_CONTEXT_WINDOW: usize = 8192;
 
 /// Why the backend could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -48,9 +48,11 @@ pub enum OpenAiError {
 /// Any OpenAI-compatible Chat Completions API.
 pub struct OpenAiBackend {
     http: Http,
+    base: BaseUrl,
     model: String,
     stream_usage: bool,
     context_window: usize,
+    context_source: ContextSource,
     moderations: String,
     moderation_model: String,
     tokens: TokenCounter,
@@ -62,12 +64,55 @@ impl std::fmt::Debug for OpenAiBackend {
         f.debug_struct("OpenAiBackend")
             .field("endpoint", &self.http.endpoint)
             .field("model", &self.model)
+            .field("context_window", &self.context_window)
+            .field("context_source", &self.context_source)
             .finish_non_exhaustive()
     }
 }
 
 impl OpenAiBackend {
-    /// A backend for `settings`. Checks the settings; does not contact the server.
+    /// A backend for `settings`, its context window asked of the server
+    /// unless the settings or the model's name say it (`context`). Waits for
+    /// the server's answer at most a few seconds (`DISCOVERY_TIMEOUT`); when
+    /// none says, assumes 8192 tokens and logs a warning.
+    pub async fn connect(settings: OpenAiSettings) -> Result<Self, OpenAiError> {
+        let mut backend = Self::new(settings)?;
+        if backend.context_source != ContextSource::Assumed {
+            return Ok(backend);
+        }
+        let asked = discover(
+            &backend.http.client,
+            &backend.base,
+            backend.http.key.as_ref(),
+            &backend.model,
+        )
+        .await;
+        match asked {
+            Some((tokens, server)) => {
+                backend.context_window = tokens;
+                backend.context_source = ContextSource::Discovered(server);
+                info!(
+                    model = %backend.model,
+                    context = tokens,
+                    source = %backend.context_source,
+                    "the model's context window"
+                );
+            }
+            None => warn!(
+                model = %backend.model,
+                server = backend.base.root(),
+                waited = ?DISCOVERY_TIMEOUT,
+                "the model server does not say the model's context window (as Ollama, vLLM and \
+                 llama.cpp's server do); assuming {ASSUMED_CONTEXT} tokens: set \
+                 model.openai.context if it has fewer (older history is cut silently) or more"
+            ),
+        }
+        Ok(backend)
+    }
+
+    /// A backend for `settings`. Checks the settings; does not contact the
+    /// server, so the context window is the setting's, a known model's, or
+    /// assumed ([`OpenAiBackend::connect`] asks the server).
     pub fn new(settings: OpenAiSettings) -> Result<Self, OpenAiError> {
         let base = BaseUrl::parse(&settings.base_url)?;
         let key = base.key(&settings.api_key)?;
@@ -81,10 +126,7 @@ impl OpenAiBackend {
             .user_agent(concat!("natter/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| OpenAiError::Client(e.to_string()))?;
-        let context_window = settings
-            .context_window
-            .or_else(|| known_context_window(&settings.model))
-            .unwrap_or(DEFAULT_CONTEXT_WINDOW);
+        let (context_window, context_source) = without_asking(settings.context, &settings.model);
         Ok(Self {
             http: Http {
                 client,
@@ -101,8 +143,15 @@ impl OpenAiBackend {
             model: settings.model,
             stream_usage: settings.stream_usage,
             context_window,
+            context_source,
+            base,
             tool_support: ToolSupport::default(),
         })
+    }
+
+    /// Where the context window in [`ModelBackend::capabilities`] came from.
+    pub fn context_source(&self) -> ContextSource {
+        self.context_source
     }
 
     /// Posts `request` (streamed or not) with its tools, unless the server

@@ -73,6 +73,12 @@ impl BaseUrl {
         format!("{}/{path}", self.base)
     }
 
+    /// The server's root, where servers' own endpoints live (Ollama's
+    /// `/api/…`, llama.cpp's `/props`): the API root without its `/v1`.
+    pub(crate) fn root(&self) -> &str {
+        self.base.strip_suffix("/v1").unwrap_or(&self.base)
+    }
+
     /// The API key requests carry: `api_key` if set, else the URL's password
     /// (module docs). Logs which, when the URL has credentials.
     pub(crate) fn key(
@@ -145,6 +151,14 @@ mod tests {
         ] {
             assert_eq!(redact(url), shown, "{url}");
         }
+    }
+
+    #[test]
+    fn the_root_is_the_api_root_without_v1() {
+        let root = |url: &str| BaseUrl::parse(url).unwrap().root().to_owned();
+        assert_eq!(root("http://h:11434/v1/"), "http://h:11434");
+        assert_eq!(root("https://h/ollama/v1"), "https://h/ollama");
+        assert_eq!(root("https://h/api"), "https://h/api");
     }
 
     #[test]

@@ -7,6 +7,12 @@
 //! bounded), connect and read timeouts, one deadline per reply across its
 //! retries, and the API key held as a secret.
 //!
+//! The context window: the setting `context` wins, OpenAI's models are
+//! known, and [`OpenAiBackend::connect`] asks other servers once — Ollama,
+//! vLLM and llama.cpp's server say it — waiting a few seconds at most, then
+//! assumes 8192 tokens with a warning; [`OpenAiBackend::context_source`]
+//! says which ([`ContextSource`]). [`OpenAiBackend::new`] asks nothing.
+//!
 //! Tools: a request's tools go out as `tools` (`{"type": "function", …}`) with
 //! its `tool_choice` (`auto`, the default, is left out; neither key is sent
 //! without tools), and calls and results in history as assistant `tool_calls`
@@ -22,6 +28,8 @@
 //! | module | owns |
 //! |---|---|
 //! | [`settings`] | the `[model.openai]` section |
+//! | `context` | the context window and where it came from: settings, known model, server, assumed |
+//! | `discovery` | asking Ollama, vLLM or llama.cpp's server for the context window |
 //! | `base_url` | the API's URLs, credentials written into them, showing them redacted |
 //! | `backend` | [`OpenAiBackend`]: one request per generation |
 //! | `wire` | the JSON the API speaks |
@@ -33,6 +41,8 @@
 
 mod backend;
 mod base_url;
+mod context;
+mod discovery;
 mod http;
 pub mod settings;
 mod sse;
@@ -42,4 +52,5 @@ mod tool_support;
 mod wire;
 
 pub use backend::{OpenAiBackend, OpenAiError};
+pub use context::{ASSUMED_CONTEXT, ContextSource, Server};
 pub use settings::OpenAiSettings;

@@ -39,9 +39,12 @@ pub struct OpenAiSettings {
     /// reply asked for whole must have arrived by then; a streamed one that
     /// has started is bounded by `timeout_secs` between chunks instead.
     pub deadline_secs: u64,
-    /// The model's context window in tokens; by default known for OpenAI
-    /// models, else 8192.
-    pub context_window: Option<usize>,
+    /// The model's context window in tokens; when set (and not 0) it wins.
+    /// Else known for OpenAI models, else asked of the server when natter
+    /// starts (Ollama, vLLM, llama.cpp's server say it), else 8192.
+    /// `context_window` is read as this too.
+    #[serde(alias = "context_window")]
+    pub context: Option<usize>,
     /// Ask for token usage at the end of streams (`stream_options.include_usage`).
     /// Turn off for servers that reject the option.
     pub stream_usage: bool,
@@ -61,7 +64,7 @@ impl Default for OpenAiSettings {
             max_retries: 3,
             max_retry_wait_secs: 30,
             deadline_secs: 90,
-            context_window: None,
+            context: None,
             stream_usage: true,
             moderation_model: "omni-moderation-latest".into(),
         }
@@ -84,7 +87,7 @@ impl std::fmt::Debug for OpenAiSettings {
             max_retries,
             max_retry_wait_secs,
             deadline_secs,
-            context_window,
+            context,
             stream_usage,
             moderation_model,
         } = self;
@@ -97,7 +100,7 @@ impl std::fmt::Debug for OpenAiSettings {
             .field("max_retries", max_retries)
             .field("max_retry_wait_secs", max_retry_wait_secs)
             .field("deadline_secs", deadline_secs)
-            .field("context_window", context_window)
+            .field("context", context)
             .field("stream_usage", stream_usage)
             .field("moderation_model", moderation_model)
             .finish()

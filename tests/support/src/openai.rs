@@ -19,6 +19,10 @@
 //! refuses them (`validate`). Every request is recorded whole
 //! ([`Recorded::body`], [`Recorded::tool_names`], [`Recorded::tool_choice`]).
 //!
+//! Where servers say a model's context window, it answers as OpenAI (the
+//! default), Ollama, vLLM or llama.cpp's server does ([`FakeOpenAi::act_as`],
+//! `discovery`).
+//!
 //! Below HTTP: [`FakeOpenAi::hang_up`] makes it accept a connection, read the
 //! request and hang up without answering (`hang_up`).
 
@@ -33,15 +37,17 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
+mod discovery;
 mod hang_up;
 mod schema;
 mod tools;
 mod validate;
 
+pub use discovery::{DiscoveryRequest, Server};
 pub use hang_up::HangUp;
 use hang_up::HangUps;
 use tools::FakeCall;
@@ -110,6 +116,9 @@ struct Inner {
     sampling: bool,
     tools_refusal: Option<String>,
     calls_made: usize,
+    server: Server,
+    discovery_stalled: bool,
+    discovery: Vec<DiscoveryRequest>,
 }
 
 /// The running fake. Dropping it leaves the server running until the runtime ends.
@@ -133,10 +142,16 @@ impl FakeOpenAi {
             sampling: false,
             tools_refusal: None,
             calls_made: 0,
+            server: Server::default(),
+            discovery_stalled: false,
+            discovery: Vec::new(),
         }));
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
             .route("/v1/moderations", post(moderations))
+            .route("/v1/models", get(discovery::models))
+            .route("/api/show", post(discovery::ollama_show))
+            .route("/props", get(discovery::props))
             .with_state(Arc::clone(&inner));
         let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -161,6 +176,23 @@ impl FakeOpenAi {
     /// or reset without an answer ([`HangUp`]). Queue several for several.
     pub fn hang_up(&self, how: HangUp) {
         self.hang_ups.lock().unwrap().queued.push_back(how);
+    }
+
+    /// From now on, answer where servers say a model's context window as
+    /// `server` does (`discovery`).
+    pub fn act_as(&self, server: Server) {
+        self.inner.lock().unwrap().server = server;
+    }
+
+    /// From now on, take every request where servers say a model's context
+    /// window and never answer it.
+    pub fn stall_discovery(&self) {
+        self.inner.lock().unwrap().discovery_stalled = true;
+    }
+
+    /// The requests to those endpoints so far.
+    pub fn discovery_requests(&self) -> Vec<DiscoveryRequest> {
+        self.inner.lock().unwrap().discovery.clone()
     }
 
     /// How many connections the fake has hung up on.
