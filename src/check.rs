@@ -1,7 +1,9 @@
 //! `natter check`: loads and validates the settings, checks that the store
 //! opens, builds (without contacting any platform or model) what they describe, and prints a summary and the effective
 //! settings with every secret redacted. MCP servers are started briefly,
-//! their tools listed (or why they could not start), and stopped.
+//! their tools listed (or why they could not start), and stopped; an
+//! OpenAI-compatible server is asked the model's context window (briefly),
+//! and the summary says where the window came from.
 
 use std::fmt::Write;
 use std::path::Path;
@@ -9,6 +11,7 @@ use std::path::Path;
 use anyhow::Context;
 use natter_core::Effect;
 use natter_mcp::{McpPlugin, ServerStatus};
+use natter_openai::OpenAiBackend;
 
 use crate::app::App;
 use crate::settings::{self, Settings};
@@ -22,6 +25,14 @@ pub async fn report(config: Option<&Path>) -> anyhow::Result<String> {
     let app = App::new(loaded.settings.clone());
     let engine = app.engine().await?;
     let capabilities = engine.backend().capabilities();
+    // The engine holds its model behind the trait: ask again to say where the window came from.
+    let window_source = match loaded.settings.model.backend {
+        settings::BackendKind::Openai => {
+            let openai = OpenAiBackend::connect(loaded.settings.model.openai.clone()).await?;
+            format!(", {}", openai.context_source())
+        }
+        settings::BackendKind::Llama => String::new(),
+    };
     let mut out = String::new();
     let source = loaded.source.as_ref().map_or_else(
         || "built-in defaults".to_owned(),
@@ -30,7 +41,7 @@ pub async fn report(config: Option<&Path>) -> anyhow::Result<String> {
     writeln!(out, "settings:  {source}")?;
     writeln!(
         out,
-        "model:     {} / {} (context {} tokens)",
+        "model:     {} / {} (context {} tokens{window_source})",
         capabilities.backend, capabilities.model, capabilities.context_window
     )?;
     writeln!(out, "store:     {store}")?;

@@ -38,7 +38,8 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Built> {
     let (default, moderator) = match default_settings.backend {
         BackendKind::Openai => {
             let openai = Arc::new(
-                OpenAiBackend::new(default_settings.openai.clone())
+                OpenAiBackend::connect(default_settings.openai.clone())
+                    .await
                     .context("cannot set up the model")?,
             );
             (
@@ -54,7 +55,8 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Built> {
     for (name, model) in &settings.models {
         let backend: Arc<dyn ModelBackend> = match model.backend {
             BackendKind::Openai => Arc::new(
-                OpenAiBackend::new(model.openai.clone())
+                OpenAiBackend::connect(model.openai.clone())
+                    .await
                     .with_context(|| format!("cannot set up the model {name}"))?,
             ),
             BackendKind::Llama

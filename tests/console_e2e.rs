@@ -7,7 +7,7 @@ use std::io::Write;
 mod common;
 
 use common::Run;
-use natter_test_support::openai::{Behaviour, FakeOpenAi};
+use natter_test_support::openai::{Behaviour, FakeOpenAi, Server};
 use tokio::io::AsyncWriteExt;
 
 const KEY: &str = "sk-e2e-never-print-me";
@@ -398,5 +398,56 @@ async fn json_lines_pair_inputs_with_replies_and_escapes_stay_text() {
             serde_json::json!({"input": "/nope", "replies": ["Unknown command /nope — try /help."]}),
             serde_json::json!({"input": "last", "replies": ["echo: last"]}),
         ]
+    );
+}
+
+#[tokio::test]
+async fn check_says_where_the_context_window_came_from_and_hides_url_credentials() {
+    let fake = FakeOpenAi::start().await;
+    fake.act_as(Server::Ollama {
+        model: "llama3.2".into(),
+        context_length: 131_072,
+        num_ctx: Some(2048),
+    });
+    let base_url = fake
+        .base_url()
+        .replacen("http://", "http://natter:url-secret-9Kd@", 1);
+    let mut config = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    write!(
+        config,
+        "[store]\nurl = \"memory\"\n[model]\nbackend = \"openai\"\n\
+         [model.openai]\nbase_url = \"{base_url}\"\nmodel = \"llama3.2\"\n"
+    )
+    .unwrap();
+    let check = natter(&config, &["check"], "", "info").await;
+    assert!(check.success, "{}", check.stderr);
+    assert!(
+        check
+            .stdout
+            .contains("openai / llama3.2 (context 2048 tokens, discovered from Ollama)"),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check
+            .stdout
+            .contains("base_url = \"http://[redacted]@127.0.0.1"),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        !check.stdout.contains("url-secret-9Kd") && !check.stderr.contains("url-secret-9Kd"),
+        "{}\n{}",
+        check.stdout,
+        check.stderr
+    );
+
+    let run = natter(&config, &[], "hello\n", "warn").await;
+    assert!(run.success, "{}", run.stderr);
+    assert_eq!(run.stdout, "echo: hello\n");
+    assert_eq!(
+        fake.requests()[0].authorizations,
+        ["Bearer url-secret-9Kd"],
+        "the URL's password is the key"
     );
 }

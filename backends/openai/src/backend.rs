@@ -1,35 +1,42 @@
 //! [`OpenAiBackend`]: the [`ModelBackend`] implementation — one request per
 //! generation, streamed or whole, with the request's tools unless the server
-//! has said it cannot call them (`tool_support`).
+//! has said it cannot call them (`tool_support`). [`OpenAiBackend::connect`]
+//! asks the server the model's context window first (`context`).
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tracing::{debug, instrument};
+use tracing::{debug, info, instrument, warn};
 
 use natter_core::{
     Capabilities, ChatMessage, ChatRequest, ChatResponse, ChatStream, Completion, ModelBackend,
     ModelError, Moderation, Moderator,
 };
 
+use crate::base_url::BaseUrl;
+use crate::context::{ASSUMED_CONTEXT, ContextSource, without_asking};
+use crate::discovery::{DISCOVERY_TIMEOUT, discover};
 use crate::http::Http;
 use crate::settings::OpenAiSettings;
-use crate::tokens::{TokenCounter, known_context_window};
+use crate::tokens::TokenCounter;
 use crate::tool_calls::CallAssembler;
 use crate::tool_support::{ToolSupport, requires_call};
 use crate::wire::Tools;
 use crate::{sse, wire};
 
-/// Context window assumed for models we know nothing about.
-const DEFAULT_CONTEXT_WINDOW: usize = 8192;
-
 /// Why the backend could not be set up.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OpenAiError {
-    /// `base_url` is not an http(s) URL.
+    /// `base_url` is not an http(s) URL (shown with credentials redacted).
     #[error("model.openai.base_url `{0}` is not an http:// or https:// URL")]
     BaseUrl(String),
+    /// `base_url` names a user but no password, and `api_key` is unset.
+    #[error(
+        "model.openai.base_url names a user but no password, and no API key is set; \
+         put the key in model.openai.api_key (or OPENAI_API_KEY), not in the URL"
+    )]
+    UrlUserWithoutKey,
     /// `model` is empty.
     #[error("model.openai.model is empty; name the model the server should use")]
     NoModel,
@@ -41,9 +48,11 @@ pub enum OpenAiError {
 /// Any OpenAI-compatible Chat Completions API.
 pub struct OpenAiBackend {
     http: Http,
+    base: BaseUrl,
     model: String,
     stream_usage: bool,
     context_window: usize,
+    context_source: ContextSource,
     moderations: String,
     moderation_model: String,
     tokens: TokenCounter,
@@ -55,18 +64,58 @@ impl std::fmt::Debug for OpenAiBackend {
         f.debug_struct("OpenAiBackend")
             .field("endpoint", &self.http.endpoint)
             .field("model", &self.model)
+            .field("context_window", &self.context_window)
+            .field("context_source", &self.context_source)
             .finish_non_exhaustive()
     }
 }
 
 impl OpenAiBackend {
-    /// A backend for `settings`. Checks the settings; does not contact the server.
-    pub fn new(settings: OpenAiSettings) -> Result<Self, OpenAiError> {
-        let base = settings.base_url.trim().trim_end_matches('/');
-        let url = reqwest::Url::parse(base).map_err(|_| OpenAiError::BaseUrl(base.to_owned()))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-            return Err(OpenAiError::BaseUrl(base.to_owned()));
+    /// A backend for `settings`, its context window asked of the server
+    /// unless the settings or the model's name say it (`context`). Waits for
+    /// the server's answer at most a few seconds (`DISCOVERY_TIMEOUT`); when
+    /// none says, assumes 8192 tokens and logs a warning.
+    pub async fn connect(settings: OpenAiSettings) -> Result<Self, OpenAiError> {
+        let mut backend = Self::new(settings)?;
+        if backend.context_source != ContextSource::Assumed {
+            return Ok(backend);
         }
+        let asked = discover(
+            &backend.http.client,
+            &backend.base,
+            backend.http.key.as_ref(),
+            &backend.model,
+        )
+        .await;
+        match asked {
+            Some((tokens, server)) => {
+                backend.context_window = tokens;
+                backend.context_source = ContextSource::Discovered(server);
+                info!(
+                    model = %backend.model,
+                    context = tokens,
+                    source = %backend.context_source,
+                    "the model's context window"
+                );
+            }
+            None => warn!(
+                model = %backend.model,
+                server = backend.base.root(),
+                waited = ?DISCOVERY_TIMEOUT,
+                "the model server does not say the model's context window (as Ollama, vLLM and \
+                 llama.cpp's server do); assuming {ASSUMED_CONTEXT} tokens: set \
+                 model.openai.context if it has fewer (older history is cut silently) or more"
+            ),
+        }
+        Ok(backend)
+    }
+
+    /// A backend for `settings`. Checks the settings; does not contact the
+    /// server, so the context window is the setting's, a known model's, or
+    /// assumed ([`OpenAiBackend::connect`] asks the server).
+    pub fn new(settings: OpenAiSettings) -> Result<Self, OpenAiError> {
+        let base = BaseUrl::parse(&settings.base_url)?;
+        let key = base.key(&settings.api_key)?;
         if settings.model.trim().is_empty() {
             return Err(OpenAiError::NoModel);
         }
@@ -77,27 +126,32 @@ impl OpenAiBackend {
             .user_agent(concat!("natter/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| OpenAiError::Client(e.to_string()))?;
-        let context_window = settings
-            .context_window
-            .or_else(|| known_context_window(&settings.model))
-            .unwrap_or(DEFAULT_CONTEXT_WINDOW);
+        let (context_window, context_source) = without_asking(settings.context, &settings.model);
         Ok(Self {
             http: Http {
                 client,
-                endpoint: format!("{base}/chat/completions"),
-                key: natter_core::secret::non_empty(&settings.api_key).cloned(),
+                endpoint: base.endpoint("chat/completions"),
+                key,
                 max_retries: settings.max_retries as usize,
                 max_retry_wait: Duration::from_secs(settings.max_retry_wait_secs),
                 timeout,
+                deadline: Duration::from_secs(settings.deadline_secs.max(1)),
             },
             tokens: TokenCounter::new(&settings.model),
-            moderations: format!("{base}/moderations"),
+            moderations: base.endpoint("moderations"),
             moderation_model: settings.moderation_model,
             model: settings.model,
             stream_usage: settings.stream_usage,
             context_window,
+            context_source,
+            base,
             tool_support: ToolSupport::default(),
         })
+    }
+
+    /// Where the context window in [`ModelBackend::capabilities`] came from.
+    pub fn context_source(&self) -> ContextSource {
+        self.context_source
     }
 
     /// Posts `request` (streamed or not) with its tools, unless the server
@@ -146,24 +200,29 @@ impl ModelBackend for OpenAiBackend {
 
     #[instrument(skip_all, fields(model = %self.model, messages = request.messages.len()))]
     async fn stream(&self, request: ChatRequest) -> Result<ChatStream, ModelError> {
-        let response = self.send(&request, true).await?;
+        let response = self.http.within_deadline(self.send(&request, true)).await?;
         debug!(status = %response.status(), "stream started");
         Ok(sse::reply_stream(response, self.http.timeout))
     }
 
     #[instrument(skip_all, fields(model = %self.model, messages = request.messages.len()))]
     async fn complete(&self, request: ChatRequest) -> Result<ChatResponse, ModelError> {
-        let response = self.send(&request, false).await?;
-        let completion: wire::Completion = response.json().await.map_err(|e| {
-            if e.is_timeout() {
-                ModelError::Timeout(self.http.timeout)
-            } else {
-                ModelError::Protocol(format!(
-                    "the server sent an invalid reply: {}",
-                    e.without_url()
-                ))
-            }
-        })?;
+        let completion = self
+            .http
+            .within_deadline(async {
+                let response = self.send(&request, false).await?;
+                response.json::<wire::Completion>().await.map_err(|e| {
+                    if e.is_timeout() {
+                        ModelError::Timeout(self.http.timeout)
+                    } else {
+                        ModelError::Protocol(format!(
+                            "the server sent an invalid reply: {}",
+                            e.without_url()
+                        ))
+                    }
+                })
+            })
+            .await?;
         let choice = completion
             .choices
             .into_iter()
@@ -195,16 +254,24 @@ impl Moderator for OpenAiBackend {
             model: &self.moderation_model,
             input: text,
         };
-        let response = self
+        let verdict = self
             .http
-            .post_to(&self.moderations, &body, Some(self.http.timeout))
+            .within_deadline(async {
+                let response = self
+                    .http
+                    .post_to(&self.moderations, &body, Some(self.http.timeout))
+                    .await?;
+                response
+                    .json::<wire::ModerationResponse>()
+                    .await
+                    .map_err(|e| {
+                        ModelError::Protocol(format!(
+                            "the moderation endpoint sent an invalid reply: {}",
+                            e.without_url()
+                        ))
+                    })
+            })
             .await?;
-        let verdict: wire::ModerationResponse = response.json().await.map_err(|e| {
-            ModelError::Protocol(format!(
-                "the moderation endpoint sent an invalid reply: {}",
-                e.without_url()
-            ))
-        })?;
         Ok(verdict.into_moderation())
     }
 }

@@ -1,8 +1,11 @@
 //! Sending one request, with retries: 429 (honouring `Retry-After` up to a
-//! bound), 5xx and connection failures are retried with exponential back-off;
-//! everything else fails at once with an error callers can act on.
+//! bound), 5xx and connection failures — refused, or closed or reset by the
+//! server before it answered — are retried with exponential back-off;
+//! everything else fails at once with an error callers can act on. One
+//! deadline bounds a reply's attempts and waits together.
 
 use std::fmt;
+use std::io::ErrorKind;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -23,6 +26,7 @@ pub(crate) struct Http {
     pub(crate) max_retries: usize,
     pub(crate) max_retry_wait: Duration,
     pub(crate) timeout: Duration,
+    pub(crate) deadline: Duration,
 }
 
 /// One failed attempt, before deciding whether to try again.
@@ -57,6 +61,11 @@ impl Failure {
             Failure::Timeout
         } else if error.is_connect() {
             Failure::Connect(error.without_url().to_string())
+        } else if hung_up(&error) {
+            // Nothing of an answer arrived (a response's body is read after
+            // `send` returns): as good as a refused connection, and as safe
+            // to try again.
+            Failure::Connect("the server closed the connection without answering".into())
         } else {
             Failure::Other(error.without_url().to_string())
         }
@@ -107,7 +116,45 @@ impl Failure {
     }
 }
 
+/// Whether `error` is the server hanging up before its answer: the
+/// connection closed where the status line should be (hyper's "incomplete
+/// message") or reset.
+fn hung_up(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if let Some(error) = error.downcast_ref::<hyper::Error>()
+            && error.is_incomplete_message()
+        {
+            return true;
+        }
+        if let Some(error) = error.downcast_ref::<std::io::Error>()
+            && matches!(
+                error.kind(),
+                ErrorKind::ConnectionReset
+                    | ErrorKind::ConnectionAborted
+                    | ErrorKind::BrokenPipe
+                    | ErrorKind::UnexpectedEof
+            )
+        {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
+
 impl Http {
+    /// Runs `work` — one reply's requests, retries and waits — until the
+    /// deadline; past it, [`ModelError::Timeout`] with the deadline.
+    pub(crate) async fn within_deadline<T>(
+        &self,
+        work: impl Future<Output = Result<T, ModelError>>,
+    ) -> Result<T, ModelError> {
+        tokio::time::timeout(self.deadline, work)
+            .await
+            .unwrap_or(Err(ModelError::Timeout(self.deadline)))
+    }
+
     /// Posts `body`, retrying what is worth retrying. `whole_timeout` bounds the
     /// entire request (non-streaming calls); streams rely on the read timeout.
     pub(crate) async fn post(

@@ -4,7 +4,14 @@
 //! llama.cpp's server, OpenRouter and anything else that speaks
 //! `POST {base_url}/chat/completions`: streaming over server-sent events or not,
 //! retries with back-off on 429/5xx/connection errors (honouring `Retry-After`,
-//! bounded), connect and read timeouts, and the API key held as a secret.
+//! bounded), connect and read timeouts, one deadline per reply across its
+//! retries, and the API key held as a secret.
+//!
+//! The context window: the setting `context` wins, OpenAI's models are
+//! known, and [`OpenAiBackend::connect`] asks other servers once — Ollama,
+//! vLLM and llama.cpp's server say it — waiting a few seconds at most, then
+//! assumes 8192 tokens with a warning; [`OpenAiBackend::context_source`]
+//! says which ([`ContextSource`]). [`OpenAiBackend::new`] asks nothing.
 //!
 //! Tools: a request's tools go out as `tools` (`{"type": "function", …}`) with
 //! its `tool_choice` (`auto`, the default, is left out; neither key is sent
@@ -21,6 +28,9 @@
 //! | module | owns |
 //! |---|---|
 //! | [`settings`] | the `[model.openai]` section |
+//! | `context` | the context window and where it came from: settings, known model, server, assumed |
+//! | `discovery` | asking Ollama, vLLM or llama.cpp's server for the context window |
+//! | `base_url` | the API's URLs, credentials written into them, showing them redacted |
 //! | `backend` | [`OpenAiBackend`]: one request per generation |
 //! | `wire` | the JSON the API speaks |
 //! | `sse` | turning the event stream into natter's reply stream |
@@ -30,6 +40,9 @@
 //! | `tokens` | counting tokens: tiktoken for OpenAI models, an estimate otherwise |
 
 mod backend;
+mod base_url;
+mod context;
+mod discovery;
 mod http;
 pub mod settings;
 mod sse;
@@ -39,4 +52,5 @@ mod tool_support;
 mod wire;
 
 pub use backend::{OpenAiBackend, OpenAiError};
+pub use context::{ASSUMED_CONTEXT, ContextSource, Server};
 pub use settings::OpenAiSettings;

@@ -9,9 +9,18 @@
 //! counted here — [`ModelBackend::count_tokens`](natter_core::ModelBackend)
 //! sees messages only — so a long tool list costs prompt room the history
 //! budget does not know of.
+//!
+//! The engine counts every history message on every turn to fit the window,
+//! and running the BPE over the same old messages again and again is most of
+//! that work: tiktoken counts are cached per message in a small LRU, keyed by
+//! a hash of what the count depends on (role, name, content, tool calls).
+//! The estimate is cheaper than hashing and is not cached.
 
-use std::sync::OnceLock;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::num::NonZeroUsize;
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
+use lru::LruCache;
 use natter_core::{ChatMessage, ToolCall, backend::estimate_message_tokens};
 use tiktoken_rs::CoreBPE;
 
@@ -19,11 +28,19 @@ use tiktoken_rs::CoreBPE;
 const PER_MESSAGE: usize = 3;
 /// Framing tokens per tool call (its id, type and the JSON around it): an estimate.
 const PER_CALL: usize = 4;
+/// Messages whose counts are kept: the recent history of a few dozen busy
+/// conversations, at some 50 bytes each.
+const CACHED_MESSAGES: NonZeroUsize = match NonZeroUsize::new(4096) {
+    Some(n) => n,
+    None => NonZeroUsize::MIN,
+};
 
 pub(crate) struct TokenCounter {
     model: String,
     known: bool,
     bpe: OnceLock<Option<&'static CoreBPE>>,
+    /// Message key → its count, for tiktoken counts.
+    counted: Mutex<LruCache<u64, usize>>,
 }
 
 impl TokenCounter {
@@ -32,6 +49,7 @@ impl TokenCounter {
             model: model.to_owned(),
             known: tiktoken_rs::tokenizer::get_tokenizer(model).is_some(),
             bpe: OnceLock::new(),
+            counted: Mutex::new(LruCache::new(CACHED_MESSAGES)),
         }
     }
 
@@ -44,21 +62,53 @@ impl TokenCounter {
             None
         };
         match bpe {
-            Some(bpe) => messages
-                .iter()
-                .map(|m| {
-                    PER_MESSAGE
-                        + bpe.count_ordinary(&m.content)
-                        + usize::from(m.name.is_some())
-                        + m.tool_calls
-                            .iter()
-                            .map(|call| count_call(bpe, call))
-                            .sum::<usize>()
-                })
-                .sum(),
+            Some(bpe) => messages.iter().map(|m| self.cached(bpe, m)).sum(),
             None => estimate_message_tokens(messages),
         }
     }
+
+    /// `message`'s count from the cache, or counted and cached. The lock is
+    /// not held while counting.
+    fn cached(&self, bpe: &CoreBPE, message: &ChatMessage) -> usize {
+        let key = key(message);
+        if let Some(&count) = self.counted().get(&key) {
+            return count;
+        }
+        let count = count_message(bpe, message);
+        self.counted().put(key, count);
+        count
+    }
+
+    fn counted(&self) -> MutexGuard<'_, LruCache<u64, usize>> {
+        // A panic elsewhere cannot leave a count half-written: keep using it.
+        self.counted.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What a message's count depends on, hashed.
+fn key(message: &ChatMessage) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    message.role.hash(&mut hasher);
+    message.name.hash(&mut hasher);
+    message.content.hash(&mut hasher);
+    message.tool_calls.len().hash(&mut hasher);
+    for call in &message.tool_calls {
+        call.id.hash(&mut hasher);
+        call.name.hash(&mut hasher);
+        call.arguments.hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+fn count_message(bpe: &CoreBPE, message: &ChatMessage) -> usize {
+    PER_MESSAGE
+        + bpe.count_ordinary(&message.content)
+        + usize::from(message.name.is_some())
+        + message
+            .tool_calls
+            .iter()
+            .map(|call| count_call(bpe, call))
+            .sum::<usize>()
 }
 
 fn count_call(bpe: &CoreBPE, call: &ToolCall) -> usize {
@@ -73,6 +123,46 @@ pub(crate) fn known_context_window(model: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_counts_are_the_counts_and_differ_where_messages_do() {
+        let call = |arguments: &str| ToolCall::new("call_1", "remind_set", arguments);
+        let messages = [
+            ChatMessage::user("Remind me to stretch in ten minutes, please."),
+            ChatMessage::user("Remind me to stretch in ten minutes, please.").with_name("Ana"),
+            ChatMessage::tool_calls("", vec![call(r#"{"when":"in 10 minutes"}"#)]),
+            ChatMessage::tool_calls(
+                "",
+                vec![call(r#"{"when":"in 10 minutes","text":"stretch"}"#)],
+            ),
+        ];
+        let counter = TokenCounter::new("gpt-4o-mini");
+        let first: Vec<usize> = messages
+            .iter()
+            .map(|m| counter.count(std::slice::from_ref(m)))
+            .collect();
+        assert_eq!(counter.counted().len(), messages.len(), "one entry each");
+        let again: Vec<usize> = messages
+            .iter()
+            .map(|m| counter.count(std::slice::from_ref(m)))
+            .collect();
+        assert_eq!(first, again);
+        assert_eq!(counter.counted().len(), messages.len(), "counted once each");
+        assert_eq!(counter.count(&messages), first.iter().sum::<usize>());
+        assert_ne!(first[0], first[1], "the name counts");
+        assert_ne!(first[2], first[3], "the arguments count");
+        let fresh = TokenCounter::new("gpt-4o-mini");
+        for (message, cached) in messages.iter().zip(&first) {
+            assert_eq!(fresh.count(std::slice::from_ref(message)), *cached);
+        }
+    }
+
+    #[test]
+    fn estimates_are_not_cached() {
+        let counter = TokenCounter::new("llama3.2");
+        assert!(counter.count(&[ChatMessage::user("hello there")]) > 0);
+        assert_eq!(counter.counted().len(), 0);
+    }
 
     #[test]
     fn tool_calls_and_results_count_for_known_and_unknown_models() {

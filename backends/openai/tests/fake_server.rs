@@ -8,7 +8,7 @@ use futures::StreamExt;
 use natter_core::test_utils::conformance;
 use natter_core::{ChatMessage, ModelBackend, ModelError, Moderator, StreamEvent};
 use natter_openai::{OpenAiBackend, OpenAiSettings};
-use natter_test_support::openai::{Behaviour, FakeOpenAi};
+use natter_test_support::openai::{Behaviour, FakeOpenAi, HangUp};
 use secrecy::SecretString;
 
 fn settings(fake: &FakeOpenAi) -> OpenAiSettings {
@@ -339,4 +339,98 @@ async fn moderation_asks_the_moderations_endpoint() {
     let sent = fake.moderation_requests();
     assert_eq!(sent[1]["input"], "you IDIOT");
     assert_eq!(sent[1]["model"], "omni-moderation-latest");
+}
+
+#[tokio::test]
+async fn a_connection_dropped_before_the_answer_is_retried() {
+    for how in [HangUp::Close, HangUp::Reset] {
+        let fake = FakeOpenAi::start().await;
+        // A new backend each time: a hang-up applies to a new connection.
+        let backend = || {
+            backend(OpenAiSettings {
+                max_retries: 1,
+                ..settings(&fake)
+            })
+        };
+        fake.hang_up(how);
+        fake.reply("here after all");
+        let reply = backend().complete(conformance::request("hi", 8)).await;
+        assert_eq!(fake.hung_up(), 1, "{how:?}: the fake hung up once");
+        assert_eq!(reply.unwrap().text, "here after all", "{how:?}");
+
+        fake.hang_up(how);
+        fake.reply("streamed after all");
+        let mut stream = backend()
+            .stream(conformance::request("hi", 8))
+            .await
+            .unwrap();
+        let mut text = String::new();
+        while let Some(Ok(StreamEvent::Delta(delta))) = stream.next().await {
+            text.push_str(&delta);
+        }
+        assert_eq!(fake.hung_up(), 2, "{how:?}");
+        assert_eq!(text, "streamed after all", "{how:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_keeps_hanging_up_is_unavailable() {
+    let fake = FakeOpenAi::start().await;
+    fake.hang_up(HangUp::Close);
+    fake.hang_up(HangUp::Reset);
+    let error = backend(OpenAiSettings {
+        max_retries: 1,
+        ..settings(&fake)
+    })
+    .complete(conformance::request("hi", 8))
+    .await
+    .unwrap_err();
+    assert_eq!(fake.hung_up(), 2);
+    assert!(
+        matches!(error, ModelError::Unavailable(ref m) if m.contains("closed the connection without answering")),
+        "{error:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hung_server_fails_at_the_deadline_not_after_every_retry() {
+    let fake = FakeOpenAi::start().await;
+    let backend = backend(OpenAiSettings {
+        timeout_secs: 60,
+        max_retries: 3,
+        deadline_secs: 90,
+        ..settings(&fake)
+    });
+    let hour = Duration::from_secs(3600);
+    for _ in 0..4 {
+        fake.push(Behaviour::Stall(hour));
+    }
+    let started = tokio::time::Instant::now();
+    let error = backend
+        .stream(conformance::request("hi", 8))
+        .await
+        .err()
+        .expect("times out");
+    assert_eq!(error, ModelError::Timeout(Duration::from_secs(90)));
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(90) && waited < Duration::from_secs(91),
+        "{waited:?}"
+    );
+    assert_eq!(
+        fake.requests().len(),
+        2,
+        "the first attempt timed out after 60 s, the second was cut short"
+    );
+
+    for _ in 0..4 {
+        fake.push(Behaviour::Stall(hour));
+    }
+    let started = tokio::time::Instant::now();
+    let error = backend
+        .complete(conformance::request("hi", 8))
+        .await
+        .unwrap_err();
+    assert_eq!(error, ModelError::Timeout(Duration::from_secs(90)));
+    assert!(started.elapsed() < Duration::from_secs(91));
 }

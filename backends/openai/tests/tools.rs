@@ -4,9 +4,9 @@
 //! tool_choice, calls and results in history), and servers that refuse tools.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod common;
 
+use common::logs_of;
 use futures::StreamExt;
 use natter_core::test_utils::conformance::{self, reminder_tool};
 use natter_core::{
@@ -290,33 +290,6 @@ async fn calls_and_results_in_history_are_sent_as_the_api_expects() {
     assert_eq!(messages[4]["tool_call_id"], "call_2");
     assert_eq!(messages[5]["content"], "One more thing.");
     assert_eq!(messages[5]["tool_calls"][0]["id"], "call_3");
-}
-
-/// Log lines written while `f` runs (on this thread).
-async fn logs_of<T>(f: impl std::future::Future<Output = T>) -> (T, String) {
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-    impl Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::WARN)
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
-    let value = f.await;
-    drop(guard);
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    (value, logs)
 }
 
 #[tokio::test]

@@ -18,6 +18,13 @@
 //! that get the tool parts of the protocol wrong are refused as OpenAI
 //! refuses them (`validate`). Every request is recorded whole
 //! ([`Recorded::body`], [`Recorded::tool_names`], [`Recorded::tool_choice`]).
+//!
+//! Where servers say a model's context window, it answers as OpenAI (the
+//! default), Ollama, vLLM or llama.cpp's server does ([`FakeOpenAi::act_as`],
+//! `discovery`).
+//!
+//! Below HTTP: [`FakeOpenAi::hang_up`] makes it accept a connection, read the
+//! request and hang up without answering (`hang_up`).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -30,14 +37,19 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
+mod discovery;
+mod hang_up;
 mod schema;
 mod tools;
 mod validate;
 
+pub use discovery::{DiscoveryRequest, Server};
+pub use hang_up::HangUp;
+use hang_up::HangUps;
 use tools::FakeCall;
 pub use tools::ToolCallStyle;
 
@@ -70,7 +82,10 @@ pub enum Behaviour {
 #[derive(Clone, Debug)]
 pub struct Recorded {
     pub body: Value,
+    /// The first `Authorization` header.
     pub authorization: Option<String>,
+    /// Every `Authorization` header, in order (a client should send one).
+    pub authorizations: Vec<String>,
 }
 
 impl Recorded {
@@ -101,6 +116,9 @@ struct Inner {
     sampling: bool,
     tools_refusal: Option<String>,
     calls_made: usize,
+    server: Server,
+    discovery_stalled: bool,
+    discovery: Vec<DiscoveryRequest>,
 }
 
 /// The running fake. Dropping it leaves the server running until the runtime ends.
@@ -108,6 +126,7 @@ struct Inner {
 pub struct FakeOpenAi {
     addr: SocketAddr,
     inner: Arc<Mutex<Inner>>,
+    hang_ups: Arc<Mutex<HangUps>>,
 }
 
 impl FakeOpenAi {
@@ -123,19 +142,62 @@ impl FakeOpenAi {
             sampling: false,
             tools_refusal: None,
             calls_made: 0,
+            server: Server::default(),
+            discovery_stalled: false,
+            discovery: Vec::new(),
         }));
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
             .route("/v1/moderations", post(moderations))
+            .route("/v1/models", get(discovery::models))
+            .route("/api/show", post(discovery::ollama_show))
+            .route("/props", get(discovery::props))
             .with_state(Arc::clone(&inner));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
-        let addr = listener.local_addr().expect("local addr");
+        let addr = tcp.local_addr().expect("local addr");
+        let hang_ups = Arc::new(Mutex::new(HangUps::default()));
+        let listener = hang_up::Listener {
+            tcp,
+            hang_ups: Arc::clone(&hang_ups),
+        };
         tokio::spawn(async move {
             axum::serve(listener, app).await.expect("fake server runs");
         });
-        Self { addr, inner }
+        Self {
+            addr,
+            inner,
+            hang_ups,
+        }
+    }
+
+    /// The next new connection is hung up on: its request read, then closed
+    /// or reset without an answer ([`HangUp`]). Queue several for several.
+    pub fn hang_up(&self, how: HangUp) {
+        self.hang_ups.lock().unwrap().queued.push_back(how);
+    }
+
+    /// From now on, answer where servers say a model's context window as
+    /// `server` does (`discovery`).
+    pub fn act_as(&self, server: Server) {
+        self.inner.lock().unwrap().server = server;
+    }
+
+    /// From now on, take every request where servers say a model's context
+    /// window and never answer it.
+    pub fn stall_discovery(&self) {
+        self.inner.lock().unwrap().discovery_stalled = true;
+    }
+
+    /// The requests to those endpoints so far.
+    pub fn discovery_requests(&self) -> Vec<DiscoveryRequest> {
+        self.inner.lock().unwrap().discovery.clone()
+    }
+
+    /// How many connections the fake has hung up on.
+    pub fn hung_up(&self) -> usize {
+        self.hang_ups.lock().unwrap().done
     }
 
     /// The base URL a client is configured with: `http://127.0.0.1:PORT/v1`.
@@ -434,6 +496,12 @@ async fn completions(
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
+            authorizations: headers
+                .get_all(header::AUTHORIZATION)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .map(str::to_owned)
+                .collect(),
         });
         let count = inner.requests.len();
         inner.received.send_replace(count);
