@@ -10,6 +10,7 @@
 //! | [`render`] | the model's Markdown as Telegram HTML, and back to plain text |
 //! | [`translate`] | a Telegram message as a [`natter_core::Incoming`]: triggers, keys, mention stripping |
 //! | [`outbox`] | [`TelegramOutbox`]: `sendMessage`, `editMessageText`, `sendChatAction` and Telegram's limits |
+//! | `safety` | never a message that renders to nothing, never a user link the message should not carry |
 //! | `approval` | confirmations as inline keyboards: Allow/Refuse buttons, their callback data, presses answered |
 //! | [`run`](mod@run) | start-up checks, command menu, long polling or webhook, shutdown |
 //!
@@ -21,6 +22,7 @@ pub mod error;
 pub mod outbox;
 pub mod render;
 pub mod run;
+mod safety;
 pub mod settings;
 pub mod translate;
 

@@ -25,7 +25,8 @@ use teloxide::{ApiError, Bot, RequestError};
 use tracing::{instrument, warn};
 
 use crate::approval;
-use crate::render::{html_to_plain, markdown_to_html};
+use crate::render::html_to_plain;
+use crate::safety;
 
 /// Sends and edits messages through the Bot API.
 #[derive(Clone, Debug)]
@@ -151,6 +152,7 @@ impl TelegramOutbox {
     ) -> Result<MessageId, DeliveryError> {
         let (chat, thread) = target(to)?;
         let reply_to = reply_to.map(message_id).transpose()?;
+        let text = &Self::safe(text);
         let sent = match self
             .try_send(
                 chat,
@@ -191,6 +193,17 @@ impl TelegramOutbox {
         Ok(MessageId(sent.0.to_string()))
     }
 
+    /// `text` without links to users it is not meant to notify.
+    fn safe(text: &Rendered) -> Rendered {
+        match text.format {
+            TextFormat::Html => Rendered {
+                text: safety::keep_mentions_of(&text.text, &text.notify),
+                ..text.clone()
+            },
+            _ => text.clone(),
+        }
+    }
+
     async fn try_edit(
         &self,
         chat: ChatId,
@@ -217,8 +230,9 @@ impl Outbox for TelegramOutbox {
         self.limits.clone()
     }
 
+    /// Telegram HTML, or plain text when that would show nothing.
     fn render(&self, markdown: &str) -> Rendered {
-        Rendered::new(markdown_to_html(markdown), TextFormat::Html)
+        safety::render(markdown)
     }
 
     /// A text mention: a link Telegram shows as the name and that notifies the user.
@@ -264,6 +278,7 @@ impl Outbox for TelegramOutbox {
     ) -> Result<(), DeliveryError> {
         let (chat, _) = target(to)?;
         let id = message_id(id)?;
+        let text = &Self::safe(text);
         match self.try_edit(chat, id, &text.text, parse_mode(text)).await {
             Ok(()) => Ok(()),
             Err(error) => match classify(error) {

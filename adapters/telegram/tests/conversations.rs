@@ -273,3 +273,32 @@ async fn start_shows_help_and_shutdown_returns() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_reply_that_renders_to_nothing_is_sent_as_plain_text() {
+    let h = Harness::start().await;
+    h.backend.reply("```");
+    let asked = h.inject(private_text(&h, "show me a code block"));
+    h.reply_to(asked).await;
+    let shown = h.fake.messages(ALICE);
+    let last = shown.last().unwrap();
+    assert_eq!(last.text, "```", "not the placeholder: {shown:?}");
+    assert_eq!(last.parse_mode, None);
+    h.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_model_cannot_link_to_a_user() {
+    let h = Harness::start().await;
+    h.backend
+        .reply("Ask [Bob](tg://user?id=1002) or see [the docs](https://example.com).");
+    let asked = h.inject(mention(&h, "who knows?"));
+    h.reply_to(asked).await;
+    let shown = h.fake.messages(GROUP);
+    let last = &shown.last().unwrap().text;
+    assert_eq!(
+        last,
+        "Ask Bob or see <a href=\"https://example.com\">the docs</a>."
+    );
+    h.stop().await.unwrap();
+}
