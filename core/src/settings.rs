@@ -23,6 +23,10 @@ pub struct EngineSettings {
     /// made; beyond that the sender is told the bot is busy, and the message
     /// is not kept.
     pub max_queue: usize,
+    /// Messages still waiting at shutdown are kept and answered at the next
+    /// start if it comes within this many seconds; older ones get a sentence
+    /// saying they were not answered.
+    pub resume_within_secs: u64,
 }
 
 impl Default for EngineSettings {
@@ -32,7 +36,8 @@ impl Default for EngineSettings {
             max_history_turns: 100,
             answer_bots: false,
             shutdown_grace_secs: 10,
-            max_queue: 10,
+            max_queue: 50,
+            resume_within_secs: 3600,
         }
     }
 }

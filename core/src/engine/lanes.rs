@@ -137,6 +137,16 @@ impl<J> Lanes<J> {
         }
     }
 
+    /// Takes every waiting job out of every lane, each lane's in order
+    /// (shutdown: what has not started is kept for the next start).
+    pub(crate) fn drain_waiting(&self) -> Vec<J> {
+        let mut lanes = self.lock();
+        lanes
+            .values_mut()
+            .flat_map(|lane| lane.queue.drain(..))
+            .collect()
+    }
+
     /// Cancels every job in flight (shutdown).
     pub(crate) fn cancel_all(&self) {
         for lane in self.lock().values() {

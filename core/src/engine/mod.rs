@@ -28,6 +28,7 @@ mod exchange;
 mod intake;
 mod lanes;
 mod limiter;
+mod pending;
 mod pipeline;
 mod record;
 mod route;
@@ -77,6 +78,14 @@ impl Engine {
         let courier = Arc::new(Courier::new(outbox, Arc::clone(&self.shared.filters)));
         self.shared.services.attach(platform, Arc::clone(&courier));
         self.start_scheduler();
+        // Messages kept at the last shutdown are answered (or excused) now.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(pending::resume(
+                Arc::clone(&self.shared),
+                Arc::clone(&courier),
+                platform,
+            ));
+        }
         Inbox {
             shared: Arc::clone(&self.shared),
             courier,
@@ -124,12 +133,15 @@ impl Engine {
         &self.shared.services.stores
     }
 
-    /// Stops accepting messages, lets replies in flight finish for up to `grace`,
-    /// then cancels the rest (each cancelled reply is finished as "stopped" and
-    /// never enters history) and waits for them to wind down.
+    /// Stops accepting messages, keeps the ones still waiting in the store
+    /// (the next start answers them), lets replies in flight finish for up to
+    /// `grace`, then cancels the rest (each cancelled reply is finished as
+    /// "stopped" and never enters history) and waits for them to wind down.
     pub async fn shutdown(&self, grace: Duration) {
         self.shared.closed.store(true, Ordering::SeqCst);
         self.shared.scheduler_stop.cancel();
+        let waiting = self.shared.lanes.drain_waiting();
+        pending::keep(&self.shared, waiting).await;
         self.shared.tasks.close();
         if tokio::time::timeout(grace, self.shared.tasks.wait())
             .await
