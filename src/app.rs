@@ -92,10 +92,28 @@ impl App {
     /// Builds the engine: backend, store (opened and migrated), personas, plugins.
     pub async fn engine(&self) -> anyhow::Result<Engine> {
         let settings = &self.settings;
-        let models = models::build(settings).await?;
+        let models = models::build(settings, models::Load::Now).await?;
         let store = natter_store::open(&settings.store)
             .await
             .with_context(|| format!("store {}", settings.store.describe()))?;
+        self.assemble(models, store)
+    }
+
+    /// The engine `natter check` looks at: every part the settings describe,
+    /// but nothing created, migrated or loaded — an in-memory store, and a
+    /// local model that is never loaded.
+    pub async fn engine_to_check(&self) -> anyhow::Result<Engine> {
+        let models = models::build(&self.settings, models::Load::Never).await?;
+        let store = natter_core::Stores::new(Arc::new(natter_core::MemoryStore::new()));
+        self.assemble(models, store)
+    }
+
+    fn assemble(
+        &self,
+        models: models::Built,
+        store: natter_core::Stores,
+    ) -> anyhow::Result<Engine> {
+        let settings = &self.settings;
         let mut builder = Engine::builder(models.default)
             .store(store)
             .fallback(settings.model.fallback.clone())

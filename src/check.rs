@@ -1,6 +1,7 @@
 //! `natter check`: loads and validates the settings, checks that the store
-//! opens, builds (without contacting any platform or model) what they describe, and prints a summary and the effective
-//! settings with every secret redacted. MCP servers are started briefly,
+//! opens (read-only: nothing is created or migrated), builds what they
+//! describe without contacting any platform or loading a local model, and
+//! prints a summary and the effective settings with every secret redacted. MCP servers are started briefly,
 //! their tools listed (or why they could not start), and stopped; an
 //! OpenAI-compatible server is asked the model's context window (briefly),
 //! and the summary says where the window came from.
@@ -23,7 +24,7 @@ pub async fn report(config: Option<&Path>) -> anyhow::Result<String> {
         .await
         .with_context(|| format!("store {}", loaded.settings.store.describe()))?;
     let app = App::new(loaded.settings.clone());
-    let engine = app.engine().await?;
+    let engine = app.engine_to_check().await?;
     let capabilities = engine.backend().capabilities();
     // The engine holds its model behind the trait: ask again to say where the window came from.
     let window_source = match loaded.settings.model.backend {

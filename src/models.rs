@@ -31,9 +31,18 @@ pub struct Built {
     pub prices: Prices,
 }
 
-/// Builds every model the settings name; the default is ready when this
-/// returns (a local default model is loaded now).
-pub async fn build(settings: &Settings) -> anyhow::Result<Built> {
+/// When a local default model is loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Load {
+    /// Now, so the first reply does not wait for it.
+    Now,
+    /// Not unless a reply needs it (`natter check` never asks for one).
+    Never,
+}
+
+/// Builds every model the settings name; with [`Load::Now`] the default is
+/// ready when this returns (a local default model is loaded now).
+pub async fn build(settings: &Settings, load: Load) -> anyhow::Result<Built> {
     let default_settings = settings.model.backend_settings();
     let (default, moderator) = match default_settings.backend {
         BackendKind::Openai => {
@@ -47,7 +56,13 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Built> {
                 Some(openai as Arc<dyn Moderator>),
             )
         }
-        BackendKind::Llama => (load_llama(default_settings.llama.clone()).await?, None),
+        BackendKind::Llama if load == Load::Now => {
+            (load_llama(default_settings.llama.clone()).await?, None)
+        }
+        BackendKind::Llama => (
+            Arc::new(LazyLlama::new(default_settings.llama.clone())) as Arc<dyn ModelBackend>,
+            None,
+        ),
     };
     let mut prices = Prices::new();
     add_price(&mut prices, &default, &default_settings);

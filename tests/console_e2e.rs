@@ -451,3 +451,34 @@ async fn check_says_where_the_context_window_came_from_and_hides_url_credentials
         "the URL's password is the key"
     );
 }
+
+#[tokio::test]
+async fn check_creates_migrates_and_loads_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data/natter.db");
+    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    write!(
+        file,
+        "[store]\nurl = \"sqlite://{}\"\n\n[model]\nbackend = \"llama\"\n\n[model.llama]\npath = \"/nonexistent/model.gguf\"\n",
+        db.display()
+    )
+    .unwrap();
+    let run = natter(&file, &["check"], "", "warn").await;
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("will be created at start"),
+        "{}",
+        run.stdout
+    );
+    assert!(!db.exists(), "the database file was created");
+    assert!(
+        !dir.path().join("data").exists(),
+        "its directory was created"
+    );
+    assert!(
+        run.stdout
+            .contains("model:     llama / model (context 2048 tokens"),
+        "the local model's file was not needed: {}",
+        run.stdout
+    );
+}
