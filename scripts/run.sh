@@ -5,5 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-cargo build --release --quiet --bin natter
+if [ -x "$CARGO_TARGET_DIR/release/natter" ]; then
+  cargo build --release --quiet --bin natter
+else
+  echo "run: building natter (optimised) for the first time — about 15 minutes on 2 cores, most of it llama.cpp; later runs start in a second" >&2
+  cargo build --release --bin natter
+fi
 exec "$CARGO_TARGET_DIR/release/natter" "$@"
