@@ -25,6 +25,7 @@
 
 mod backend;
 mod error;
+mod grammar;
 mod output;
 pub mod runtime;
 mod sampler;
