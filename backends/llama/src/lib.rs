@@ -32,6 +32,7 @@ mod sampler;
 pub mod settings;
 mod slots;
 mod template;
+mod tools;
 mod worker;
 
 pub use backend::{LlamaBackend, LlamaStats};

@@ -67,6 +67,7 @@ impl CharClass {
     }
 
     /// Whether `c` is in the class.
+    #[cfg(test)]
     pub fn contains(&self, c: char) -> bool {
         let listed = self.ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&c));
         listed != self.negated
@@ -330,11 +331,13 @@ impl Grammar {
     }
 
     /// The root expression.
+    #[cfg(test)]
     pub fn root(&self) -> &Expr {
         &self.root
     }
 
     /// The expression a named rule stands for.
+    #[cfg(test)]
     pub fn rule(&self, name: &str) -> Option<Expr> {
         self.primitives
             .iter()

@@ -298,9 +298,14 @@ impl Converter {
             });
         }
         if members.is_empty() {
+            // Declared properties, even none, are all a tool's arguments
+            // are: a tiny model need not invent others.
+            let declared = map.contains_key("properties");
             return match map.get("additionalProperties") {
-                None | Some(Value::Bool(true)) => Ok(self.primitive(Primitive::Object)),
-                Some(Value::Bool(false)) => Ok(Expr::literal("{}")),
+                None | Some(Value::Bool(true)) if !declared => {
+                    Ok(self.primitive(Primitive::Object))
+                }
+                None | Some(Value::Bool(_)) => Ok(Expr::literal("{}")),
                 Some(values) => {
                     let key = self.primitive(Primitive::String);
                     let value = self.schema(values, &format!("{at}/additionalProperties"))?;
@@ -531,6 +536,10 @@ mod tests {
         );
         assert_eq!(
             root(json!({"type": "object", "additionalProperties": false})),
+            r#"root ::= "{}""#
+        );
+        assert_eq!(
+            root(json!({"type": "object", "properties": {}})),
             r#"root ::= "{}""#
         );
     }
