@@ -1,7 +1,8 @@
 //! natter-llama benchmark on the default model: prompt and generation speed,
 //! time to first token for a cold ~1,000-token conversation and for its
-//! follow-up turn in a warm slot, and natter's per-token overhead over a bare
-//! llama.cpp decode loop.
+//! follow-up turn in a warm slot, natter's per-token overhead over a bare
+//! llama.cpp decode loop, and the time of a tool call (both grammar stages)
+//! and of the Auto choice before a reply in words.
 //!
 //! ```text
 //! scripts/fetch-model.sh
@@ -22,9 +23,10 @@ use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
+use natter_core::test_utils::conformance;
 use natter_core::{
-    ChatMessage, ChatRequest, ConversationKey, GenerationParams, ModelBackend, Platform,
-    StreamEvent,
+    ChatMessage, ChatRequest, ConversationKey, FinishReason, GenerationParams, ModelBackend,
+    Platform, StreamEvent, ToolChoice,
 };
 use natter_llama::{LlamaBackend, LlamaSettings, runtime};
 
@@ -112,6 +114,29 @@ async fn timed(backend: &LlamaBackend, request: ChatRequest) -> (Duration, Durat
         }
     }
     panic!("stream ended without Done");
+}
+
+/// Time to the first delta of `request`, or `None` when it answered with a
+/// tool call instead of words.
+async fn first_words(backend: &LlamaBackend, request: ChatRequest) -> Option<Duration> {
+    let start = Instant::now();
+    let mut stream = backend.stream(request).await.expect("stream starts");
+    let mut first = None;
+    while let Some(event) = stream.next().await {
+        match event.expect("no error") {
+            StreamEvent::Delta(_) => {
+                first.get_or_insert_with(|| start.elapsed());
+            }
+            StreamEvent::Done(c) => return first.filter(|_| c.tool_calls.is_empty()),
+        }
+    }
+    panic!("stream ended without Done");
+}
+
+/// `request` in a conversation of its own, so its slot starts cold.
+fn in_cold_conversation(mut request: ChatRequest, name: String) -> ChatRequest {
+    request.conversation = Some(ConversationKey::new(Platform::new("bench"), name));
+    request
 }
 
 /// A bare llama.cpp loop: prompt eval, then greedy sample + decode per token.
@@ -329,6 +354,56 @@ fn main() {
         warm * 1e3,
         warm / cold
     );
+    // Tool calls: the conformance suite's required reminder call (choice and
+    // arguments stages), each in a cold conversation.
+    let mut call_secs = Vec::new();
+    let (mut call_prompt, mut call_sampled, mut call_text) = (0, 0, String::new());
+    for i in 0..runs {
+        let request = in_cold_conversation(conformance::tool_request(), format!("call/{i}"));
+        let started = Instant::now();
+        let response = rt.block_on(backend.complete(request)).expect("the call");
+        call_secs.push(started.elapsed().as_secs_f64());
+        assert_eq!(response.completion.finish_reason, FinishReason::ToolCalls);
+        let usage = response.completion.usage.expect("usage");
+        (call_prompt, call_sampled) = (usage.prompt_tokens, usage.completion_tokens);
+        call_text = response.completion.tool_calls[0].arguments.clone();
+    }
+    // The Auto choice before words: first delta with the tool offered, and
+    // without, each cold.
+    let (mut auto_words, mut plain_words, mut auto_called) = (Vec::new(), Vec::new(), 0);
+    for i in 0..runs {
+        let question = conformance::request("Hi! How are you today?", 16);
+        let offered = question
+            .clone()
+            .with_tools(vec![conformance::reminder_tool()], ToolChoice::Auto);
+        match rt.block_on(first_words(
+            &backend,
+            in_cold_conversation(offered, format!("auto/{i}")),
+        )) {
+            Some(ttft) => auto_words.push(ttft.as_secs_f64()),
+            None => auto_called += 1,
+        }
+        let plain = rt.block_on(first_words(
+            &backend,
+            in_cold_conversation(question, format!("plain/{i}")),
+        ));
+        plain_words.push(plain.expect("words").as_secs_f64());
+    }
+    println!(
+        "tool call, required (reminder):         {:>7.1} ms  ({call_prompt}-token prompt, {call_sampled} tokens sampled: {call_text})",
+        median(call_secs) * 1e3
+    );
+    if auto_words.is_empty() {
+        println!("Auto choice before words:               the model called the tool every time");
+    } else {
+        let (auto, plain) = (median(auto_words), median(plain_words));
+        println!(
+            "TTFT with Auto choosing words:          {:>7.1} ms  (without tools {:.1} ms: +{:.1} ms; {auto_called} of {runs} runs called instead)",
+            auto * 1e3,
+            plain * 1e3,
+            (auto - plain) * 1e3
+        );
+    }
     // The bare-loop models are dropped by now: this is natter's backend with
     // every slot warm.
     println!(

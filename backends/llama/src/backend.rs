@@ -15,7 +15,9 @@ use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::token::LlamaToken;
 use natter_core::backend::estimate_message_tokens;
-use natter_core::{Capabilities, ChatMessage, ChatRequest, ChatStream, ModelBackend, ModelError};
+use natter_core::{
+    Capabilities, ChatMessage, ChatRequest, ChatStream, ModelBackend, ModelError, ToolDefinition,
+};
 use tracing::instrument;
 
 use crate::error::LlamaError;
@@ -23,7 +25,9 @@ use crate::runtime;
 use crate::sampler::SamplingDefaults;
 use crate::settings::LlamaSettings;
 use crate::template::ChatTemplate;
-use crate::worker::{self, Counters, Job, WorkerConfig};
+use crate::tools::ToolPlan;
+use crate::tools::prompt::ARGUMENTS_LEAD_IN;
+use crate::worker::{self, Counters, Job, ToolJob, WorkerConfig};
 
 /// Most tokens evaluated by one llama.cpp call.
 const BATCH: u32 = 512;
@@ -154,6 +158,7 @@ impl LlamaBackend {
             generation_threads,
             slots = settings.slots,
             template = if template.is_fallback() { "ChatML (fallback)" } else { "the model's" },
+            tool_history = if template.knows_tools() { "the template's" } else { "as text" },
             elapsed_ms = started.elapsed().as_millis(),
             "model loaded"
         );
@@ -199,10 +204,23 @@ impl LlamaBackend {
         messages: &[ChatMessage],
         add_generation_prompt: bool,
     ) -> Result<Vec<LlamaToken>, ModelError> {
-        let text = self
+        self.prompt_tokens(messages, &[], add_generation_prompt, "")
+    }
+
+    /// The prompt tokens for `messages` showing `tools` (to templates that
+    /// know tools), followed by the assistant text `lead_in`.
+    fn prompt_tokens(
+        &self,
+        messages: &[ChatMessage],
+        tools: &[ToolDefinition],
+        add_generation_prompt: bool,
+        lead_in: &str,
+    ) -> Result<Vec<LlamaToken>, ModelError> {
+        let mut text = self
             .template
-            .render(messages, add_generation_prompt)
+            .render(messages, tools, add_generation_prompt)
             .map_err(|e| ModelError::Engine(format!("the chat template failed: {e}")))?;
+        text.push_str(lead_in);
         let mut tokens = self.model.vocab().tokenize(text.as_bytes(), false, true);
         if let Some(bos) = self.bos
             && tokens.first() != Some(&bos)
@@ -210,6 +228,42 @@ impl LlamaBackend {
             tokens.insert(0, bos);
         }
         Ok(tokens)
+    }
+
+    /// Refuses a prompt that leaves no room in the context window.
+    fn check_fits(&self, prompt: &[LlamaToken]) -> Result<(), ModelError> {
+        let window = self.capabilities.context_window;
+        if prompt.len() >= window {
+            return Err(ModelError::ContextOverflow {
+                needed: prompt.len(),
+                available: window.saturating_sub(1),
+            });
+        }
+        Ok(())
+    }
+
+    /// The tool stages of `request`, tokenized, when it offers tools.
+    fn tool_job(
+        &self,
+        request: &ChatRequest,
+        plan: Option<ToolPlan>,
+        shown: &[ToolDefinition],
+    ) -> Result<Option<ToolJob>, ModelError> {
+        let Some(plan) = plan else {
+            return Ok(None);
+        };
+        let messages = plan.stage_messages(&request.messages);
+        let prompt = self.prompt_tokens(&messages, shown, true, &plan.lead_in)?;
+        self.check_fits(&prompt)?;
+        let arguments_lead_in =
+            self.model
+                .vocab()
+                .tokenize(ARGUMENTS_LEAD_IN.as_bytes(), false, true);
+        Ok(Some(ToolJob {
+            prompt,
+            arguments_lead_in,
+            plan,
+        }))
     }
 }
 
@@ -231,17 +285,18 @@ impl ModelBackend for LlamaBackend {
 
     #[instrument(skip_all, fields(conversation = ?request.conversation, messages = request.messages.len()))]
     async fn stream(&self, request: ChatRequest) -> Result<ChatStream, ModelError> {
-        let prompt = self.tokenize(&request.messages, true)?;
-        let window = self.capabilities.context_window;
-        if prompt.len() >= window {
-            return Err(ModelError::ContextOverflow {
-                needed: prompt.len(),
-                available: window.saturating_sub(1),
-            });
-        }
+        let plan = ToolPlan::new(&request.tools, &request.tool_choice)
+            .map_err(|e| ModelError::Engine(e.to_string()))?;
+        // Templates that know tools show the callable ones in both prompts,
+        // so the two share their prefix.
+        let shown = plan.as_ref().map(ToolPlan::definitions).unwrap_or_default();
+        let prompt = self.prompt_tokens(&request.messages, &shown, true, "")?;
+        self.check_fits(&prompt)?;
+        let tools = self.tool_job(&request, plan, &shown)?;
         let (events, replies) = tokio::sync::mpsc::unbounded_channel();
         let job = Job {
             prompt,
+            tools,
             conversation: request.conversation,
             params: request.params,
             events,

@@ -5,45 +5,14 @@
 //! them on another file.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
+mod common;
 
+use common::{in_conversation, load, model_path, settings};
 use futures::StreamExt;
 use natter_core::backend::collect_stream;
 use natter_core::test_utils::conformance;
-use natter_core::{
-    ChatMessage, ConversationKey, FinishReason, ModelBackend, ModelError, Platform, StreamEvent,
-};
+use natter_core::{ChatMessage, FinishReason, ModelBackend, ModelError, StreamEvent};
 use natter_llama::{LlamaBackend, LlamaError, LlamaSettings};
-
-/// The model file, or `None` when it is missing (then the test says it
-/// skipped, or fails under `CI=true`).
-fn model_path(test: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("NATTER_LLAMA_MODEL").map_or_else(
-        || {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf")
-        },
-        PathBuf::from,
-    );
-    natter_test_support::optional::model_file(test, &path)
-}
-
-fn settings(path: PathBuf) -> LlamaSettings {
-    LlamaSettings {
-        threads: 2,
-        context: 2048,
-        ..LlamaSettings::for_model(path)
-    }
-}
-
-fn load(settings: &LlamaSettings) -> LlamaBackend {
-    LlamaBackend::load(settings).expect("the model loads")
-}
-
-fn in_conversation(mut request: natter_core::ChatRequest, name: &str) -> natter_core::ChatRequest {
-    request.conversation = Some(ConversationKey::new(Platform::new("test"), name));
-    request
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passes_the_backend_conformance_suite() {

@@ -5,6 +5,11 @@
 //! slot already holds — and streams the reply back over a channel, checking
 //! after every token whether the reader is still there. Each slot is its own
 //! KV-cache stream of `n_ctx` cells.
+//!
+//! A request offering tools first runs the tool stages (`stages`): it either
+//! ends there with a call, or goes on to the plain reply.
+
+mod stages;
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -27,6 +32,7 @@ use crate::output::ReplyText;
 use crate::runtime;
 use crate::sampler::{self, SamplingDefaults};
 use crate::slots::Slots;
+use crate::tools::ToolPlan;
 
 /// Where a job's events go; closed when the caller dropped the stream.
 pub type Events = UnboundedSender<Result<StreamEvent, ModelError>>;
@@ -35,12 +41,25 @@ pub type Events = UnboundedSender<Result<StreamEvent, ModelError>>;
 pub struct Job {
     /// The templated prompt.
     pub prompt: Vec<LlamaToken>,
+    /// The tool stages to run first, when the request offers tools.
+    pub tools: Option<ToolJob>,
     /// The conversation, to pick its warm slot.
     pub conversation: Option<ConversationKey>,
     /// Sampling, length and stop strings.
     pub params: GenerationParams,
     /// The reply stream.
     pub events: Events,
+}
+
+/// The tool stages of a request, tokenized.
+pub struct ToolJob {
+    /// The conversation with the tools' instruction, ending in the stages'
+    /// lead-in.
+    pub prompt: Vec<LlamaToken>,
+    /// `Arguments:`, evaluated after stage one picked a tool.
+    pub arguments_lead_in: Vec<LlamaToken>,
+    /// The stages.
+    pub plan: ToolPlan,
 }
 
 /// How the worker's context is set up.
@@ -115,6 +134,7 @@ pub fn spawn(
                 slots: Slots::new(config.slots),
                 config,
                 counters,
+                calls: stages::CallIds::new(),
             };
             while let Ok(job) = jobs.recv() {
                 worker.run(job);
@@ -149,6 +169,7 @@ struct Worker<'m> {
     slots: Slots,
     config: WorkerConfig,
     counters: Arc<Counters>,
+    calls: stages::CallIds,
 }
 
 impl Worker<'_> {
@@ -176,7 +197,44 @@ impl Worker<'_> {
     }
 
     fn generate(&mut self, job: &Job) -> Result<Outcome, ModelError> {
-        let prompt = job.prompt.as_slice();
+        let mut seq = None;
+        let result = self.generate_into(job, &mut seq);
+        if result.is_err()
+            && let Some(seq) = seq
+        {
+            self.slots.reset(seq);
+            self.clear(seq, 0);
+        }
+        result
+    }
+
+    /// The tool stages if any, then the reply; `seq` is the slot in use.
+    fn generate_into(&mut self, job: &Job, seq: &mut Option<usize>) -> Result<Outcome, ModelError> {
+        let budget = job.params.max_tokens.map_or(usize::MAX, |m| m as usize);
+        let mut sampled = 0;
+        if let Some(tools) = &job.tools {
+            match self.run_tool_stages(job, tools, budget, seq)? {
+                stages::Staged::Finished(outcome) => return Ok(outcome),
+                stages::Staged::Answer { sampled: n } => sampled = n,
+            }
+        }
+        let Some(slot) = self.load_prompt(job, &job.prompt, seq)? else {
+            return Ok(Outcome::Cancelled);
+        };
+        let room = self.n_ctx() - job.prompt.len();
+        let max_new = budget.saturating_sub(sampled).min(room);
+        self.sample_reply(job, slot, max_new, sampled)
+    }
+
+    /// Puts `prompt` into a slot — the conversation's own when warm —
+    /// evaluating only what the slot does not already hold. `None` when the
+    /// request was cancelled meanwhile.
+    fn load_prompt(
+        &mut self,
+        job: &Job,
+        prompt: &[LlamaToken],
+        seq: &mut Option<usize>,
+    ) -> Result<Option<usize>, ModelError> {
         if prompt.is_empty() {
             return Err(ModelError::Engine("the prompt is empty".into()));
         }
@@ -187,68 +245,59 @@ impl Worker<'_> {
             });
         }
         let assignment = self.slots.assign(job.conversation.as_ref(), prompt);
-        let seq = assignment.seq;
-        self.clear(seq, assignment.reusable);
+        *seq = Some(assignment.seq);
+        self.clear(assignment.seq, assignment.reusable);
         Counters::add(&self.counters.reused, assignment.reusable);
-
-        let room = self.n_ctx() - prompt.len();
-        let max_new = job
-            .params
-            .max_tokens
-            .map_or(room, |m| (m as usize).min(room));
-
-        let result = self.evaluate_prompt(job, seq, assignment.reusable);
-        let result = match result {
-            Ok(true) => self.sample_reply(job, seq, max_new),
-            Ok(false) => Ok(Outcome::Cancelled),
-            Err(error) => Err(error),
-        };
-        if result.is_err() {
-            self.slots.reset(seq);
-            self.clear(seq, 0);
+        let rest = &prompt[assignment.reusable..];
+        if !self.evaluate(job, assignment.seq, rest)? {
+            return Ok(None);
         }
-        result
+        Counters::add(&self.counters.evaluated, rest.len());
+        Ok(Some(assignment.seq))
     }
 
-    /// Evaluates `job.prompt[from..]` into `seq`; false when cancelled.
-    fn evaluate_prompt(&mut self, job: &Job, seq: usize, from: usize) -> Result<bool, ModelError> {
-        let prompt = job.prompt.as_slice();
+    /// Evaluates `tokens` into `seq` after what it holds, in batches; the
+    /// last token's logits are kept for sampling. False when cancelled.
+    fn evaluate(
+        &mut self,
+        job: &Job,
+        seq: usize,
+        tokens: &[LlamaToken],
+    ) -> Result<bool, ModelError> {
         let chunk_len = (self.config.n_batch as usize).max(1);
-        let mut pos = from;
-        for chunk in prompt[from..].chunks(chunk_len) {
+        let chunks = tokens.chunks(chunk_len);
+        let last_chunk = chunks.len().saturating_sub(1);
+        for (n, chunk) in chunks.enumerate() {
             if job.events.is_closed() {
                 return Ok(false);
             }
             self.batch.clear();
-            let last_chunk = pos + chunk.len() == prompt.len();
+            let pos = self.slots.len(seq);
             for (i, &token) in chunk.iter().enumerate() {
-                let wants_logits = last_chunk && i + 1 == chunk.len();
+                let wants_logits = n == last_chunk && i + 1 == chunk.len();
                 self.batch
                     .add(token, position(pos + i), &[seq_id(seq)], wants_logits)
                     .map_err(engine)?;
             }
             self.decode(seq)?;
             self.slots.extend(seq, chunk);
-            Counters::add(&self.counters.evaluated, chunk.len());
-            pos += chunk.len();
         }
         Ok(true)
     }
 
     /// Samples the reply token by token, streaming text as it settles.
+    /// `already_sampled` tokens went to the tool stages before it.
     fn sample_reply(
         &mut self,
         job: &Job,
         seq: usize,
         max_new: usize,
+        already_sampled: usize,
     ) -> Result<Outcome, ModelError> {
         let prompt_tokens = job.prompt.len();
-        let done = |finish_reason, completion_tokens: usize| {
+        let done = |finish_reason, generated: usize| {
             Ok(Outcome::Done(Completion {
-                usage: Some(Usage {
-                    prompt_tokens: u32::try_from(prompt_tokens).unwrap_or(u32::MAX),
-                    completion_tokens: u32::try_from(completion_tokens).unwrap_or(u32::MAX),
-                }),
+                usage: Some(usage(prompt_tokens, already_sampled + generated)),
                 finish_reason,
                 tool_calls: Vec::new(),
             }))
@@ -288,17 +337,23 @@ impl Worker<'_> {
             if job.events.is_closed() {
                 return Ok(Outcome::Cancelled);
             }
-            self.batch.clear();
-            self.batch
-                .add(token, position(self.slots.len(seq)), &[seq_id(seq)], true)
-                .map_err(engine)?;
-            self.decode(seq)?;
-            self.slots.extend(seq, &[token]);
+            self.decode_one(seq, token)?;
         };
         if !send(reply.finish()) {
             return Ok(Outcome::Cancelled);
         }
         done(finish, generated)
+    }
+
+    /// Decodes one sampled token into `seq`, keeping its logits.
+    fn decode_one(&mut self, seq: usize, token: LlamaToken) -> Result<(), ModelError> {
+        self.batch.clear();
+        self.batch
+            .add(token, position(self.slots.len(seq)), &[seq_id(seq)], true)
+            .map_err(engine)?;
+        self.decode(seq)?;
+        self.slots.extend(seq, &[token]);
+        Ok(())
     }
 
     /// Decodes the batch into `seq`'s KV stream.
@@ -322,6 +377,14 @@ impl Worker<'_> {
         {
             tracing::warn!(%error, seq, "could not clear a KV-cache sequence");
         }
+    }
+}
+
+/// Token counts as a generation reports them.
+fn usage(prompt_tokens: usize, completion_tokens: usize) -> Usage {
+    Usage {
+        prompt_tokens: u32::try_from(prompt_tokens).unwrap_or(u32::MAX),
+        completion_tokens: u32::try_from(completion_tokens).unwrap_or(u32::MAX),
     }
 }
 
