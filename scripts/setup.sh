@@ -29,8 +29,10 @@ if ! command -v pip3 >/dev/null 2>&1 && ! command -v pip >/dev/null 2>&1 \
   need_apt+=(python3-pip)
 fi
 command -v unzip >/dev/null 2>&1 || need_apt+=(unzip)
+# The web side's end-to-end test drives a real headless browser.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "setup: installing ${need_apt[*]} (to build llama.cpp, and to fetch and unpack the model)" >&2
+  echo "setup: installing ${need_apt[*]} (to build llama.cpp, fetch and unpack the model, and test the web side)" >&2
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq

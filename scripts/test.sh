@@ -13,7 +13,7 @@ tested=false
 
 # One line naming which optional suites ran, printed last, also on failure.
 suites() {
-  local postgres local_model
+  local postgres local_model browser
   if [ "$tested" != true ]; then
     echo "suites: none ran (stopped before cargo test)"
     return
@@ -29,7 +29,12 @@ suites() {
   else
     local_model="SKIPPED ($model missing; scripts/fetch-model.sh)"
   fi
-  echo "suites: postgres=$postgres local-model=$local_model"
+  if command -v chromium >/dev/null 2>&1; then
+    browser="ran (chromium)"
+  else
+    browser="SKIPPED (chromium missing; scripts/setup.sh installs it)"
+  fi
+  echo "suites: postgres=$postgres local-model=$local_model browser=$browser"
 }
 trap suites EXIT
 

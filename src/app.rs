@@ -72,7 +72,8 @@ impl App {
         self
     }
 
-    /// The platforms that will run: every one with a token, else the console.
+    /// The platforms that will run: every one with a token, and the web
+    /// chat when `[web] listen` is set; else the console.
     pub fn platforms(&self) -> Vec<&'static str> {
         let mut platforms = Vec::new();
         if !self.console_only {
@@ -81,6 +82,9 @@ impl App {
             }
             if self.settings.discord.enabled() {
                 platforms.push("discord");
+            }
+            if self.settings.web.enabled() {
+                platforms.push("web");
             }
         }
         if platforms.is_empty() {
@@ -159,6 +163,10 @@ impl App {
     /// in flight finish (up to `engine.shutdown_grace_secs`). MCP servers
     /// start before the first message and stop last.
     pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        if self.platforms().contains(&"web") {
+            // Before the engine exists, so every event is counted.
+            natter_web::metrics::recorder();
+        }
         let engine = self.engine().await?;
         if let Some(mcp) = &self.mcp {
             mcp.start().await;
@@ -216,6 +224,18 @@ impl App {
             );
             running.spawn(async move { run.await.context("discord") });
         }
+        if platforms.contains(&"web") {
+            let expected = platforms
+                .iter()
+                .filter_map(|name| name.parse().ok())
+                .collect();
+            let server = natter_web::WebServer::bind(&self.settings.web, engine.clone(), expected)
+                .await
+                .context("web")?;
+            announce(&server);
+            let run = server.run(shutdown.clone());
+            running.spawn(async move { run.await.context("web") });
+        }
         let mut result = Ok(());
         while let Some(joined) = running.join_next().await {
             let outcome = joined.map_err(anyhow::Error::from).and_then(|r| r);
@@ -227,6 +247,17 @@ impl App {
             }
         }
         result
+    }
+}
+
+/// Prints where the web chat is, and the token when natter made one up.
+fn announce(server: &natter_web::WebServer) {
+    println!("natter web: {}", server.url());
+    if let Some(token) = server.generated_token() {
+        println!(
+            "natter web token (generated for this run, shown once; set [web] token or \
+             NATTER_WEB_TOKEN to keep one): {token}"
+        );
     }
 }
 
@@ -259,4 +290,23 @@ async fn signal() -> std::io::Result<()> {
 #[cfg(not(unix))]
 async fn signal() -> std::io::Result<()> {
     tokio::signal::ctrl_c().await
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_web_chat_replaces_the_terminal_when_no_platform_has_a_token() {
+        let mut settings = Settings::default();
+        assert_eq!(App::new(settings.clone()).platforms(), ["console"]);
+        settings.web.listen = Some("127.0.0.1:8787".into());
+        assert_eq!(App::new(settings.clone()).platforms(), ["web"]);
+        assert_eq!(
+            App::new(settings).console_only().platforms(),
+            ["console"],
+            "natter chat is the terminal"
+        );
+    }
 }

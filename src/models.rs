@@ -185,6 +185,10 @@ impl ModelBackend for LazyLlama {
         }
     }
 
+    fn is_loaded(&self) -> bool {
+        self.loaded.get().is_some()
+    }
+
     async fn stream(&self, request: ChatRequest) -> Result<ChatStream, ModelError> {
         self.backend().await?.stream(request).await
     }

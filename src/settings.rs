@@ -26,6 +26,7 @@ use natter_mcp::McpSettings;
 use natter_openai::OpenAiSettings;
 use natter_store::StoreSettings;
 use natter_telegram::TelegramSettings;
+use natter_web::WebSettings;
 
 use crate::plugin_section::PluginSection;
 
@@ -38,8 +39,15 @@ pub const OPENAI_API_KEY_VAR: &str = "OPENAI_API_KEY";
 pub const TELEGRAM_TOKEN_VAR: &str = "TELEGRAM_BOT_TOKEN";
 /// Where `[discord] token` comes from when unset.
 pub const DISCORD_TOKEN_VAR: &str = "DISCORD_TOKEN";
+/// Where `[web] token` comes from when unset.
+pub const WEB_TOKEN_VAR: &str = "NATTER_WEB_TOKEN";
 /// Every variable a secret may come from (besides `NATTER__…` overrides).
-pub const SECRET_VARIABLES: [&str; 3] = [OPENAI_API_KEY_VAR, TELEGRAM_TOKEN_VAR, DISCORD_TOKEN_VAR];
+pub const SECRET_VARIABLES: [&str; 4] = [
+    OPENAI_API_KEY_VAR,
+    TELEGRAM_TOKEN_VAR,
+    DISCORD_TOKEN_VAR,
+    WEB_TOKEN_VAR,
+];
 
 /// Everything natter can be configured with.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -63,6 +71,8 @@ pub struct Settings {
     pub telegram: TelegramSettings,
     /// `[discord]`: starts when a token is set (or `DISCORD_TOKEN`).
     pub discord: DiscordSettings,
+    /// `[web]`: the browser chat and dashboard; starts when `listen` is set.
+    pub web: WebSettings,
     /// `[log]`: log level and format.
     pub log: LogSettings,
     /// `[tools]`: the tool loop's guards and who may run which tool where.
@@ -338,6 +348,7 @@ fn fill_from_env(settings: &mut Settings, env: &BTreeMap<String, String>) {
     secret(&mut settings.model.openai.api_key, OPENAI_API_KEY_VAR);
     secret(&mut settings.telegram.token, TELEGRAM_TOKEN_VAR);
     secret(&mut settings.discord.token, DISCORD_TOKEN_VAR);
+    secret(&mut settings.web.token, WEB_TOKEN_VAR);
     let console = &mut settings.console;
     if console.user.as_deref().is_none_or(|u| u.trim().is_empty()) {
         console.user = var("USER");
@@ -442,6 +453,9 @@ impl Settings {
                 .validate()
                 .map_err(|e| value("telegram", &e.to_string()))?;
         }
+        self.web
+            .validate()
+            .map_err(|e| value("web.listen", &e.to_string()))?;
         Ok(())
     }
 
@@ -635,6 +649,32 @@ mod tests {
             .settings;
         assert!(!loaded.telegram.enabled() && !loaded.discord.enabled());
         assert!(loaded.console.user.is_none());
+    }
+
+    #[test]
+    fn the_web_token_comes_from_its_variable_and_open_addresses_need_one() {
+        let f = file("[web]\nlisten = \"127.0.0.1:8787\"\n");
+        let s = load_with_env(Some(f.path()), &env(&[("NATTER_WEB_TOKEN", "w3b")]))
+            .unwrap()
+            .settings;
+        assert!(s.web.enabled());
+        assert_eq!(s.web.token.unwrap().expose_secret(), "w3b");
+        let shown = toml::to_string(
+            &load_with_env(Some(f.path()), &env(&[("NATTER_WEB_TOKEN", "w3b")]))
+                .unwrap()
+                .settings,
+        )
+        .unwrap();
+        assert!(!shown.contains("w3b"), "{shown}");
+        let open = file("[web]\nlisten = \"0.0.0.0:8787\"\n");
+        let err = load_with_env(Some(open.path()), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("web.listen") && err.contains("token"), "{err}");
+        assert!(
+            load_with_env(Some(open.path()), &env(&[("NATTER_WEB_TOKEN", "w3b")])).is_ok(),
+            "with a token it may listen anywhere"
+        );
     }
 
     #[test]

@@ -134,6 +134,24 @@ impl ModelError {
         }
     }
 
+    /// A short name for the kind of failure, for metrics and dashboards
+    /// (`unavailable`, `rate_limited`, `timeout`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ModelError::Unavailable(_) => "unavailable",
+            ModelError::RateLimited { .. } => "rate_limited",
+            ModelError::Unauthorized(_) => "unauthorized",
+            ModelError::Rejected { .. } => "rejected",
+            ModelError::Server { .. } => "server",
+            ModelError::Timeout(_) => "timeout",
+            ModelError::Protocol(_) => "protocol",
+            ModelError::Busy => "busy",
+            ModelError::ContextOverflow { .. } => "context_overflow",
+            ModelError::Engine(_) => "engine",
+            ModelError::ToolsUnsupported { .. } => "tools_unsupported",
+        }
+    }
+
     /// True when trying the same request again later may succeed.
     pub fn is_transient(&self) -> bool {
         matches!(
@@ -163,6 +181,12 @@ pub trait ModelBackend: Send + Sync {
     /// Start a generation. The stream yields deltas then one [`StreamEvent::Done`];
     /// dropping it cancels the generation.
     async fn stream(&self, request: ChatRequest) -> Result<ChatStream, ModelError>;
+
+    /// True once the model is ready to answer at once. A backend that loads
+    /// its model on first use says `false` until then; the default is `true`.
+    fn is_loaded(&self) -> bool {
+        true
+    }
 
     /// A whole reply. The default collects [`ModelBackend::stream`].
     async fn complete(&self, request: ChatRequest) -> Result<ChatResponse, ModelError> {

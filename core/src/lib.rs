@@ -23,6 +23,7 @@
 //! | [`command`] | parsing `/commands` and describing them for `/help` |
 //! | [`plugin`] | the [`Plugin`] trait, the [`PluginContext`] plugins work through, and the one path of plugin failures |
 //! | `services` | what the engine and plugins both reach: model, stores, personas, platforms |
+//! | [`telemetry`] | the metrics natter records, through the `metrics` facade |
 //! | [`delivery`] | getting a (streaming) reply onto a platform: splitting, pacing, coalescing |
 //! | [`engine`] | the [`Engine`]: ordering, parallelism, cancellation, built-in commands |
 //! | `test_utils` | (feature `test-utils`) a scripted backend and a recording outbox |
@@ -52,6 +53,7 @@ pub mod secret;
 mod services;
 pub mod settings;
 pub mod store;
+pub mod telemetry;
 #[cfg(feature = "test-utils")]
 pub mod test_utils;
 pub mod tool;
@@ -66,7 +68,10 @@ pub use chat::{
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use command::{Command, CommandSpec};
 pub use delivery::{OutputFilter, ReplyEvent, Screened};
-pub use engine::{Engine, EngineBuilder, EngineError, Inbox, Receipt};
+pub use engine::{
+    Connection, Engine, EngineBuilder, EngineError, EngineStats, Inbox, MinuteActivity,
+    PlatformStatus, PluginInfo, Receipt,
+};
 pub use message::{
     Addressed, Author, ChannelKind, ChannelRef, ChannelRefError, ConversationKey, Incoming,
     MessageId, Platform,
@@ -81,8 +86,9 @@ pub use plugin::{
 };
 pub use settings::{EngineSettings, LimitSettings, ModelDefaults};
 pub use store::{
-    CachedStore, HistoryStore, JobStore, MemoryStore, ScheduledJob, StateStore, Store, StoreError,
-    Stores, Turn, UsageRecord, UsageScope, UsageStore, UsageTotal, UserTotal,
+    CachedStore, ConversationFilter, ConversationSummary, HistoryStore, JobStore, MemoryStore,
+    ScheduledJob, StateStore, Store, StoreError, Stores, Turn, UsageRecord, UsageScope, UsageStore,
+    UsageTotal, UserTotal,
 };
 pub use tool::{
     Effect, Permission, ToolCall, ToolChoice, ToolDefinition, ToolInvocation, ToolSettings,

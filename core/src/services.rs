@@ -18,12 +18,13 @@ use crate::chat::{ChatMessage, ChatRequest, Usage};
 use crate::clock::Clock;
 use crate::delivery::Courier;
 use crate::history::{self, Window};
-use crate::message::{ChannelRef, Incoming, Platform};
+use crate::message::{Incoming, Platform};
 use crate::models::{Models, NamedModel};
 use crate::persona::{Persona, Personas};
 use crate::plugin::PluginError;
 use crate::settings::ModelDefaults;
 use crate::store::{StoreError, Stores, UsageRecord, UsageScope, UsageTotal};
+use crate::telemetry;
 
 /// The shared reach of the engine and its plugins.
 pub(crate) struct Services {
@@ -91,7 +92,7 @@ impl Services {
                 None
             }
         };
-        let persona = match self.resolve_persona(&message.channel).await {
+        let persona = match self.resolve_persona(message).await {
             Ok((_, persona)) => persona.model,
             Err(error) => {
                 warn!(%error, "could not read the persona");
@@ -109,6 +110,11 @@ impl Services {
 
     /// Adds one call of `model` made for `message` to the usage ledger.
     pub(crate) async fn record_usage(&self, message: &Incoming, model: &NamedModel, usage: Usage) {
+        telemetry::tokens(
+            &model.capabilities.model,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+        );
         let record = UsageRecord {
             key: message.key.clone(),
             user_id: message.author.id.clone(),
@@ -226,14 +232,17 @@ impl Services {
         }
     }
 
-    /// The persona in force in `channel`: a run-time override of its thread,
-    /// channel or server, else the settings' assignment, else the default.
+    /// The persona in force for `message`: a run-time choice for its
+    /// conversation (the key, `platform:scope`, as a dashboard sets it), else
+    /// for its thread, channel or server (`/persona`), else the settings'
+    /// assignment, else the default.
     pub(crate) async fn resolve_persona(
         &self,
-        channel: &ChannelRef,
+        message: &Incoming,
     ) -> Result<(String, Persona), StoreError> {
-        let scopes = channel.scopes();
-        for scope in &scopes {
+        let scopes = message.channel.scopes();
+        let conversation = message.key.to_string();
+        for scope in std::iter::once(&conversation).chain(&scopes) {
             if let Some(name) = self.stores.history.persona_override(scope).await? {
                 match self.personas.get(&name) {
                     Some(persona) => return Ok((name, persona.clone())),
@@ -261,7 +270,7 @@ impl Services {
         reserved: usize,
         model: &NamedModel,
     ) -> Result<(ChatRequest, Window), PluginError> {
-        let (_, persona) = self.resolve_persona(&message.channel).await?;
+        let (_, persona) = self.resolve_persona(message).await?;
         let turns = self
             .stores
             .history

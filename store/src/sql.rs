@@ -7,8 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use natter_core::ConversationKey;
 use natter_core::store::{
-    HistoryStore, JobStore, ScheduledJob, StateStore, StoreError, Turn, UsageRecord, UsageScope,
-    UsageStore, UsageTotal, UserTotal,
+    ConversationFilter, ConversationSummary, HistoryStore, JobStore, ScheduledJob, StateStore,
+    StoreError, Turn, UsageRecord, UsageScope, UsageStore, UsageTotal, UserTotal,
 };
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
@@ -70,6 +70,17 @@ const APPEND_TURN: &str = "INSERT INTO turns (platform, scope, \
      user_role, user_name, user_content, assistant_role, assistant_name, assistant_content, \
      steps, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 const CLEAR_HISTORY: &str = "DELETE FROM turns WHERE platform = $1 AND scope = $2";
+/// Conversations with turns, newest activity first: `$1` a platform or '',
+/// `$2` a LIKE pattern (escaped with `\`) or '', `$3` the limit. A dashboard
+/// query: it reads every turn of the platform, which is fine at its pace.
+const LIST_CONVERSATIONS: &str = "SELECT c.platform, c.scope, c.turns, c.last_ms, t.user_content \
+     FROM (SELECT platform, scope, CAST(COUNT(*) AS BIGINT) AS turns, \
+           MAX(created_at_ms) AS last_ms, MAX(id) AS last_id \
+           FROM turns WHERE ($1 = '' OR platform = $1) GROUP BY platform, scope \
+           HAVING $2 = '' OR lower(scope) LIKE lower($2) ESCAPE '\\' \
+           OR MAX(CASE WHEN lower(user_content) LIKE lower($2) ESCAPE '\\' \
+                  OR lower(assistant_content) LIKE lower($2) ESCAPE '\\' THEN 1 ELSE 0 END) = 1) c \
+     JOIN turns t ON t.id = c.last_id ORDER BY c.last_id DESC LIMIT $3";
 const GET_PERSONA: &str = "SELECT persona FROM persona_overrides WHERE scope = $1";
 const SET_PERSONA: &str = "INSERT INTO persona_overrides (scope, persona, updated_at_ms) \
      VALUES ($1, $2, $3) ON CONFLICT (scope) \
@@ -120,6 +131,20 @@ const LIST_JOBS: &str = "SELECT id, namespace, owner, due_ms, payload FROM sched
 const CANCEL_JOB: &str =
     "DELETE FROM scheduled_jobs WHERE id = $1 AND namespace = $2 AND owner = $3";
 const NEXT_JOB_DUE: &str = "SELECT MIN(due_ms) FROM scheduled_jobs";
+
+/// A LIKE pattern finding `text` anywhere, its `%`, `_` and `\\` taken literally.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
 
 /// Milliseconds since the Unix epoch, now.
 fn now_ms() -> i64 {
@@ -268,6 +293,42 @@ impl HistoryStore for SqlStore {
     async fn clear_history(&self, key: &ConversationKey) -> Result<(), StoreError> {
         let args = vec![Arg::from(key.platform().as_str()), Arg::from(key.scope())];
         self.execute(CLEAR_HISTORY, args).await.map(drop)
+    }
+
+    #[instrument(level = "debug", skip(self))]
+    async fn list_conversations(
+        &self,
+        filter: &ConversationFilter,
+        limit: usize,
+    ) -> Result<Vec<ConversationSummary>, StoreError> {
+        let platform = filter.platform.map(|p| p.as_str()).unwrap_or_default();
+        let pattern = filter
+            .text
+            .as_deref()
+            .filter(|text| !text.is_empty())
+            .map(like_pattern)
+            .unwrap_or_default();
+        let rows: Vec<(String, String, i64, i64, String)> =
+            reading!(self, pool => sqlx::query_as(LIST_CONVERSATIONS)
+                .bind(platform)
+                .bind(pattern.as_str())
+                .bind(sql_int(limit))
+                .fetch_all(pool)
+                .await)
+            .map_err(query_error)?;
+        rows.into_iter()
+            .map(|(platform, scope, turns, last_active_ms, last_user_text)| {
+                let platform = platform
+                    .parse()
+                    .map_err(|e| StoreError::Corrupt(format!("platform {platform:?}: {e}")))?;
+                Ok(ConversationSummary {
+                    key: ConversationKey::new(platform, scope),
+                    turns: rows::count(turns),
+                    last_active_ms,
+                    last_user_text,
+                })
+            })
+            .collect()
     }
 
     async fn persona_override(&self, scope: &str) -> Result<Option<String>, StoreError> {

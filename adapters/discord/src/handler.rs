@@ -144,9 +144,13 @@ impl EventHandler for Handler {
             shard = ?ready.shard,
             "connected to Discord"
         );
+        self.inbox
+            .set_connection(natter_core::Connection::Connected);
     }
 
     async fn resume(&self, _ctx: Context, _event: ResumedEvent) {
         info!("Discord gateway session resumed");
+        self.inbox
+            .set_connection(natter_core::Connection::Connected);
     }
 }

@@ -72,6 +72,7 @@ pub async fn run(
         crate::PLATFORM,
         Arc::new(DiscordOutbox::new(Arc::clone(&http))),
     );
+    inbox.set_connection(natter_core::Connection::Connecting);
     let handler = Handler::new(inbox, Policy::new(me.id, &settings), Arc::clone(&http));
     let mut cache = CacheSettings::default();
     cache.max_messages = CACHED_PER_CHANNEL;

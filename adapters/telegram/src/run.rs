@@ -163,8 +163,14 @@ where
             }
             next = updates.next() => match next {
                 None => break,
-                Some(Ok(update)) => dispatch(update, feed),
-                Some(Err(error)) => warn!(%error, "could not get updates from Telegram; retrying"),
+                Some(Ok(update)) => {
+                    feed.inbox.set_connection(natter_core::Connection::Connected);
+                    dispatch(update, feed);
+                }
+                Some(Err(error)) => {
+                    feed.inbox.set_connection(natter_core::Connection::Disconnected(error.to_string()));
+                    warn!(%error, "could not get updates from Telegram; retrying");
+                }
             },
         }
     }

@@ -16,8 +16,9 @@ use super::split::split_once;
 use crate::approval::ApprovalRequest;
 use crate::backend::ModelError;
 use crate::chat::{ChatStream, Completion, StreamEvent};
-use crate::message::{ChannelRef, MessageId};
+use crate::message::{ChannelRef, MessageId, Platform};
 use crate::outbox::{DeliveryError, Outbox, PlatformLimits, Rendered};
+use crate::telemetry;
 
 /// Attempts at delivering one final part before giving up.
 const FINAL_ATTEMPTS: u32 = 8;
@@ -85,6 +86,8 @@ pub struct Streamed {
 
 /// Delivers replies through one outbox within its platform limits.
 pub struct Courier {
+    /// The platform, for metrics' labels.
+    platform: Platform,
     outbox: Arc<dyn Outbox>,
     limits: PlatformLimits,
     pacer: Pacer,
@@ -157,11 +160,18 @@ impl Courier {
         let limits = outbox.limits();
         let pacer = Pacer::new(&limits);
         Self {
+            platform: Platform::new("unnamed"),
             outbox,
             limits,
             pacer,
             filters,
         }
+    }
+
+    /// The same courier, delivering to `platform` (named in metrics).
+    pub fn with_platform(mut self, platform: Platform) -> Self {
+        self.platform = platform;
+        self
     }
 
     /// Markup mentioning a user on this platform (see [`Outbox::mention`]).
@@ -252,6 +262,8 @@ impl Courier {
             self.pacer.acquire(self.pace_key(to)).await;
             match self.outbox.send_approval(to, &approval, reply_to).await {
                 Err(DeliveryError::RetryAfter(wait)) if attempt < FINAL_ATTEMPTS => {
+                    telemetry::platform_rate_limited(self.platform);
+                    telemetry::delivery_retry(self.platform);
                     self.pacer.hold(self.pace_key(to), wait);
                 }
                 result => return result,
@@ -474,12 +486,17 @@ impl Courier {
             };
             if mode == Mode::Partial || attempt >= FINAL_ATTEMPTS {
                 if let DeliveryError::RetryAfter(wait) = error {
+                    telemetry::platform_rate_limited(self.platform);
                     self.pacer.hold(self.pace_key(to), wait);
                 }
                 return Err(error);
             }
+            if !matches!(&error, DeliveryError::Rejected(_) if reply.current.is_none()) {
+                telemetry::delivery_retry(self.platform);
+            }
             match &error {
                 DeliveryError::RetryAfter(wait) => {
+                    telemetry::platform_rate_limited(self.platform);
                     debug!(?wait, "platform asked to retry later");
                     self.pacer.hold(self.pace_key(to), *wait);
                 }

@@ -10,6 +10,7 @@
 
 use futures::StreamExt;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::calls::{Calls, Stopped};
@@ -19,6 +20,7 @@ use crate::backend::{ModelError, estimate_tokens};
 use crate::chat::{ChatMessage, ChatRequest, Completion, StreamEvent, Usage};
 use crate::delivery::ReplyEvent;
 use crate::models::NamedModel;
+use crate::telemetry;
 use crate::tool::ToolChoice;
 
 /// The tool calls and results of a reply, for history.
@@ -151,6 +153,8 @@ impl ModelCall<'_> {
         let exchange = self.exchange;
         let events = self.events;
         let backend = &self.model.backend;
+        let model = self.model.capabilities.model.clone();
+        let called = Instant::now();
         let started = tokio::select! {
             () = exchange.cancel.cancelled() => return Called::Over,
             () = events.closed() => return Called::Over,
@@ -158,7 +162,10 @@ impl ModelCall<'_> {
         };
         let mut stream = match started {
             Ok(stream) => stream,
-            Err(error) => return Called::FailedEarly(error),
+            Err(error) => {
+                telemetry::model_error(&model, error.kind());
+                return Called::FailedEarly(error);
+            }
         };
         let mut text = String::new();
         loop {
@@ -169,6 +176,9 @@ impl ModelCall<'_> {
             };
             let error = match event {
                 Some(Ok(StreamEvent::Delta(delta))) => {
+                    if text.is_empty() && !delta.is_empty() {
+                        telemetry::first_token(&model, called.elapsed());
+                    }
                     text.push_str(&delta);
                     self.shown = true;
                     if events.send(ReplyEvent::Text(delta)).await.is_err() {
@@ -185,6 +195,7 @@ impl ModelCall<'_> {
                     ModelError::Protocol("the stream ended before the reply was complete".into())
                 }
             };
+            telemetry::model_error(&model, error.kind());
             if text.is_empty() {
                 return Called::FailedEarly(error);
             }

@@ -212,7 +212,7 @@ impl EngineBuilder {
             .collect();
         let services = Services::new(
             models,
-            self.stores,
+            self.stores.metered(),
             self.personas,
             self.defaults,
             self.settings.max_history_turns,
@@ -236,6 +236,7 @@ impl EngineBuilder {
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
             closed: AtomicBool::new(false),
+            monitor: Default::default(),
         };
         Ok(Engine {
             shared: Arc::new(shared),

@@ -132,7 +132,7 @@ async fn persona(shared: &Shared, message: &Incoming, command: &Command) -> Stri
         .join(", ");
     let arg = command.args.trim();
     if arg.is_empty() {
-        return match services.resolve_persona(&message.channel).await {
+        return match services.resolve_persona(message).await {
             Ok((name, persona)) => {
                 let about = persona.description.unwrap_or(persona.system);
                 format!(
@@ -159,18 +159,24 @@ async fn persona(shared: &Shared, message: &Incoming, command: &Command) -> Stri
     } else {
         return format!("There is no persona called {arg}. Available: {available}.");
     };
-    if let Err(e) = services
-        .stores
-        .history
-        .set_persona_override(&scope, choice)
-        .await
-    {
+    // The newest choice wins: one made for this conversation alone (on a
+    // dashboard) gives way to this one.
+    let history = &services.stores.history;
+    let saved = match history.set_persona_override(&scope, choice).await {
+        Ok(()) => {
+            history
+                .set_persona_override(&message.key.to_string(), None)
+                .await
+        }
+        error => error,
+    };
+    if let Err(e) = saved {
         error!(error = %e, "could not save the persona");
         return "Sorry, I couldn't change the persona. Please try again.".into();
     }
     match choice {
         Some(name) => format!("Persona is now {name}."),
-        None => match services.resolve_persona(&message.channel).await {
+        None => match services.resolve_persona(message).await {
             Ok((name, _)) => format!("Persona reset to {name}."),
             Err(_) => "Persona reset.".into(),
         },

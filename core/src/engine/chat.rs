@@ -6,9 +6,11 @@
 
 use futures::StreamExt;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tracing::{error, info, warn};
 
 use super::exchange::Exchange;
+use super::monitor::Event;
 use super::toolbox::Toolbox;
 use super::{agent, record};
 use crate::message::{Addressed, Incoming};
@@ -43,6 +45,7 @@ pub(crate) async fn turn(exchange: &Exchange<'_>) {
         }
         Err(error) => {
             error!(%error, "could not prepare the prompt");
+            exchange.engine.monitor.count(Event::Failed);
             exchange
                 .send("Sorry, I couldn't load this conversation. Please try again.")
                 .await;
@@ -67,6 +70,7 @@ pub(crate) async fn turn(exchange: &Exchange<'_>) {
         );
     }
 
+    let started = Instant::now();
     let (events, replies) = mpsc::channel(64);
     let replies = futures::stream::unfold(replies, |mut replies| async move {
         replies.recv().await.map(|event| (event, replies))
@@ -80,6 +84,7 @@ pub(crate) async fn turn(exchange: &Exchange<'_>) {
         exchange.cancel,
     );
     let (steps, streamed) = tokio::join!(working, delivering);
+    record::observe(exchange, &streamed.end, started.elapsed());
     let asked = user_message(message, &text);
     record::outcome(exchange, asked, steps, streamed).await;
 }

@@ -56,6 +56,7 @@ impl Exchange<'_> {
         error: PluginError,
         user_told: bool,
     ) {
+        self.engine.monitor.count(super::monitor::Event::Failed);
         let failure = PluginFailure::new(registered.name.clone(), hook, error)
             .in_conversation(self.message.key.clone())
             .user_told(user_told);

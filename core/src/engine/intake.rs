@@ -22,12 +22,14 @@ use tracing::{debug, info, warn};
 use super::exchange::Exchange;
 use super::lanes::Pushed;
 use super::limiter::Rate;
+use super::monitor::Event;
 use super::pipeline;
 use super::shared::{Queued, Shared};
 use crate::approval::{Answered, Decision};
 use crate::command::Command;
 use crate::delivery::Courier;
 use crate::message::{ConversationKey, Incoming};
+use crate::telemetry;
 
 /// Told to someone sending faster than `[limits] user_messages_per_minute`.
 const TOO_FAST: &str = "You're sending messages faster than I can answer them; \
@@ -43,6 +45,8 @@ pub(crate) fn submit(
     message: Incoming,
     done: oneshot::Sender<()>,
 ) {
+    telemetry::message_received(message.key.platform());
+    shared.monitor.count(Event::Received);
     if !shared.answers(&message) {
         debug!(
             key = %message.key,
@@ -160,6 +164,7 @@ async fn run_lane(shared: Arc<Shared>, key: ConversationKey) {
             () = cancel.cancelled() => None,
         };
         if permit.is_some() {
+            let _handling = shared.monitor.handling();
             let Queued {
                 message,
                 courier,

@@ -5,21 +5,26 @@
 //! queued for hours.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tokio_util::sync::CancellationToken;
 
 use crate::message::ConversationKey;
+use crate::telemetry;
 
 /// The queues of conversations that have work.
 pub(crate) struct Lanes<J> {
     lanes: Mutex<HashMap<ConversationKey, Lane<J>>>,
+    /// Jobs waiting in all queues (changed with the lock held).
+    waiting: AtomicUsize,
 }
 
 impl<J> Default for Lanes<J> {
     fn default() -> Self {
         Self {
             lanes: Mutex::new(HashMap::new()),
+            waiting: AtomicUsize::new(0),
         }
     }
 }
@@ -62,6 +67,21 @@ impl<J> Lanes<J> {
         self.lanes.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Adds `added` to the jobs waiting and takes away `removed`.
+    fn count_waiting(&self, added: usize, removed: usize) {
+        let now = if added >= removed {
+            self.waiting.fetch_add(added - removed, Ordering::SeqCst) + (added - removed)
+        } else {
+            self.waiting.fetch_sub(removed - added, Ordering::SeqCst) - (removed - added)
+        };
+        telemetry::queue_depth(now);
+    }
+
+    /// Jobs waiting in all queues (not the ones being handled).
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
     /// Queues `job` for `key`, unless `max_queue` jobs already wait there.
     pub(crate) fn push(&self, key: &ConversationKey, job: J, max_queue: usize) -> Pushed<J> {
         let mut lanes = self.lock();
@@ -73,10 +93,12 @@ impl<J> Lanes<J> {
             }
             Some(lane) => {
                 lane.queue.push_back(job);
+                self.count_waiting(1, 0);
                 Pushed::Queued
             }
             None => {
                 lanes.insert(key.clone(), Lane::new(job));
+                self.count_waiting(1, 0);
                 Pushed::StartWorker
             }
         }
@@ -91,7 +113,9 @@ impl<J> Lanes<J> {
         };
         let before = lane.queue.len();
         lane.queue.retain(|job| !select(job));
-        before - lane.queue.len()
+        let dropped = before - lane.queue.len();
+        self.count_waiting(0, dropped);
+        dropped
     }
 
     /// The worker's next job with a fresh cancellation token (already
@@ -107,6 +131,7 @@ impl<J> Lanes<J> {
         let lane = lanes.get_mut(key)?;
         match lane.queue.pop_front() {
             Some(job) => {
+                self.count_waiting(0, 1);
                 // A flood is over once its backlog is worked through.
                 if lane.queue.is_empty() {
                     lane.refused = false;

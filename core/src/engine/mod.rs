@@ -17,7 +17,8 @@
 //! | 5. record: history, usage, after-reply hooks | `record` |
 //!
 //! Beside them: `exchange` (the message on its way, with its helpers),
-//! `shared` (the state they read), `builder`, and `scheduler` (jobs).
+//! `shared` (the state they read), `builder`, `scheduler` (jobs), and
+//! `monitor` (what [`Engine::stats`] reads: connections, load, activity).
 
 mod agent;
 mod builder;
@@ -28,6 +29,7 @@ mod exchange;
 mod intake;
 mod lanes;
 mod limiter;
+mod monitor;
 mod pending;
 mod pipeline;
 mod record;
@@ -39,6 +41,7 @@ mod toolbox;
 mod usage;
 
 pub use builder::{EngineBuilder, EngineError};
+pub use monitor::{ACTIVITY_MINUTES, Connection, EngineStats, MinuteActivity, PlatformStatus};
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -49,12 +52,15 @@ use tracing::{debug, info, warn};
 
 use crate::approval::{Answered, Decision};
 use crate::backend::ModelBackend;
+use crate::budget::Prices;
 use crate::command::CommandSpec;
 use crate::delivery::Courier;
 use crate::message::{Incoming, Platform};
 use crate::models::Models;
 use crate::outbox::Outbox;
+use crate::persona::Personas;
 use crate::store::Stores;
+use crate::tool::ToolSpec;
 use shared::Shared;
 
 /// The conversation engine. Cheap to clone; clones share everything.
@@ -75,8 +81,13 @@ impl Engine {
     /// platform from now on, and scheduled jobs start running (the first
     /// attach starts the scheduler; it needs a tokio runtime).
     pub fn attach(&self, platform: Platform, outbox: Arc<dyn Outbox>) -> Inbox {
-        let courier = Arc::new(Courier::new(outbox, Arc::clone(&self.shared.filters)));
+        let courier = Arc::new(
+            Courier::new(outbox, Arc::clone(&self.shared.filters)).with_platform(platform),
+        );
         self.shared.services.attach(platform, Arc::clone(&courier));
+        self.shared
+            .monitor
+            .set_connection(platform, Connection::Connected);
         self.start_scheduler();
         // Messages kept at the last shutdown are answered (or excused) now.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
@@ -89,6 +100,7 @@ impl Engine {
         Inbox {
             shared: Arc::clone(&self.shared),
             courier,
+            platform,
         }
     }
 
@@ -133,6 +145,38 @@ impl Engine {
         &self.shared.services.stores
     }
 
+    /// What models cost (for usage reports).
+    pub fn prices(&self) -> &Prices {
+        &self.shared.services.prices
+    }
+
+    /// The personas.
+    pub fn personas(&self) -> &Personas {
+        &self.shared.services.personas
+    }
+
+    /// Every plugin, with its commands and tools, in registration order.
+    pub fn plugins(&self) -> Vec<PluginInfo> {
+        self.shared
+            .plugins
+            .iter()
+            .map(|registered| PluginInfo {
+                name: registered.name.clone(),
+                commands: registered.plugin.commands(),
+                tools: registered.plugin.tools(),
+            })
+            .collect()
+    }
+
+    /// What the engine is doing: platforms' connections, replies in
+    /// flight, messages waiting, and the last hour's activity.
+    pub fn stats(&self) -> EngineStats {
+        let shared = &self.shared;
+        shared
+            .monitor
+            .stats(shared.lanes.waiting(), shared.lanes.active())
+    }
+
     /// Stops accepting messages, keeps the ones still waiting in the store
     /// (the next start answers them), lets replies in flight finish for up to
     /// `grace`, then cancels the rest (each cancelled reply is finished as
@@ -166,11 +210,23 @@ impl Engine {
     }
 }
 
+/// A plugin as [`Engine::plugins`] describes it.
+#[derive(Clone, Debug)]
+pub struct PluginInfo {
+    /// Its name (and settings section).
+    pub name: String,
+    /// The commands it answers.
+    pub commands: Vec<CommandSpec>,
+    /// The tools it offers the model.
+    pub tools: Vec<ToolSpec>,
+}
+
 /// Where an adapter submits messages. Cheap to clone.
 #[derive(Clone)]
 pub struct Inbox {
     shared: Arc<Shared>,
     courier: Arc<Courier>,
+    platform: Platform,
 }
 
 impl Inbox {
@@ -196,6 +252,15 @@ impl Inbox {
         decision: Decision,
     ) -> Answered {
         self.shared.approvals.answer(approval_id, user_id, decision)
+    }
+
+    /// Reports the platform's connection to its service (dashboards and
+    /// readiness checks show it). Attaching counts as connected; an adapter
+    /// that connects later reports [`Connection::Connecting`] first.
+    pub fn set_connection(&self, connection: Connection) {
+        self.shared
+            .monitor
+            .set_connection(self.platform, connection);
     }
 
     /// The engine this inbox feeds.

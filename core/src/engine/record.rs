@@ -4,14 +4,39 @@
 //! then every plugin sees the reply ([`crate::Plugin::after_reply`]). (Each
 //! model call's usage was recorded as it ended, by `agent`.)
 
+use std::time::Duration;
+
 use tracing::{error, info, warn};
 
 use super::agent::Steps;
 use super::exchange::Exchange;
+use super::monitor::Event;
 use crate::chat::ChatMessage;
 use crate::delivery::{StreamEnd, Streamed};
 use crate::plugin::Hook;
 use crate::store::Turn;
+use crate::telemetry;
+
+/// Counts how a reply ended, `took` after its turn started (metrics and
+/// the engine's activity).
+pub(crate) fn observe(exchange: &Exchange<'_>, end: &StreamEnd, took: Duration) {
+    let outcome = match end {
+        StreamEnd::Completed(_) => "completed",
+        StreamEnd::Cancelled => "stopped",
+        StreamEnd::ModelFailed(_) => "failed",
+        StreamEnd::Blocked => "blocked",
+        StreamEnd::DeliveryFailed(_) => "undelivered",
+    };
+    telemetry::reply_finished(exchange.message.key.platform(), outcome, took);
+    let monitor = &exchange.engine.monitor;
+    monitor.count(Event::Replied);
+    if matches!(
+        end,
+        StreamEnd::ModelFailed(_) | StreamEnd::DeliveryFailed(_)
+    ) {
+        monitor.count(Event::Failed);
+    }
+}
 
 /// Records how the reply to `asked`, made with tool `steps`, ended.
 pub(crate) async fn outcome(

@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use super::lanes::Lanes;
 use super::limiter::Limiter;
+use super::monitor::Monitor;
 use crate::approval::Approvals;
 use crate::command::CommandSpec;
 use crate::delivery::{Courier, OutputFilter};
@@ -55,6 +56,8 @@ pub(crate) struct Shared {
     pub(crate) tasks: TaskTracker,
     pub(crate) shutdown: CancellationToken,
     pub(crate) closed: AtomicBool,
+    /// Connections, replies in flight, activity: what [`super::Engine::stats`] reads.
+    pub(crate) monitor: Monitor,
 }
 
 impl Shared {

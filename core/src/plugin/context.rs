@@ -113,10 +113,7 @@ impl<'a> PluginContext<'a> {
 
     /// The persona in force here: its name and definition.
     pub async fn persona(&self) -> Result<(String, Persona), PluginError> {
-        Ok(self
-            .services
-            .resolve_persona(&self.incoming.channel)
-            .await?)
+        Ok(self.services.resolve_persona(self.incoming).await?)
     }
 
     /// The request an ordinary chat turn would send for `text`: persona, the

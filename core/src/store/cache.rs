@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use lru::LruCache;
 
-use super::{HistoryStore, StoreError, Turn};
+use super::{ConversationFilter, ConversationSummary, HistoryStore, StoreError, Turn};
 use crate::message::ConversationKey;
 
 /// Turns kept per cached conversation at most, whatever window is asked for.
@@ -204,6 +204,15 @@ impl HistoryStore for CachedStore {
         cleared
     }
 
+    // Listings are for dashboards: read from the store of record.
+    async fn list_conversations(
+        &self,
+        filter: &ConversationFilter,
+        limit: usize,
+    ) -> Result<Vec<ConversationSummary>, StoreError> {
+        self.inner.list_conversations(filter, limit).await
+    }
+
     async fn persona_override(&self, scope: &str) -> Result<Option<String>, StoreError> {
         let stripe = self.stripe(scope);
         let version = {
@@ -324,6 +333,13 @@ mod tests {
         }
         async fn clear_history(&self, key: &ConversationKey) -> Result<(), StoreError> {
             self.inner.clear_history(key).await
+        }
+        async fn list_conversations(
+            &self,
+            filter: &ConversationFilter,
+            limit: usize,
+        ) -> Result<Vec<ConversationSummary>, StoreError> {
+            self.inner.list_conversations(filter, limit).await
         }
         async fn persona_override(&self, scope: &str) -> Result<Option<String>, StoreError> {
             self.inner.persona_override(scope).await

@@ -3,12 +3,13 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
 use super::{
-    HistoryStore, JobStore, ScheduledJob, StateStore, StoreError, Turn, UsageRecord, UsageScope,
-    UsageStore, UsageTotal, UserTotal,
+    ConversationFilter, ConversationSummary, HistoryStore, JobStore, ScheduledJob, StateStore,
+    StoreError, Turn, UsageRecord, UsageScope, UsageStore, UsageTotal, UserTotal,
 };
 use crate::message::ConversationKey;
 
@@ -27,6 +28,9 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct State {
     turns: HashMap<ConversationKey, VecDeque<Turn>>,
+    /// Each conversation's last append: (order of appends, Unix ms).
+    active: HashMap<ConversationKey, (u64, i64)>,
+    appends: u64,
     personas: HashMap<String, String>,
     models: HashMap<String, String>,
     plugin: HashMap<String, BTreeMap<String, serde_json::Value>>,
@@ -95,12 +99,65 @@ impl HistoryStore for MemoryStore {
         while turns.len() > self.turns_kept {
             turns.pop_front();
         }
+        state.appends += 1;
+        let order = state.appends;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        state.active.insert(key.clone(), (order, now));
         Ok(())
     }
 
     async fn clear_history(&self, key: &ConversationKey) -> Result<(), StoreError> {
-        self.state().turns.remove(key);
+        let mut state = self.state();
+        state.turns.remove(key);
+        state.active.remove(key);
         Ok(())
+    }
+
+    async fn list_conversations(
+        &self,
+        filter: &ConversationFilter,
+        limit: usize,
+    ) -> Result<Vec<ConversationSummary>, StoreError> {
+        let state = self.state();
+        let needle = filter.text.as_deref().map(str::to_ascii_lowercase);
+        let contains = |text: &str| {
+            needle
+                .as_deref()
+                .is_none_or(|needle| text.to_ascii_lowercase().contains(needle))
+        };
+        let mut found: Vec<(u64, ConversationSummary)> = state
+            .turns
+            .iter()
+            .filter(|(key, turns)| {
+                !turns.is_empty()
+                    && filter.platform.is_none_or(|p| key.platform() == p)
+                    && (contains(key.scope())
+                        || turns
+                            .iter()
+                            .any(|t| contains(&t.user.content) || contains(&t.assistant.content)))
+            })
+            .map(|(key, turns)| {
+                let (order, last_active_ms) = state.active.get(key).copied().unwrap_or_default();
+                let summary = ConversationSummary {
+                    key: key.clone(),
+                    turns: turns.len() as u64,
+                    last_active_ms,
+                    last_user_text: turns
+                        .back()
+                        .map(|t| t.user.content.clone())
+                        .unwrap_or_default(),
+                };
+                (order, summary)
+            })
+            .collect();
+        found.sort_by_key(|(order, _)| std::cmp::Reverse(*order));
+        Ok(found
+            .into_iter()
+            .take(limit)
+            .map(|(_, summary)| summary)
+            .collect())
     }
 
     async fn persona_override(&self, scope: &str) -> Result<Option<String>, StoreError> {

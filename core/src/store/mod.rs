@@ -8,10 +8,12 @@
 //! [`MemoryStore`] forgets on exit; `natter-store` implements the same traits
 //! on SQLite and Postgres, and every implementation passes one conformance
 //! suite. [`CachedStore`] puts a bounded LRU of recently active conversations
-//! in front of any [`HistoryStore`].
+//! in front of any [`HistoryStore`]. The engine times every store operation
+//! (`metered`, the `natter_store_seconds` metric).
 
 mod cache;
 mod memory;
+mod metered;
 
 pub use cache::CachedStore;
 pub use memory::MemoryStore;
@@ -22,7 +24,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::chat::ChatMessage;
-use crate::message::ConversationKey;
+use crate::message::{ConversationKey, Platform};
 
 /// One exchange: a user message, the tool calls and results on the way (if
 /// any), and the complete reply. Turns are stored whole or not at all, so a
@@ -114,6 +116,29 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// Which conversations [`HistoryStore::list_conversations`] lists.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConversationFilter {
+    /// Only this platform's.
+    pub platform: Option<Platform>,
+    /// Only those whose scope or stored messages contain this text (ASCII
+    /// letters compared without case; `%` and `_` are plain characters).
+    pub text: Option<String>,
+}
+
+/// A conversation with stored history, as a listing shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationSummary {
+    /// The conversation.
+    pub key: ConversationKey,
+    /// Turns stored.
+    pub turns: u64,
+    /// When its newest turn was stored, in milliseconds since the Unix epoch.
+    pub last_active_ms: i64,
+    /// What the user said in its newest turn.
+    pub last_user_text: String,
+}
+
 /// A conversation's history and the persona and model choices made at run
 /// time: what a chat turn reads and writes. [`CachedStore`] caches it.
 #[async_trait]
@@ -130,6 +155,14 @@ pub trait HistoryStore: Send + Sync {
 
     /// Forgets `key`'s history.
     async fn clear_history(&self, key: &ConversationKey) -> Result<(), StoreError>;
+
+    /// Up to `limit` conversations with stored history that `filter` picks,
+    /// the most recently active first (for dashboards).
+    async fn list_conversations(
+        &self,
+        filter: &ConversationFilter,
+        limit: usize,
+    ) -> Result<Vec<ConversationSummary>, StoreError>;
 
     /// The persona chosen for `scope` at run time, if any.
     async fn persona_override(&self, scope: &str) -> Result<Option<String>, StoreError>;
@@ -308,6 +341,12 @@ impl Stores {
     pub fn with_history(mut self, history: Arc<dyn HistoryStore>) -> Self {
         self.history = history;
         self
+    }
+
+    /// The same stores, every operation timed (the `natter_store_seconds`
+    /// metric). The engine meters the stores it is given.
+    pub fn metered(self) -> Self {
+        metered::wrap(self)
     }
 }
 

@@ -179,6 +179,124 @@ pub async fn history_conformance(store: &dyn HistoryStore) {
         .set_persona_override("test/server/1", None)
         .await
         .expect("unset");
+
+    listing_conformance(store).await;
+}
+
+/// What [`HistoryStore::list_conversations`] must do: the most recently
+/// active first, with turn counts and the newest user message; filtered by
+/// platform and by text in the scope or the messages, ASCII case ignored,
+/// `%` and `_` taken literally; at most `limit`; cleared ones gone.
+async fn listing_conformance(store: &dyn HistoryStore) {
+    let listed = crate::message::Platform::new("listed");
+    let elsewhere = crate::message::Platform::new("elsewhere");
+    let key = |platform, scope: &str| ConversationKey::new(platform, scope);
+    let said = |user: &str, assistant: &str| {
+        Turn::new(ChatMessage::user(user), ChatMessage::assistant(assistant))
+    };
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let alpha = key(listed, "room/Alpha");
+    let beta = key(listed, "room/beta");
+    let gamma = key(listed, "dm/gamma");
+    let other = key(elsewhere, "room/Alpha");
+    for (k, turn) in [
+        (&alpha, said("hello there", "hi")),
+        (&beta, said("what about ZEBRAS?", "they are striped")),
+        (
+            &alpha,
+            said("second question", "an answer mentioning 100%_sure"),
+        ),
+        (&other, said("elsewhere", "elsewhere")),
+        (&gamma, said("gamma one", "ok")),
+        (&gamma, said("gamma two", "ok")),
+        (&gamma, said("gamma three", "ok")),
+    ] {
+        store.append_turn(k, &turn).await.expect("append");
+    }
+    let scopes = |found: &[crate::store::ConversationSummary]| -> Vec<String> {
+        found.iter().map(|c| c.key.to_string()).collect()
+    };
+    let only_listed = crate::store::ConversationFilter {
+        platform: Some(listed),
+        text: None,
+    };
+    let found = store
+        .list_conversations(&only_listed, 10)
+        .await
+        .expect("list");
+    assert_eq!(
+        scopes(&found),
+        ["listed:dm/gamma", "listed:room/Alpha", "listed:room/beta"],
+        "most recently active first, one platform"
+    );
+    assert_eq!(found[0].turns, 3);
+    assert_eq!(found[0].last_user_text, "gamma three");
+    assert_eq!(found[1].turns, 2);
+    assert_eq!(found[1].last_user_text, "second question");
+    assert!(
+        found.iter().all(|c| c.last_active_ms >= started - 1_000),
+        "last activity is the time of the newest turn: {found:?}"
+    );
+    assert!(found[0].last_active_ms >= found[2].last_active_ms);
+    assert_eq!(
+        store
+            .list_conversations(&only_listed, 2)
+            .await
+            .expect("list")
+            .len(),
+        2,
+        "at most the limit"
+    );
+    let text = |text: &str, platform| crate::store::ConversationFilter {
+        platform,
+        text: Some(text.to_owned()),
+    };
+    let search = |text_filter| async move {
+        scopes(
+            &store
+                .list_conversations(&text_filter, 10)
+                .await
+                .expect("search"),
+        )
+    };
+    assert_eq!(
+        search(text("alpha", None)).await,
+        ["elsewhere:room/Alpha", "listed:room/Alpha"],
+        "scope matches, any platform, case ignored"
+    );
+    assert_eq!(
+        search(text("zebras", Some(listed))).await,
+        ["listed:room/beta"],
+        "a user message matches"
+    );
+    assert_eq!(
+        search(text("STRIPED", None)).await,
+        ["listed:room/beta"],
+        "a reply matches"
+    );
+    assert_eq!(
+        search(text("100%_s", Some(listed))).await,
+        ["listed:room/Alpha"],
+        "% and _ are literal"
+    );
+    assert!(search(text("1%0", Some(listed))).await.is_empty());
+    assert!(search(text("no such words", None)).await.is_empty());
+    store.clear_history(&gamma).await.expect("clear");
+    assert_eq!(
+        scopes(
+            &store
+                .list_conversations(&only_listed, 10)
+                .await
+                .expect("list")
+        ),
+        ["listed:room/Alpha", "listed:room/beta"],
+        "a cleared conversation is not listed"
+    );
+    for k in [&alpha, &beta, &other] {
+        store.clear_history(k).await.expect("clear");
+    }
 }
 
 /// What every [`StateStore`] must do: values are namespaced per plugin,

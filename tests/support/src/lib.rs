@@ -5,8 +5,10 @@
 //! reaches them through settings real users have (`base_url`, `api_url`, proxy URLs).
 //! [`optional`] decides, in one place, what a test does when a Postgres server
 //! or the local model is missing: skip outside CI, fail under `CI=true`.
+//! [`browser`] drives a real headless chromium for the web side's tests.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, missing_docs)]
 
+pub mod browser;
 pub mod discord;
 pub mod mcp;
 pub mod openai;

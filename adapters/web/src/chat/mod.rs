@@ -1,0 +1,232 @@
+//! The web chat, natter's browser platform: each logged-in browser is one
+//! private conversation (`web:chat/ID`) with the same engine, plugins and
+//! personas as every platform. The page posts messages (`/commands` too:
+//! the persona and model pickers and the Stop button send `/persona`,
+//! `/model` and `/stop`), and follows its conversation's [`Feeds`] over
+//! Server-Sent Events as replies stream in.
+//!
+//! | module | owns |
+//! |---|---|
+//! | `feeds` | each conversation's live events |
+//! | `outbox` | [`WebOutbox`]: the engine's messages as feed events |
+
+mod feeds;
+mod outbox;
+
+pub use feeds::{FeedEvent, Feeds};
+pub use outbox::WebOutbox;
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use futures::{Stream, StreamExt};
+use natter_core::{Addressed, Author, ChannelRef, ConversationKey, Decision, Incoming, MessageId};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast::error::RecvError;
+use tracing::{instrument, warn};
+
+use crate::PLATFORM;
+use crate::auth::{Authed, CSRF_HEADER};
+use crate::markdown::to_safe_html;
+use crate::pages::{error_page, page};
+use crate::state::Web;
+
+/// Who writes in the web chat: whoever holds the token, the operator.
+pub const OPERATOR_ID: &str = "operator";
+/// Longest message accepted, in bytes.
+const MAX_MESSAGE_BYTES: usize = 32 * 1024;
+/// Turns shown when the page opens.
+const TURNS_SHOWN: usize = 100;
+
+/// The chat routes.
+pub(crate) fn routes() -> Router<Web> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/chat") }))
+        .route("/chat", get(chat_page))
+        .route("/chat/send", post(send))
+        .route("/chat/events", get(events))
+        .route("/chat/approval", post(approval))
+}
+
+/// The conversation key of browser conversation `id`.
+pub fn conversation_key(id: &str) -> ConversationKey {
+    ConversationKey::new(PLATFORM, format!("chat/{id}"))
+}
+
+/// A turn as the page shows it.
+#[derive(Serialize)]
+pub(crate) struct ShownTurn {
+    pub(crate) user: String,
+    pub(crate) assistant: String,
+}
+
+async fn chat_page(State(web): State<Web>, authed: Authed) -> Response {
+    let key = conversation_key(&authed.session.conversation);
+    let turns = match web
+        .engine
+        .store()
+        .history
+        .load_turns(&key, TURNS_SHOWN)
+        .await
+    {
+        Ok(turns) => turns,
+        Err(error) => {
+            warn!(%error, "could not load the web conversation");
+            return error_page(
+                &web,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The store is not answering; try again in a moment.",
+            );
+        }
+    };
+    let turns: Vec<ShownTurn> = turns
+        .iter()
+        .map(|turn| ShownTurn {
+            user: to_safe_html(&turn.user.content),
+            assistant: to_safe_html(&turn.assistant.content),
+        })
+        .collect();
+    let personas: Vec<String> = web
+        .engine
+        .personas()
+        .iter()
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    let models: Vec<String> = web
+        .engine
+        .models()
+        .names()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    page(
+        &web,
+        "chat.html",
+        minijinja::context! {
+            csrf => authed.session.csrf,
+            turns => minijinja::Value::from(minijinja::value::Serde(turns)),
+            personas,
+            models,
+            section => "chat",
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct SendForm {
+    text: String,
+    csrf: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Sent {
+    id: String,
+}
+
+/// Takes a message typed in the page to the engine.
+#[instrument(name = "web_message", skip_all)]
+async fn send(
+    State(web): State<Web>,
+    authed: Authed,
+    headers: HeaderMap,
+    Form(form): Form<SendForm>,
+) -> Response {
+    if let Err(refused) = authed.check_csrf(&headers, form.csrf.as_deref()) {
+        return refused.into_response();
+    }
+    let text = form.text.trim();
+    if text.is_empty() {
+        return (StatusCode::BAD_REQUEST, "empty message\n").into_response();
+    }
+    if text.len() > MAX_MESSAGE_BYTES {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "message too long\n").into_response();
+    }
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let id = format!("u{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    let conversation = &authed.session.conversation;
+    let message = Incoming {
+        key: conversation_key(conversation),
+        channel: ChannelRef::private(PLATFORM, conversation.as_str()),
+        id: MessageId(id.clone()),
+        author: Author::user(OPERATOR_ID, "Operator").admin(),
+        text: text.to_owned(),
+        addressed: Addressed::Private,
+        replied_to_text: None,
+    };
+    // The reply arrives through the feed; the receipt is not needed.
+    drop(web.inbox.submit(message));
+    if headers.contains_key(CSRF_HEADER) {
+        (StatusCode::ACCEPTED, Json(Sent { id })).into_response()
+    } else {
+        // A form posted without script: show the page again.
+        Redirect::to("/chat").into_response()
+    }
+}
+
+/// The conversation's live events, as Server-Sent Events.
+async fn events(
+    State(web): State<Web>,
+    authed: Authed,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let receiver = web.feeds.subscribe(&authed.session.conversation);
+    let stopping = web.stopping.clone().cancelled_owned();
+    let stream = futures::stream::unfold(receiver, |mut receiver| async move {
+        loop {
+            match receiver.recv().await {
+                Ok(event) => {
+                    let event = Event::default()
+                        .json_data(&event)
+                        .unwrap_or_else(|_| Event::default().comment("unencodable event"));
+                    return Some((Ok(event), receiver));
+                }
+                // Too slow a reader missed some edits; later edits carry the whole text.
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    })
+    .take_until(stopping);
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+#[derive(Deserialize)]
+struct ApprovalForm {
+    approval: String,
+    decision: String,
+    csrf: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Answer {
+    message: String,
+}
+
+/// An Allow or Refuse button pressed.
+async fn approval(
+    State(web): State<Web>,
+    authed: Authed,
+    headers: HeaderMap,
+    Form(form): Form<ApprovalForm>,
+) -> Response {
+    if let Err(refused) = authed.check_csrf(&headers, form.csrf.as_deref()) {
+        return refused.into_response();
+    }
+    let decision = match form.decision.as_str() {
+        "allow" => Decision::Approve,
+        "refuse" => Decision::Deny,
+        _ => return (StatusCode::BAD_REQUEST, "decision is allow or refuse\n").into_response(),
+    };
+    let answered = web
+        .inbox
+        .answer_approval(&form.approval, OPERATOR_ID, decision);
+    Json(Answer {
+        message: answered.user_message(),
+    })
+    .into_response()
+}
