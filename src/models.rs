@@ -150,7 +150,8 @@ impl LazyLlama {
             settings.context
         };
         Self {
-            capabilities: Capabilities::new("llama", name, context as usize),
+            capabilities: Capabilities::new("llama", name, context as usize)
+                .with_tools(settings.tools),
             settings,
             loaded: OnceCell::new(),
         }

@@ -17,6 +17,10 @@ pub struct Capabilities {
     pub model: String,
     /// Tokens the model can attend to: prompt and reply together.
     pub context_window: usize,
+    /// Whether the engine offers this model tools. A model that cannot use
+    /// them well (or an operator who wants the first word sooner) says no,
+    /// and its turns carry no tool definitions.
+    pub tools: bool,
 }
 
 impl Capabilities {
@@ -30,7 +34,15 @@ impl Capabilities {
             backend: backend.into(),
             model: model.into(),
             context_window,
+            tools: true,
         }
+    }
+
+    /// The same capabilities, offered tools only when `tools` is true.
+    #[must_use]
+    pub fn with_tools(mut self, tools: bool) -> Self {
+        self.tools = tools;
+        self
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use natter_core::test_utils::{OutboxEvent, TestBot};
+use natter_core::test_utils::{OutboxEvent, RecordingOutbox, ScriptedBackend, TestBot};
 use natter_core::{
     Addressed, Author, ChatMessage, Permission, Plugin, PluginContext, PluginError, Role,
     ToolChoice, ToolInvocation, ToolSettings, ToolSpec,
@@ -126,6 +126,26 @@ async fn a_call_runs_and_its_result_reaches_the_model() {
         second.last().unwrap(),
         &ChatMessage::tool_result("call-1", "noted: buy milk")
     );
+}
+
+#[tokio::test]
+async fn a_model_that_takes_no_tools_is_offered_none() {
+    let kit = Arc::new(Kit::default());
+    let bot = TestBot::with_parts(
+        Arc::new(ScriptedBackend::new().without_tools()),
+        Arc::new(RecordingOutbox::default()),
+        |builder| builder.plugin(kit.clone(), serde_json::Value::Null),
+    );
+    bot.backend.reply("I can't take notes, but here is a list: milk.");
+    assert_eq!(
+        bot.say("note that I need milk").await,
+        ["I can't take notes, but here is a list: milk."]
+    );
+
+    let requests = bot.backend.requests();
+    assert_eq!(requests.len(), 1);
+    assert!(requests[0].tools.is_empty(), "{:?}", requests[0].tools);
+    assert_eq!(kit.notes.load(Ordering::SeqCst), 0);
 }
 
 #[tokio::test(start_paused = true)]

@@ -16,7 +16,8 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::token::LlamaToken;
 use natter_core::backend::estimate_message_tokens;
 use natter_core::{
-    Capabilities, ChatMessage, ChatRequest, ChatStream, ModelBackend, ModelError, ToolDefinition,
+    Capabilities, ChatMessage, ChatRequest, ChatStream, ModelBackend, ModelError, ToolChoice,
+    ToolDefinition,
 };
 use tracing::instrument;
 
@@ -168,7 +169,8 @@ impl LlamaBackend {
             bos,
             jobs,
             counters,
-            capabilities: Capabilities::new("llama", name, n_ctx as usize),
+            capabilities: Capabilities::new("llama", name, n_ctx as usize)
+                .with_tools(settings.tools),
             path,
             file_bytes,
         })
@@ -284,7 +286,13 @@ impl ModelBackend for LlamaBackend {
     }
 
     #[instrument(skip_all, fields(conversation = ?request.conversation, messages = request.messages.len()))]
-    async fn stream(&self, request: ChatRequest) -> Result<ChatStream, ModelError> {
+    async fn stream(&self, mut request: ChatRequest) -> Result<ChatStream, ModelError> {
+        // With `tools = false` the model is offered none, also when it
+        // answers as another model's fallback; a call a plugin requires or
+        // names is still made.
+        if !self.capabilities.tools && request.tool_choice == ToolChoice::Auto {
+            request.tools.clear();
+        }
         let plan = ToolPlan::new(&request.tools, &request.tool_choice)
             .map_err(|e| ModelError::Engine(e.to_string()))?;
         // Templates that know tools show the callable ones in both prompts,

@@ -20,6 +20,7 @@ pub const DEFAULT_CONTEXT_CAP: u32 = 2048;
 /// slots = 4          # conversations kept warm
 /// gpu_layers = 0
 /// queue = 8          # requests waiting beyond the one generating
+/// tools = true       # offer plugin and MCP tools to this model
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -50,6 +51,11 @@ pub struct LlamaSettings {
     pub repeat_penalty: f32,
     /// How many recent tokens the repetition penalty looks at.
     pub repeat_last_n: u32,
+    /// Whether the engine offers this model tools. With tools on offer,
+    /// every reply first decides between a tool and words, which costs a
+    /// small model about half a second before its first word; `false` saves
+    /// that where the model's tool choices are not worth it.
+    pub tools: bool,
 }
 
 impl Default for LlamaSettings {
@@ -65,6 +71,7 @@ impl Default for LlamaSettings {
             top_k: 40,
             repeat_penalty: 1.1,
             repeat_last_n: 64,
+            tools: true,
         }
     }
 }

@@ -300,3 +300,34 @@ async fn a_call_and_its_result_keep_the_conversation_warm() {
         "reused {reused} tokens; the {prefix}-token history before the request was warm"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_tools_off_auto_offers_none_and_a_named_call_is_still_made() {
+    let Some(path) = model_path("with_tools_off_auto_offers_none_and_a_named_call_is_still_made")
+    else {
+        return;
+    };
+    let mut off = settings(path);
+    off.tools = false;
+    let backend = load(&off);
+    assert!(!backend.capabilities().tools);
+
+    let prompt = "What's the weather like in Paris?";
+    let offered = backend
+        .complete(asking(prompt, ToolChoice::Auto))
+        .await
+        .expect("completes");
+    let plain = backend
+        .complete(conformance::request(prompt, 64))
+        .await
+        .expect("completes");
+    assert!(offered.completion.tool_calls.is_empty(), "{offered:?}");
+    assert_eq!(offered.text, plain.text, "the same greedy words as with no tools");
+
+    let named = backend
+        .complete(asking(prompt, ToolChoice::Named("weather".into())))
+        .await
+        .expect("completes");
+    assert_eq!(named.completion.tool_calls.len(), 1, "{named:?}");
+    assert_eq!(named.completion.tool_calls[0].name, "weather");
+}

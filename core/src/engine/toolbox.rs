@@ -38,11 +38,12 @@ pub(crate) struct Toolbox<'a> {
 }
 
 impl<'a> Toolbox<'a> {
-    /// What `exchange`'s turn may use: nothing when tools are off.
+    /// What `exchange`'s turn may use: nothing when tools are off, or when
+    /// the model answering it takes none.
     pub(crate) fn for_turn(exchange: &'a Exchange<'a>) -> Self {
         let engine = exchange.engine;
         let mut tools = Vec::new();
-        if !engine.tools.enabled {
+        if !engine.tools.enabled || !exchange.model.capabilities.tools {
             return Self { tools };
         }
         let mut names = HashSet::new();

@@ -79,6 +79,7 @@ pub struct ScriptedBackend {
     requests: Mutex<Vec<ChatRequest>>,
     model: String,
     context_window: usize,
+    takes_tools: bool,
     dropped_streams: Arc<AtomicUsize>,
     record_requests: bool,
     next_call: AtomicU64,
@@ -99,6 +100,7 @@ impl ScriptedBackend {
             requests: Mutex::new(Vec::new()),
             model: "script".into(),
             context_window: 4096,
+            takes_tools: true,
             dropped_streams: Arc::new(AtomicUsize::new(0)),
             record_requests: true,
             next_call: AtomicU64::new(0),
@@ -115,6 +117,12 @@ impl ScriptedBackend {
     /// The same backend with another context window.
     pub fn with_context_window(mut self, tokens: usize) -> Self {
         self.context_window = tokens;
+        self
+    }
+
+    /// The same backend, saying in its capabilities that it takes no tools.
+    pub fn without_tools(mut self) -> Self {
+        self.takes_tools = false;
         self
     }
 
@@ -214,7 +222,7 @@ impl Drop for DropGuard {
 #[async_trait]
 impl ModelBackend for ScriptedBackend {
     fn capabilities(&self) -> Capabilities {
-        Capabilities::new("scripted", &self.model, self.context_window)
+        Capabilities::new("scripted", &self.model, self.context_window).with_tools(self.takes_tools)
     }
 
     fn count_tokens(&self, messages: &[ChatMessage]) -> usize {
