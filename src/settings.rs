@@ -185,7 +185,24 @@ impl Default for ModelSettings {
     }
 }
 
+/// Conversations answered at once on an OpenAI-compatible API when
+/// `[engine] max_parallel` is unset: a server takes dozens of requests in
+/// flight, and each waits mostly on the network.
+pub const API_MAX_PARALLEL: usize = 32;
+
 impl ModelSettings {
+    /// `[engine] max_parallel` when unset, sized for the default model's
+    /// backend: an API takes [`API_MAX_PARALLEL`]; the local model generates
+    /// for one conversation at a time and keeps `slots` of them warm, so
+    /// more in parallel would only evict each other's state or be refused
+    /// as busy beyond its `queue`.
+    pub fn default_max_parallel(&self) -> usize {
+        match self.backend {
+            BackendKind::Openai => API_MAX_PARALLEL,
+            BackendKind::Llama => self.llama.slots.clamp(1, self.llama.queue + 1),
+        }
+    }
+
     /// The backend part of `[model]`, as a `[models.NAME]` section has it.
     pub fn backend_settings(&self) -> BackendSettings {
         BackendSettings {
@@ -325,11 +342,12 @@ pub fn load_with_env(
         reason: e.to_string(),
         file: source.clone(),
     };
-    let mut settings: Settings = builder
-        .build()
-        .map_err(invalid)?
-        .try_deserialize()
-        .map_err(invalid)?;
+    let config = builder.build().map_err(invalid)?;
+    let max_parallel_given = config.get::<config::Value>("engine.max_parallel").is_ok();
+    let mut settings: Settings = config.try_deserialize().map_err(invalid)?;
+    if !max_parallel_given {
+        settings.engine.max_parallel = settings.model.default_max_parallel();
+    }
     fill_from_env(&mut settings, env);
     settings.validate()?;
     Ok(Loaded { settings, source })
@@ -572,8 +590,40 @@ mod tests {
         ));
         let f = file("");
         let loaded = load_with_env(Some(f.path()), &env(&[])).unwrap();
-        assert_eq!(loaded.settings.engine.max_parallel, 16);
+        assert_eq!(
+            loaded.settings.engine.max_parallel, 4,
+            "the local model's slots"
+        );
         assert_eq!(loaded.settings.persona.default, "assistant");
+    }
+
+    #[test]
+    fn max_parallel_is_sized_for_the_backend_unless_given() {
+        let parallel = |toml: &str| {
+            let f = file(toml);
+            load_with_env(Some(f.path()), &env(&[]))
+                .unwrap()
+                .settings
+                .engine
+                .max_parallel
+        };
+        assert_eq!(
+            parallel("[model]\nbackend = \"openai\"\n"),
+            API_MAX_PARALLEL
+        );
+        assert_eq!(parallel("[model.llama]\nslots = 2\n"), 2);
+        assert_eq!(
+            parallel("[model.llama]\nslots = 6\nqueue = 1\n"),
+            2,
+            "never refused as busy"
+        );
+        assert_eq!(parallel("[engine]\nmax_parallel = 7\n"), 7);
+        let f = file("");
+        let given = load_with_env(
+            Some(f.path()),
+            &env(&[("NATTER__ENGINE__MAX_PARALLEL", "5")]),
+        );
+        assert_eq!(given.unwrap().settings.engine.max_parallel, 5);
     }
 
     #[test]

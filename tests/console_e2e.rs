@@ -177,7 +177,10 @@ fn a_developers_own_tokens_and_overrides_never_reach_the_binary() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("platforms: console"), "{stdout}");
-    assert!(stdout.contains("max_parallel = 16"), "{stdout}");
+    assert!(
+        stdout.contains("max_parallel = 32"),
+        "sized for an API: {stdout}"
+    );
     assert!(!stdout.contains("api_key"), "no key was set: {stdout}");
 }
 

@@ -136,7 +136,8 @@ async fn a_model_that_takes_no_tools_is_offered_none() {
         Arc::new(RecordingOutbox::default()),
         |builder| builder.plugin(kit.clone(), serde_json::Value::Null),
     );
-    bot.backend.reply("I can't take notes, but here is a list: milk.");
+    bot.backend
+        .reply("I can't take notes, but here is a list: milk.");
     assert_eq!(
         bot.say("note that I need milk").await,
         ["I can't take notes, but here is a list: milk."]

@@ -322,7 +322,10 @@ async fn with_tools_off_auto_offers_none_and_a_named_call_is_still_made() {
         .await
         .expect("completes");
     assert!(offered.completion.tool_calls.is_empty(), "{offered:?}");
-    assert_eq!(offered.text, plain.text, "the same greedy words as with no tools");
+    assert_eq!(
+        offered.text, plain.text,
+        "the same greedy words as with no tools"
+    );
 
     let named = backend
         .complete(asking(prompt, ToolChoice::Named("weather".into())))
