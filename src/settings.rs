@@ -377,7 +377,7 @@ fn fill_from_env(settings: &mut Settings, env: &BTreeMap<String, String>) {
 /// without `=` must be a level (a bare word would silently mean "everything
 /// from a module of that name", so `level = "loud"` logs nothing).
 fn check_log_level(level: &str) -> Result<(), String> {
-    tracing_subscriber::EnvFilter::try_new(level)
+    crate::logging::parse_filter(level)
         .map_err(|e| format!("`{level}` is not a log filter ({e})"))?;
     for directive in level.split(',').map(str::trim).filter(|d| !d.is_empty()) {
         let bare = !directive.contains('=') && !directive.contains('[');
