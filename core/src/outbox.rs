@@ -64,6 +64,10 @@ pub struct PlatformLimits {
     /// How often to repeat the typing indicator while the model thinks; `None`
     /// sends it once.
     pub typing_every: Option<Duration>,
+    /// Shortest time between two streaming edits of one reply, whatever the
+    /// pacing allows: with pacing off (a self-hosted Telegram Bot API server)
+    /// a reply would otherwise be edited once per token. Zero for none.
+    pub min_edit_interval: Duration,
 }
 
 impl PlatformLimits {
@@ -78,6 +82,7 @@ impl PlatformLimits {
             per_group: Vec::new(),
             global: Vec::new(),
             typing_every: None,
+            min_edit_interval: Duration::ZERO,
         }
     }
 }

@@ -18,6 +18,7 @@ fn limits() -> PlatformLimits {
         per_group: vec![Rate::new(20, Duration::from_secs(60))],
         global: vec![Rate::new(30, Duration::from_secs(1))],
         typing_every: Some(Duration::from_secs(4)),
+        min_edit_interval: Duration::ZERO,
     }
 }
 
@@ -70,6 +71,43 @@ async fn streaming_edits_are_paced_coalesced_and_end_with_the_whole_text() {
         let len = text.len() - " …".len();
         assert!(len > shown, "each edit shows more text");
         shown = len;
+    }
+}
+
+/// A reply of 20 chunks over 2 seconds to a platform with no pacing.
+async fn writes_without_pacing(min_edit_interval: Duration) -> Vec<OutboxEvent> {
+    let bot = bot(PlatformLimits {
+        per_chat: Vec::new(),
+        per_group: Vec::new(),
+        global: Vec::new(),
+        min_edit_interval,
+        ..limits()
+    });
+    let chunks = words(20);
+    let refs: Vec<&str> = chunks.iter().map(String::as_str).collect();
+    bot.backend.reply_chunks(&refs, Duration::from_millis(100));
+    assert_eq!(bot.say("go").await, [chunks.concat()]);
+    bot.outbox.writes()
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_pacing_edits_keep_the_minimum_interval() {
+    let unpaced = writes_without_pacing(Duration::ZERO).await;
+    assert!(
+        unpaced.len() >= 15,
+        "{} writes with no floor",
+        unpaced.len()
+    );
+
+    let floored = writes_without_pacing(Duration::from_millis(500)).await;
+    assert!(
+        (4..=6).contains(&floored.len()),
+        "{} writes for 20 chunks over 2 s",
+        floored.len()
+    );
+    let partial = &floored[..floored.len() - 1];
+    for gap in gaps(partial) {
+        assert!(gap >= Duration::from_millis(500), "edits {gap:?} apart");
     }
 }
 

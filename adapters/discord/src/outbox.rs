@@ -149,6 +149,8 @@ impl Outbox for DiscordOutbox {
             global: vec![GLOBAL],
             // The indicator lasts about ten seconds.
             typing_every: Some(Duration::from_secs(8)),
+            // The per-channel pacing spaces edits further.
+            min_edit_interval: Duration::ZERO,
         }
     }
 

@@ -106,6 +106,10 @@ pub struct RateSettings {
     pub global: u32,
     /// The global window.
     pub global_window_ms: u64,
+    /// Shortest time between two edits of a reply being written, also when
+    /// the limits above are off (a self-hosted Bot API server): a reply is
+    /// edited a few times, not once per token. 0 for none.
+    pub min_edit_interval_ms: u64,
 }
 
 impl Default for RateSettings {
@@ -117,12 +121,14 @@ impl Default for RateSettings {
             group_window_ms: 60_000,
             global: 30,
             global_window_ms: 1_000,
+            min_edit_interval_ms: 500,
         }
     }
 }
 
 impl RateSettings {
-    /// No limits (for benchmarks and self-hosted test servers).
+    /// No flood limits (for benchmarks and self-hosted servers); edits of
+    /// one reply stay `min_edit_interval_ms` apart.
     pub fn off() -> Self {
         Self {
             chat: 0,
@@ -159,6 +165,7 @@ impl TelegramSettings {
             per_group: RateSettings::rate(r.group, r.group_window_ms),
             global: RateSettings::rate(r.global, r.global_window_ms),
             typing_every: Some(Duration::from_secs(4)),
+            min_edit_interval: Duration::from_millis(r.min_edit_interval_ms),
         }
     }
 

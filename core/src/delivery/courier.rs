@@ -313,6 +313,9 @@ impl Courier {
         let mut dirty = false;
         let mut notes: Vec<String> = Vec::new();
         self.typing(to).await;
+        // The first partial edit goes out as soon as pacing allows; later ones
+        // keep `min_edit_interval` apart.
+        let mut next_edit = tokio::time::Instant::now();
         let mut typing = self
             .limits
             .typing_every
@@ -350,11 +353,15 @@ impl Courier {
                         "the stream ended before the reply was complete".into(),
                     )),
                 },
-                () = self.pacer.acquire_as(self.pace_key(to), Priority::Optional), if self.limits.streaming && dirty && (reply.has_visible_text() || reply.status.is_some()) => {
+                () = async {
+                    tokio::time::sleep_until(next_edit).await;
+                    self.pacer.acquire_as(self.pace_key(to), Priority::Optional).await;
+                }, if self.limits.streaming && dirty && (reply.has_visible_text() || reply.status.is_some()) => {
                     dirty = false;
                     if let Err(error) = self.flush(to, &mut reply, Mode::Partial, true).await {
                         debug!(%error, "streaming edit failed; the final text will follow");
                     }
+                    next_edit = tokio::time::Instant::now() + self.limits.min_edit_interval;
                 }
                 Some(_) = tick(typing.as_mut()), if reply.messages.is_empty() => self.typing(to).await,
             }
