@@ -6,8 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use natter_core::test_utils::{RecordingOutbox, ScriptedBackend, Step, TEST_PLATFORM, TestBot};
-use natter_core::{Clock, Engine, MemoryStore, StateStore, TokioClock};
+use natter_core::{Clock, Engine, MemoryStore, StateStore, StoreError, Stores, TokioClock};
 
 /// A bot on `store` whose model is stuck on the first message, with two more
 /// waiting behind it; shut down with a short grace.
@@ -69,4 +70,69 @@ async fn messages_kept_too_long_are_not_answered_but_the_user_is_told() {
             "Sorry — I was restarted before I could answer your message \u{201c}third\u{201d}. Please send it again if it still matters."
         ]
     );
+}
+
+/// State whose writes take 10 ms each, like a database under load.
+struct SlowWrites(Arc<MemoryStore>);
+
+#[async_trait]
+impl StateStore for SlowWrites {
+    async fn plugin_get(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        self.0.plugin_get(namespace, key).await
+    }
+
+    async fn plugin_put(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        self.0.plugin_put(namespace, key, value).await
+    }
+
+    async fn plugin_delete(&self, namespace: &str, key: &str) -> Result<bool, StoreError> {
+        self.0.plugin_delete(namespace, key).await
+    }
+
+    async fn plugin_list(
+        &self,
+        namespace: &str,
+        prefix: &str,
+    ) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        self.0.plugin_list(namespace, prefix).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn keeping_a_long_backlog_counts_against_the_grace_and_loses_nothing() {
+    let memory = Arc::new(MemoryStore::new());
+    let mut stores = Stores::from(memory.clone());
+    stores.state = Arc::new(SlowWrites(memory.clone()));
+    let bot = TestBot::with(|b| b.store(stores).clock(Arc::new(TokioClock::new())));
+    bot.backend.script(vec![Step::Hang]);
+    let stuck = bot.inbox.submit(bot.private("first"));
+    bot.backend.wait_for_requests(1).await;
+    let waiting: Vec<_> = (0..40)
+        .map(|n| bot.inbox.submit(bot.private(&format!("message {n}"))))
+        .collect();
+
+    // 40 writes of 10 ms: 0.4 s of keeping, within a grace of 1 s.
+    let started = tokio::time::Instant::now();
+    bot.engine.shutdown(Duration::from_secs(1)).await;
+    let took = started.elapsed();
+    assert!(
+        took <= Duration::from_millis(1_050),
+        "shutdown took {took:?} with a grace of 1 s"
+    );
+    stuck.handled().await;
+    for receipt in waiting {
+        receipt.handled().await;
+    }
+    let kept = memory.plugin_list("natter.pending", "").await.unwrap();
+    assert_eq!(kept.len(), 40, "every waiting message is kept");
 }

@@ -178,16 +178,19 @@ impl Engine {
     }
 
     /// Stops accepting messages, keeps the ones still waiting in the store
-    /// (the next start answers them), lets replies in flight finish for up to
-    /// `grace`, then cancels the rest (each cancelled reply is finished as
-    /// "stopped" and never enters history) and waits for them to wind down.
+    /// (the next start answers them), lets replies in flight finish until
+    /// `grace` after the call, then cancels the rest (each cancelled reply is
+    /// finished as "stopped" and never enters history) and waits for them to
+    /// wind down. Keeping a long backlog counts against the grace: it is not
+    /// added to it.
     pub async fn shutdown(&self, grace: Duration) {
+        let deadline = tokio::time::Instant::now() + grace;
         self.shared.closed.store(true, Ordering::SeqCst);
         self.shared.scheduler_stop.cancel();
         let waiting = self.shared.lanes.drain_waiting();
         pending::keep(&self.shared, waiting).await;
         self.shared.tasks.close();
-        if tokio::time::timeout(grace, self.shared.tasks.wait())
+        if tokio::time::timeout_at(deadline, self.shared.tasks.wait())
             .await
             .is_err()
         {
