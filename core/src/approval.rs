@@ -40,6 +40,33 @@ pub enum Decision {
     Deny,
 }
 
+/// What a button carries for `decision` on approval `id`:
+/// `natter:ap:<id>:y` or `:n`, 44 bytes for a 32-character id (Telegram's
+/// callback data allows 64, Discord's custom ids 100).
+pub fn button_data(id: &str, decision: Decision) -> String {
+    let answer = match decision {
+        Decision::Approve => 'y',
+        Decision::Deny => 'n',
+    };
+    format!("{BUTTON_PREFIX}{id}:{answer}")
+}
+
+/// The approval id and decision a button's data carries; `None` for data
+/// that is not a natter confirmation's.
+pub fn parse_button_data(data: &str) -> Option<(&str, Decision)> {
+    let (id, answer) = data.strip_prefix(BUTTON_PREFIX)?.rsplit_once(':')?;
+    let decision = match answer {
+        "y" => Decision::Approve,
+        "n" => Decision::Deny,
+        _ => return None,
+    };
+    let well_formed = (1..=32).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_hexdigit());
+    well_formed.then_some((id, decision))
+}
+
+/// What every natter button's data starts with.
+const BUTTON_PREFIX: &str = "natter:ap:";
+
 /// What became of an answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Answered {
@@ -202,6 +229,35 @@ mod tests {
 
     fn key() -> ConversationKey {
         ConversationKey::new(Platform::new("test"), "group/g")
+    }
+
+    const ID: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn button_data_round_trips() {
+        for decision in [Decision::Approve, Decision::Deny] {
+            let data = button_data(ID, decision);
+            assert_eq!(data.len(), 44, "{data}");
+            assert_eq!(parse_button_data(&data), Some((ID, decision)));
+        }
+        assert_eq!(button_data(ID, Decision::Deny), format!("natter:ap:{ID}:n"));
+    }
+
+    #[test]
+    fn foreign_button_data_is_not_an_answer() {
+        for data in [
+            "",
+            "vote:1",
+            "natter:ap:",
+            "natter:ap::y",
+            &format!("natter:ap:{ID}:maybe"),
+            &format!("natter:ap:{ID}"),
+            "natter:ap:not-hex!:y",
+            "natter:ap:zz:y",
+            &format!("natter:ap:{ID}{ID}:y"),
+        ] {
+            assert_eq!(parse_button_data(data), None, "{data:?}");
+        }
     }
 
     #[tokio::test]

@@ -58,7 +58,7 @@ pub mod telemetry;
 pub mod test_utils;
 pub mod tool;
 
-pub use approval::{Answered, ApprovalRequest, Decision};
+pub use approval::{Answered, ApprovalRequest, Decision, button_data, parse_button_data};
 pub use backend::{Capabilities, ModelBackend, ModelError, estimate_tokens};
 pub use budget::{BudgetSettings, Price, Prices, UserLimits};
 pub use chat::{

@@ -7,16 +7,13 @@
 //! sees it) with [`natter_core::Answered::user_message`]. The question's own
 //! message shows the outcome when core edits it, without its buttons.
 
-use natter_core::{ApprovalRequest, Decision};
+use natter_core::{ApprovalRequest, Decision, button_data};
 use serenity::builder::{
     CreateActionRow, CreateButton, CreateInteractionResponse, CreateInteractionResponseMessage,
 };
 use serenity::model::application::ButtonStyle;
 
 use crate::outbox::no_mentions;
-
-/// What every natter confirmation button's custom id starts with.
-const PREFIX: &str = "natter:ap:";
 
 /// The question's text (Markdown): what is asked, and who answers how.
 pub(crate) fn question(approval: &ApprovalRequest) -> String {
@@ -29,37 +26,15 @@ pub(crate) fn question(approval: &ApprovalRequest) -> String {
 /// The row of two buttons under approval `id`'s question.
 pub(crate) fn buttons(id: &str) -> CreateActionRow {
     CreateActionRow::Buttons(vec![
-        CreateButton::new(custom_id(id, Decision::Approve))
+        CreateButton::new(button_data(id, Decision::Approve))
             .label("Allow")
             .emoji('✅')
             .style(ButtonStyle::Success),
-        CreateButton::new(custom_id(id, Decision::Deny))
+        CreateButton::new(button_data(id, Decision::Deny))
             .label("Refuse")
             .emoji('❌')
             .style(ButtonStyle::Danger),
     ])
-}
-
-/// `natter:ap:<id>:y` or `:n` (44 characters for a 32-character id; Discord allows 100).
-fn custom_id(id: &str, decision: Decision) -> String {
-    let answer = match decision {
-        Decision::Approve => 'y',
-        Decision::Deny => 'n',
-    };
-    format!("{PREFIX}{id}:{answer}")
-}
-
-/// The approval and answer a button's custom id carries; `None` for a
-/// button that is not a natter confirmation's.
-pub(crate) fn parse(custom_id: &str) -> Option<(&str, Decision)> {
-    let (id, answer) = custom_id.strip_prefix(PREFIX)?.rsplit_once(':')?;
-    let decision = match answer {
-        "y" => Decision::Approve,
-        "n" => Decision::Deny,
-        _ => return None,
-    };
-    let well_formed = (1..=32).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_hexdigit());
-    well_formed.then_some((id, decision))
 }
 
 /// The answer to a press: `text` for the presser alone, or, without text, a
@@ -87,9 +62,9 @@ mod tests {
     #[test]
     fn custom_ids_round_trip() {
         for decision in [Decision::Approve, Decision::Deny] {
-            let id = custom_id(ID, decision);
+            let id = button_data(ID, decision);
             assert!(id.len() <= 100, "{id}");
-            assert_eq!(parse(&id), Some((ID, decision)));
+            assert_eq!(natter_core::parse_button_data(&id), Some((ID, decision)));
         }
         let row = serde_json::to_value(buttons(ID)).unwrap();
         assert_eq!(row["type"], 1);
@@ -99,20 +74,6 @@ mod tests {
         );
         assert_eq!(row["components"][0]["style"], 3, "Success");
         assert_eq!(row["components"][1]["style"], 4, "Danger");
-    }
-
-    #[test]
-    fn foreign_custom_ids_are_not_answers() {
-        for custom_id in [
-            "",
-            "poll:1",
-            "natter:ap:",
-            &format!("natter:ap:{ID}:maybe"),
-            &format!("natter:ap:{ID}"),
-            "natter:ap:zz:y",
-        ] {
-            assert_eq!(parse(custom_id), None, "{custom_id:?}");
-        }
     }
 
     #[test]

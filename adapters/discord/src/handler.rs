@@ -76,7 +76,7 @@ impl Handler {
 
     /// What the presser is told, or `None` when the press is not for the engine.
     async fn answer(&self, ctx: &Context, press: &ComponentInteraction) -> Option<String> {
-        let Some((id, decision)) = approval::parse(&press.data.custom_id) else {
+        let Some((id, decision)) = natter_core::parse_button_data(&press.data.custom_id) else {
             debug!("not a natter button; ignoring");
             return None;
         };

@@ -7,19 +7,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use natter_core::test_utils::ScriptedBackend;
-use natter_core::{
-    Engine, Permission, Plugin, PluginContext, PluginError, ToolInvocation, ToolSettings, ToolSpec,
-};
+use natter_core::test_utils::{Janitor, ScriptedBackend};
+use natter_core::{Engine, ToolSettings};
 use natter_discord::{DiscordError, DiscordSettings, Snowflake, run};
 use natter_test_support::discord::{FakeDiscord, Post, Posted, TOKEN, User};
-use schemars::JsonSchema;
 use secrecy::SecretString;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -31,45 +25,6 @@ const OTHER_CHANNEL: u64 = 901;
 const ARGS: &str = r#"{"what":"the logs"}"#;
 const WHAT: &str = r#"`wipe` with `{"what":"the logs"}`"#;
 const NOTHING_WAITING: &str = "Nothing is waiting for your answer (it may have expired).";
-
-/// Arguments of `wipe`.
-#[derive(Deserialize, JsonSchema)]
-struct Wipe {
-    /// What to wipe.
-    #[allow(dead_code)]
-    what: String,
-}
-
-/// A plugin with one tool that must be confirmed; counts its runs.
-#[derive(Default)]
-struct Janitor {
-    wiped: AtomicUsize,
-}
-
-#[async_trait]
-impl Plugin for Janitor {
-    fn name(&self) -> &str {
-        "janitor"
-    }
-
-    fn tools(&self) -> Vec<ToolSpec> {
-        vec![
-            ToolSpec::new::<Wipe>("wipe", "Wipe something for good")
-                .side_effect()
-                .permission(Permission::Confirm),
-        ]
-    }
-
-    async fn call_tool(
-        &self,
-        _cx: &mut PluginContext<'_>,
-        call: ToolInvocation,
-    ) -> Result<String, PluginError> {
-        let _: Wipe = call.args()?;
-        self.wiped.fetch_add(1, Ordering::SeqCst);
-        Ok("wiped".into())
-    }
-}
 
 struct Bot {
     fake: FakeDiscord,
@@ -124,7 +79,7 @@ impl Bot {
     }
 
     fn wiped(&self) -> usize {
-        self.janitor.wiped.load(Ordering::SeqCst)
+        self.janitor.wiped()
     }
 
     /// `post` makes the model call `wipe`, then say `answer`; returns the

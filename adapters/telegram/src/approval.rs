@@ -7,7 +7,7 @@
 //! Access rules apply to presses as to messages: a press from a chat and user
 //! the settings do not allow reaches nothing (its query is still answered).
 
-use natter_core::{Answered, ApprovalRequest, Decision, Inbox};
+use natter_core::{Answered, ApprovalRequest, Decision, Inbox, button_data, parse_button_data};
 use teloxide::Bot;
 use teloxide::payloads::AnswerCallbackQuerySetters;
 use teloxide::prelude::Requester;
@@ -16,8 +16,6 @@ use tracing::{debug, instrument};
 
 use crate::settings::{Access, TelegramSettings};
 
-/// What every natter confirmation button's data starts with.
-const PREFIX: &str = "natter:ap:";
 /// Longest toast Telegram shows, in characters.
 const MAX_TOAST: usize = 200;
 
@@ -32,36 +30,14 @@ pub(crate) fn question(approval: &ApprovalRequest) -> String {
 /// The two buttons under approval `id`'s question.
 pub(crate) fn keyboard(id: &str) -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::new([[
-        InlineKeyboardButton::callback("✅ Allow", callback_data(id, Decision::Approve)),
-        InlineKeyboardButton::callback("❌ Refuse", callback_data(id, Decision::Deny)),
+        InlineKeyboardButton::callback("✅ Allow", button_data(id, Decision::Approve)),
+        InlineKeyboardButton::callback("❌ Refuse", button_data(id, Decision::Deny)),
     ]])
 }
 
 /// No buttons: sent with every edit, so a settled question loses its keyboard.
 pub(crate) fn no_keyboard() -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::default()
-}
-
-/// `natter:ap:<id>:y` or `:n` (44 bytes for a 32-character id; Telegram allows 64).
-fn callback_data(id: &str, decision: Decision) -> String {
-    let answer = match decision {
-        Decision::Approve => 'y',
-        Decision::Deny => 'n',
-    };
-    format!("{PREFIX}{id}:{answer}")
-}
-
-/// The approval and answer a button's data carries; `None` for data that is
-/// not a natter confirmation's.
-fn parse(data: &str) -> Option<(&str, Decision)> {
-    let (id, answer) = data.strip_prefix(PREFIX)?.rsplit_once(':')?;
-    let decision = match answer {
-        "y" => Decision::Approve,
-        "n" => Decision::Deny,
-        _ => return None,
-    };
-    let well_formed = (1..=32).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_hexdigit());
-    well_formed.then_some((id, decision))
 }
 
 /// Takes button presses to the engine and answers them.
@@ -100,7 +76,7 @@ impl Presses {
 
     /// The toast for `query`, or `None` when it is not for the engine.
     fn answer(&self, query: &CallbackQuery, inbox: &Inbox) -> Option<String> {
-        let Some((id, decision)) = query.data.as_deref().and_then(parse) else {
+        let Some((id, decision)) = query.data.as_deref().and_then(parse_button_data) else {
             debug!("not a natter button; ignoring");
             return None;
         };
@@ -129,9 +105,9 @@ mod tests {
     #[test]
     fn button_data_round_trips_within_telegrams_64_bytes() {
         for decision in [Decision::Approve, Decision::Deny] {
-            let data = callback_data(ID, decision);
+            let data = button_data(ID, decision);
             assert!(data.len() <= 64, "{data}");
-            assert_eq!(parse(&data), Some((ID, decision)));
+            assert_eq!(parse_button_data(&data), Some((ID, decision)));
         }
         let keyboard = serde_json::to_value(keyboard(ID)).unwrap();
         assert_eq!(
@@ -139,22 +115,6 @@ mod tests {
             format!("natter:ap:{ID}:n")
         );
         assert_eq!(keyboard["inline_keyboard"][0][0]["text"], "✅ Allow");
-    }
-
-    #[test]
-    fn foreign_data_is_not_an_answer() {
-        for data in [
-            "",
-            "vote:1",
-            "natter:ap:",
-            "natter:ap::y",
-            &format!("natter:ap:{ID}:maybe"),
-            &format!("natter:ap:{ID}"),
-            "natter:ap:not-hex!:y",
-            &format!("natter:ap:{ID}{ID}:y"),
-        ] {
-            assert_eq!(parse(data), None, "{data:?}");
-        }
     }
 
     #[test]

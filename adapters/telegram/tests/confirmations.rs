@@ -8,19 +8,13 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use async_trait::async_trait;
 use common::{Harness, WITHIN};
-use natter_core::{
-    EngineBuilder, Permission, Plugin, PluginContext, PluginError, ToolInvocation, ToolSettings,
-    ToolSpec,
-};
+use natter_core::test_utils::Janitor;
+use natter_core::{EngineBuilder, ToolSettings};
 use natter_test_support::telegram::updates::{self, *};
 use natter_test_support::telegram::{BOT_USERNAME, BotMessage, Call, parse_html};
-use schemars::JsonSchema;
 use secrecy::SecretString;
-use serde::Deserialize;
 use serde_json::Value;
 
 const ALICE: i64 = 1001;
@@ -28,45 +22,6 @@ const BOB: i64 = 1002;
 const GROUP: i64 = -100_700;
 const ARGS: &str = r#"{"what":"the logs"}"#;
 const ASKED: &str = "🔧 I'd like to run wipe with {\"what\":\"the logs\"}. Allow it?\n\nAlice, tap Allow or Refuse (or reply /yes or /no).";
-
-/// Arguments of `wipe`.
-#[derive(Deserialize, JsonSchema)]
-struct Wipe {
-    /// What to wipe.
-    #[allow(dead_code)]
-    what: String,
-}
-
-/// A plugin with one tool that must be confirmed; counts its runs.
-#[derive(Default)]
-struct Janitor {
-    wiped: AtomicUsize,
-}
-
-#[async_trait]
-impl Plugin for Janitor {
-    fn name(&self) -> &str {
-        "janitor"
-    }
-
-    fn tools(&self) -> Vec<ToolSpec> {
-        vec![
-            ToolSpec::new::<Wipe>("wipe", "Wipe something for good")
-                .side_effect()
-                .permission(Permission::Confirm),
-        ]
-    }
-
-    async fn call_tool(
-        &self,
-        _cx: &mut PluginContext<'_>,
-        call: ToolInvocation,
-    ) -> Result<String, PluginError> {
-        let _: Wipe = call.args()?;
-        self.wiped.fetch_add(1, Ordering::SeqCst);
-        Ok("wiped".into())
-    }
-}
 
 struct Bot {
     h: Harness,
@@ -90,7 +45,7 @@ impl Bot {
     }
 
     fn wiped(&self) -> usize {
-        self.janitor.wiped.load(Ordering::SeqCst)
+        self.janitor.wiped()
     }
 
     /// Alice asks in the group (mentioning the bot); the model calls `wipe`

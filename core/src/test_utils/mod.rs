@@ -19,7 +19,10 @@
 #![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)]
 
 pub mod conformance;
+mod janitor;
 mod store_suite;
+
+pub use janitor::Janitor;
 
 pub use store_suite::{
     history_conformance, job_conformance, state_conformance, store_conformance, stores_conformance,
