@@ -200,7 +200,7 @@ fn main() {
         report("console", console(&fake).await);
         match web(&fake).await {
             Some(times) => report("web", times),
-            None => println!("web      SKIPPED: chromium is not installed"),
+            None => println!("web      not measured: no chromium (see the line above)"),
         }
     });
 }

@@ -92,6 +92,16 @@ pub(crate) fn error_page(web: &Web, status: StatusCode, message: &str) -> Respon
     response
 }
 
+/// The page for a store that did not answer, with what went wrong logged.
+pub(crate) fn store_down(web: &Web, error: &natter_core::StoreError) -> Response {
+    tracing::warn!(%error, "the web side could not read the store");
+    error_page(
+        web,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The store is not answering; try again in a moment.",
+    )
+}
+
 /// The static assets.
 pub(crate) fn routes() -> Router<Web> {
     Router::new()

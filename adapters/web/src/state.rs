@@ -31,6 +31,27 @@ pub(crate) struct Inner {
     pub(crate) stopping: CancellationToken,
 }
 
+impl Web {
+    /// The personas a conversation may be set to, by name.
+    pub(crate) fn persona_names(&self) -> Vec<String> {
+        self.engine
+            .personas()
+            .iter()
+            .map(|(name, _)| name.to_owned())
+            .collect()
+    }
+
+    /// The models a conversation may be set to, by name.
+    pub(crate) fn model_names(&self) -> Vec<String> {
+        self.engine
+            .models()
+            .names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
 impl std::ops::Deref for Web {
     type Target = Inner;
 

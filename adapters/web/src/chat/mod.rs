@@ -29,12 +29,12 @@ use futures::{Stream, StreamExt};
 use natter_core::{Addressed, Author, ChannelRef, ConversationKey, Decision, Incoming, MessageId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
-use tracing::{instrument, warn};
+use tracing::instrument;
 
 use crate::PLATFORM;
 use crate::auth::{Authed, CSRF_HEADER};
 use crate::markdown::to_safe_html;
-use crate::pages::{error_page, page};
+use crate::pages::{page, store_down};
 use crate::state::Web;
 
 /// Who writes in the web chat: whoever holds the token, the operator.
@@ -76,14 +76,7 @@ async fn chat_page(State(web): State<Web>, authed: Authed) -> Response {
         .await
     {
         Ok(turns) => turns,
-        Err(error) => {
-            warn!(%error, "could not load the web conversation");
-            return error_page(
-                &web,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The store is not answering; try again in a moment.",
-            );
-        }
+        Err(error) => return store_down(&web, &error),
     };
     let turns: Vec<ShownTurn> = turns
         .iter()
@@ -92,19 +85,8 @@ async fn chat_page(State(web): State<Web>, authed: Authed) -> Response {
             assistant: to_safe_html(&turn.assistant.content),
         })
         .collect();
-    let personas: Vec<String> = web
-        .engine
-        .personas()
-        .iter()
-        .map(|(name, _)| name.to_owned())
-        .collect();
-    let models: Vec<String> = web
-        .engine
-        .models()
-        .names()
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+    let personas = web.persona_names();
+    let models = web.model_names();
     page(
         &web,
         "chat.html",

@@ -9,12 +9,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use natter_core::{ConversationFilter, ConversationKey, Platform, Role};
 use serde::{Deserialize, Serialize};
-use tracing::{info, warn};
+use tracing::info;
 
 use super::when;
 use crate::auth::{Authed, Refused};
 use crate::markdown::to_safe_html;
-use crate::pages::{error_page, page};
+use crate::pages::{error_page, page, store_down};
 use crate::state::Web;
 
 /// Conversations listed at most.
@@ -40,15 +40,6 @@ struct Row {
     turns: u64,
     last_active: String,
     preview: String,
-}
-
-fn store_down(web: &Web, error: &natter_core::StoreError) -> Response {
-    warn!(%error, "the dashboard could not read the store");
-    error_page(
-        web,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "The store is not answering; try again in a moment.",
-    )
 }
 
 /// The list, searched.
@@ -192,19 +183,8 @@ pub(super) async fn show(
             assistant: to_safe_html(&turn.assistant.content),
         })
         .collect();
-    let personas: Vec<String> = web
-        .engine
-        .personas()
-        .iter()
-        .map(|(n, _)| n.to_owned())
-        .collect();
-    let models: Vec<String> = web
-        .engine
-        .models()
-        .names()
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+    let personas = web.persona_names();
+    let models = web.model_names();
     page(
         &web,
         "conversation.html",
@@ -288,19 +268,7 @@ pub(super) async fn persona(
     headers: HeaderMap,
     Form(form): Form<ChoiceForm>,
 ) -> Response {
-    let (key, back) = match checked(&authed, &headers, &form) {
-        Ok(checked) => checked,
-        Err(refused) => return refused.into_response(),
-    };
-    let choice = Some(form.choice.as_str()).filter(|c| !c.is_empty());
-    if choice.is_some_and(|name| web.engine.personas().get(name).is_none()) {
-        return error_page(&web, StatusCode::BAD_REQUEST, "There is no such persona.");
-    }
-    let history = &web.engine.store().history;
-    match history.set_persona_override(&key.to_string(), choice).await {
-        Ok(()) => back.into_response(),
-        Err(error) => store_down(&web, &error),
-    }
+    choose(&web, &authed, &headers, &form, Choice::Persona).await
 }
 
 /// Chooses a conversation's model ("" for the default).
@@ -310,18 +278,50 @@ pub(super) async fn model(
     headers: HeaderMap,
     Form(form): Form<ChoiceForm>,
 ) -> Response {
-    let (key, back) = match checked(&authed, &headers, &form) {
+    choose(&web, &authed, &headers, &form, Choice::Model).await
+}
+
+/// What a dashboard choice sets.
+#[derive(Clone, Copy)]
+enum Choice {
+    Persona,
+    Model,
+}
+
+/// Checks and keeps a persona or model choice, then goes back to the
+/// conversation.
+async fn choose(
+    web: &Web,
+    authed: &Authed,
+    headers: &HeaderMap,
+    form: &ChoiceForm,
+    what: Choice,
+) -> Response {
+    let (key, back) = match checked(authed, headers, form) {
         Ok(checked) => checked,
         Err(refused) => return refused.into_response(),
     };
     let choice = Some(form.choice.as_str()).filter(|c| !c.is_empty());
-    if choice.is_some_and(|name| web.engine.models().get(name).is_none()) {
-        return error_page(&web, StatusCode::BAD_REQUEST, "There is no such model.");
+    let unknown = choice.and_then(|name| match what {
+        Choice::Persona => {
+            (web.engine.personas().get(name).is_none()).then_some("There is no such persona.")
+        }
+        Choice::Model => {
+            (web.engine.models().get(name).is_none()).then_some("There is no such model.")
+        }
+    });
+    if let Some(message) = unknown {
+        return error_page(web, StatusCode::BAD_REQUEST, message);
     }
     let history = &web.engine.store().history;
-    match history.set_model_override(&key.to_string(), choice).await {
+    let scope = key.to_string();
+    let kept = match what {
+        Choice::Persona => history.set_persona_override(&scope, choice).await,
+        Choice::Model => history.set_model_override(&scope, choice).await,
+    };
+    match kept {
         Ok(()) => back.into_response(),
-        Err(error) => store_down(&web, &error),
+        Err(error) => store_down(web, &error),
     }
 }
 

@@ -5,16 +5,14 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use natter_core::{UsageScope, UsageTotal};
 use serde::{Deserialize, Serialize};
-use tracing::warn;
 
 use super::chart::{self, Bar};
 use super::when;
 use crate::auth::Authed;
-use crate::pages::{self, error_page};
+use crate::pages::{self, store_down};
 use crate::state::Web;
 
 const DAY_MS: i64 = 86_400_000;
@@ -87,14 +85,7 @@ pub(super) async fn page(
             .await
         {
             Ok(totals) => per_day.push((start, totals)),
-            Err(error) => {
-                warn!(%error, "could not read usage");
-                return error_page(
-                    &web,
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The store is not answering; try again in a moment.",
-                );
-            }
+            Err(error) => return store_down(&web, &error),
         }
     }
     let (per_model, top) = match tokio::try_join!(
@@ -102,14 +93,7 @@ pub(super) async fn page(
         usage.top_users(since, until, TOP_USERS)
     ) {
         Ok(read) => read,
-        Err(error) => {
-            warn!(%error, "could not read usage");
-            return error_page(
-                &web,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The store is not answering; try again in a moment.",
-            );
-        }
+        Err(error) => return store_down(&web, &error),
     };
     let series: Vec<String> = per_model.iter().map(|t| t.model.clone()).collect();
     let bars: Vec<Bar> = per_day
