@@ -11,11 +11,46 @@ use std::path::Path;
 
 use anyhow::Context;
 use natter_core::Effect;
+use natter_core::Locks;
 use natter_mcp::{McpPlugin, ServerStatus};
 use natter_openai::OpenAiBackend;
+use secrecy::ExposeSecret;
 
 use crate::app::App;
 use crate::settings::{self, Settings};
+
+/// With Telegram long polling on a Postgres database other processes may
+/// share: whether this process could poll, or the error saying another
+/// already does (Telegram allows one poller per bot).
+async fn telegram_polling(settings: &Settings) -> anyhow::Result<Option<String>> {
+    let telegram = &settings.telegram;
+    if !telegram.enabled() || telegram.webhook_url.is_some() {
+        return Ok(None);
+    }
+    let Some(locks) = natter_store::postgres_locks(&settings.store)? else {
+        return Ok(None);
+    };
+    // The bot's id is the token's part before the colon.
+    let bot_id = telegram
+        .token
+        .as_ref()
+        .and_then(|token| token.expose_secret().split(':').next()?.trim().parse().ok());
+    let Some(bot_id) = bot_id else {
+        return Ok(None);
+    };
+    let free = locks
+        .try_lock(&natter_telegram::run::poller_lock(bot_id))
+        .await
+        .context("checking for another Telegram poller")?
+        .is_some();
+    locks.close().await;
+    if !free {
+        anyhow::bail!(natter_telegram::TelegramError::PollerElsewhere);
+    }
+    Ok(Some(
+        "long polling (the only poller of this bot on this database)".to_owned(),
+    ))
+}
 
 /// The report `natter check` prints, or the first problem found.
 pub async fn report(config: Option<&Path>) -> anyhow::Result<String> {
@@ -47,6 +82,9 @@ pub async fn report(config: Option<&Path>) -> anyhow::Result<String> {
     )?;
     writeln!(out, "store:     {store}")?;
     writeln!(out, "platforms: {}", app.platforms().join(", "))?;
+    if let Some(polling) = telegram_polling(&loaded.settings).await? {
+        writeln!(out, "telegram:  {polling}")?;
+    }
     let commands: Vec<String> = engine
         .commands()
         .iter()

@@ -404,6 +404,9 @@ impl Settings {
         if self.engine.max_queue == 0 {
             return Err(value("engine.max_queue", "must be at least 1"));
         }
+        if self.engine.job_lease_secs == 0 {
+            return Err(value("engine.job_lease_secs", "must be at least 1"));
+        }
         if self.model.max_tokens == 0 {
             return Err(value("model.max_tokens", "must be at least 1"));
         }

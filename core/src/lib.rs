@@ -86,9 +86,9 @@ pub use plugin::{
 };
 pub use settings::{EngineSettings, LimitSettings, ModelDefaults};
 pub use store::{
-    CachedStore, ConversationFilter, ConversationSummary, HistoryStore, JobStore, MemoryStore,
-    ScheduledJob, StateStore, Store, StoreError, Stores, Turn, UsageRecord, UsageScope, UsageStore,
-    UsageTotal, UserTotal,
+    CachedStore, ConversationFilter, ConversationSummary, HistoryStore, JobStore, LeasedJob,
+    LockGuard, Locks, MemoryStore, NoLocks, ScheduledJob, StateStore, Store, StoreError, Stores,
+    Turn, UsageRecord, UsageScope, UsageStore, UsageTotal, UserTotal,
 };
 pub use tool::{
     Effect, Permission, ToolCall, ToolChoice, ToolDefinition, ToolInvocation, ToolSettings,

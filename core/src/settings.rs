@@ -27,6 +27,10 @@ pub struct EngineSettings {
     /// start if it comes within this many seconds; older ones get a sentence
     /// saying they were not answered.
     pub resume_within_secs: u64,
+    /// A scheduled job (a reminder) taken by a process is held for this
+    /// long, renewed while it runs; if the process dies holding it, another
+    /// process (or the next start) takes it once the lease runs out.
+    pub job_lease_secs: u64,
 }
 
 impl Default for EngineSettings {
@@ -38,6 +42,7 @@ impl Default for EngineSettings {
             shutdown_grace_secs: 10,
             max_queue: 50,
             resume_within_secs: 3600,
+            job_lease_secs: 60,
         }
     }
 }

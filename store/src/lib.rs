@@ -11,6 +11,7 @@
 //! | `schema` | embedded migrations and the refusal of a newer natter's database |
 //! | `sql` | [`SqlStore`]: the store traits on SQLite and Postgres |
 //! | `writer` | SQLite's one writer, committing waiting writes together |
+//! | `locks` | [`PgLocks`]: locks shared by the processes on one Postgres database |
 //! | `rows` | rows ⇄ natter-core values |
 //! | `error` | sqlx errors as [`StoreError`](natter_core::StoreError) |
 //!
@@ -22,6 +23,7 @@
 //! ```
 
 mod error;
+mod locks;
 mod open;
 mod rows;
 mod schema;
@@ -29,7 +31,8 @@ pub mod settings;
 mod sql;
 mod writer;
 
-pub use open::{SchemaState, StoreCheck, check, connect, open};
+pub use locks::PgLocks;
+pub use open::{SchemaState, StoreCheck, check, connect, open, postgres_locks};
 pub use schema::schema_version;
 pub use settings::{StoreKind, StoreSettings, StoreUrl};
 pub use sql::{SqlStore, SqliteTuning};

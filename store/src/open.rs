@@ -17,6 +17,7 @@ use sqlx::{ConnectOptions, Connection};
 use tracing::{info, instrument};
 
 use crate::error::unavailable;
+use crate::locks::PgLocks;
 use crate::schema::{self, POSTGRES, SQLITE, known_version};
 use crate::settings::{StoreKind, StoreSettings};
 use crate::sql::{Pool, SqlStore};
@@ -38,7 +39,11 @@ pub async fn open(settings: &StoreSettings) -> Result<Stores, StoreError> {
         StoreKind::Memory => return Ok(Stores::new(Arc::new(MemoryStore::new()))),
         StoreKind::Sqlite | StoreKind::Postgres => Arc::new(connect(settings).await?),
     };
-    let stores = Stores::new(store.clone());
+    let mut stores = Stores::new(store.clone());
+    if kind == StoreKind::Postgres {
+        let locks = PgLocks::new(postgres_options(settings)?, settings.lock_connections);
+        stores = stores.with_locks(Arc::new(locks));
+    }
     let stores = match NonZeroUsize::new(settings.cache_for(kind)) {
         Some(conversations) => {
             stores.with_history(Arc::new(CachedStore::new(store, conversations)))
@@ -169,6 +174,16 @@ async fn postgres_pool(settings: &StoreSettings) -> Result<sqlx::PgPool, StoreEr
         .connect_with(options)
         .await
         .map_err(unavailable)
+}
+
+/// The locks the processes on `settings`' database share: `None` unless it
+/// is Postgres (a SQLite file or memory belongs to one process). For tools
+/// such as `natter check` asking whether another process holds a lock.
+pub fn postgres_locks(settings: &StoreSettings) -> Result<Option<PgLocks>, StoreError> {
+    match settings.kind()? {
+        StoreKind::Postgres => Ok(Some(PgLocks::new(postgres_options(settings)?, 1))),
+        StoreKind::Sqlite | StoreKind::Memory => Ok(None),
+    }
 }
 
 /// What [`check`] found.

@@ -1,6 +1,6 @@
 //! Rows as the database holds them and the natter-core values they stand for.
 
-use natter_core::store::ScheduledJob;
+use natter_core::store::{LeasedJob, ScheduledJob};
 use natter_core::{ChatMessage, Role, StoreError, Turn};
 
 use crate::error::corrupt_json;
@@ -19,6 +19,9 @@ pub(crate) type TurnRow = (
 
 /// A job row: id, namespace, owner, due time, JSON payload.
 pub(crate) type JobRow = (i64, String, String, i64, String);
+
+/// A leased job row: a job row and the times it was taken.
+pub(crate) type LeasedJobRow = (i64, String, String, i64, String, i32);
 
 /// The stored name of a role.
 pub(crate) fn role_name(role: Role) -> &'static str {
@@ -110,4 +113,19 @@ pub(crate) fn sql_int(n: usize) -> i64 {
 /// A stored count or sum as a count (never negative; a negative one is 0).
 pub(crate) fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
+}
+
+/// The job a leased row stands for, held by `holder` until `until_unix_ms`.
+pub(crate) fn leased_job(
+    row: LeasedJobRow,
+    holder: &str,
+    until_unix_ms: i64,
+) -> Result<LeasedJob, StoreError> {
+    let (id, namespace, owner, due_unix_ms, payload, attempts) = row;
+    Ok(LeasedJob {
+        job: job((id, namespace, owner, due_unix_ms, payload))?,
+        holder: holder.to_owned(),
+        until_unix_ms,
+        attempt: u32::try_from(attempts).unwrap_or(1).max(1),
+    })
 }

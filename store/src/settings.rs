@@ -19,6 +19,7 @@ const REDACTED: &str = "[redacted]";
 /// max_connections = 8
 /// busy_timeout_ms = 5000          # SQLite: how long a write waits for another writer
 /// # cache_conversations = 1000    # default: 1000 with SQLite, off with Postgres
+/// lock_connections = 16           # Postgres: turns running at once, each holding its conversation's lock
 /// ```
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -35,6 +36,9 @@ pub struct StoreSettings {
     /// the same conversations). `0` turns the cache off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache_conversations: Option<usize>,
+    /// Postgres: conversations whose turns this process may run at once,
+    /// each holding a connection of its own for its lock (see docs/store.md).
+    pub lock_connections: u32,
 }
 
 /// Conversations cached when `cache_conversations` is unset and the database
@@ -48,6 +52,7 @@ impl Default for StoreSettings {
             max_connections: 8,
             busy_timeout_ms: 5_000,
             cache_conversations: None,
+            lock_connections: 16,
         }
     }
 }

@@ -1,14 +1,15 @@
 //! [`SqlStore`]: natter-core's store traits on SQLite or Postgres. The SQL is
-//! shared (`$N` parameters work on both); only taking due jobs differs, because
-//! several processes on one Postgres database must never take the same job.
+//! shared (`$N` parameters work on both); only leasing due jobs differs,
+//! because several processes on one Postgres database must never take the
+//! same job at once.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use natter_core::ConversationKey;
 use natter_core::store::{
-    ConversationFilter, ConversationSummary, HistoryStore, JobStore, ScheduledJob, StateStore,
-    StoreError, Turn, UsageRecord, UsageScope, UsageStore, UsageTotal, UserTotal,
+    ConversationFilter, ConversationSummary, HistoryStore, JobStore, LeasedJob, ScheduledJob,
+    StateStore, StoreError, Turn, UsageRecord, UsageScope, UsageStore, UsageTotal, UserTotal,
 };
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
@@ -16,7 +17,7 @@ use sqlx::{FromRow, PgPool, SqlitePool};
 use tracing::instrument;
 
 use crate::error::query_error;
-use crate::rows::{self, JobRow, TurnRow, json_text, role_name, sql_int};
+use crate::rows::{self, JobRow, LeasedJobRow, TurnRow, json_text, role_name, sql_int};
 use crate::settings::StoreKind;
 use crate::writer::{Arg, Writer, bind_all};
 
@@ -117,20 +118,35 @@ const RECORD_USAGE: &str = "INSERT INTO usage_ledger (platform, scope, user_id, 
      prompt_tokens, completion_tokens, at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 const SCHEDULE_JOB: &str = "INSERT INTO scheduled_jobs (namespace, owner, due_ms, payload) \
      VALUES ($1, $2, $3, $4) RETURNING id";
-/// SQLite: one writer at a time, so a single `DELETE … RETURNING` takes each job once.
-const TAKE_DUE_JOBS_SQLITE: &str = "DELETE FROM scheduled_jobs WHERE id IN \
-     (SELECT id FROM scheduled_jobs WHERE due_ms <= $1 ORDER BY due_ms, id LIMIT $2) \
-     RETURNING id, namespace, owner, due_ms, payload";
-/// Postgres: rows another process is taking are locked, and skipped.
-const TAKE_DUE_JOBS_POSTGRES: &str = "DELETE FROM scheduled_jobs WHERE id IN \
-     (SELECT id FROM scheduled_jobs WHERE due_ms <= $1 ORDER BY due_ms, id LIMIT $2 \
+/// Leases due jobs nobody holds: `$1` now, `$2` the limit, `$3` the holder,
+/// `$4` the end of the lease. SQLite has one writer at a time, so a single
+/// `UPDATE … RETURNING` hands each job to one holder.
+const LEASE_DUE_JOBS_SQLITE: &str = "UPDATE scheduled_jobs \
+     SET leased_by = $3, leased_until_ms = $4, attempts = attempts + 1 WHERE id IN \
+     (SELECT id FROM scheduled_jobs WHERE due_ms <= $1 \
+      AND (leased_until_ms IS NULL OR leased_until_ms <= $1) ORDER BY due_ms, id LIMIT $2) \
+     RETURNING id, namespace, owner, due_ms, payload, attempts";
+/// Postgres: rows another process is leasing are locked, and skipped; one
+/// it leased meanwhile fails the re-checked condition.
+const LEASE_DUE_JOBS_POSTGRES: &str = "UPDATE scheduled_jobs \
+     SET leased_by = $3, leased_until_ms = $4, attempts = attempts + 1 WHERE id IN \
+     (SELECT id FROM scheduled_jobs WHERE due_ms <= $1 \
+      AND (leased_until_ms IS NULL OR leased_until_ms <= $1) ORDER BY due_ms, id LIMIT $2 \
       FOR UPDATE SKIP LOCKED) \
-     RETURNING id, namespace, owner, due_ms, payload";
+     AND (leased_until_ms IS NULL OR leased_until_ms <= $1) \
+     RETURNING id, namespace, owner, due_ms, payload, attempts";
+const RENEW_JOB_LEASE: &str =
+    "UPDATE scheduled_jobs SET leased_until_ms = $3 WHERE id = $1 AND leased_by = $2";
+const FINISH_JOB: &str = "DELETE FROM scheduled_jobs WHERE id = $1 AND leased_by = $2";
+const RELEASE_JOB: &str = "UPDATE scheduled_jobs \
+     SET due_ms = $3, leased_by = NULL, leased_until_ms = NULL WHERE id = $1 AND leased_by = $2";
 const LIST_JOBS: &str = "SELECT id, namespace, owner, due_ms, payload FROM scheduled_jobs \
      WHERE namespace = $1 AND owner = $2 ORDER BY due_ms, id";
 const CANCEL_JOB: &str =
     "DELETE FROM scheduled_jobs WHERE id = $1 AND namespace = $2 AND owner = $3";
-const NEXT_JOB_DUE: &str = "SELECT MIN(due_ms) FROM scheduled_jobs";
+/// When a job can next be taken: its due time, or the end of its lease.
+const NEXT_JOB_DUE: &str = "SELECT MIN(CASE WHEN leased_until_ms > due_ms \
+     THEN leased_until_ms ELSE due_ms END) FROM scheduled_jobs";
 
 /// A LIKE pattern finding `text` anywhere, its `%`, `_` and `\\` taken literally.
 fn like_pattern(text: &str) -> String {
@@ -446,24 +462,56 @@ impl JobStore for SqlStore {
             .ok_or_else(|| StoreError::Query("scheduling a job returned no id".to_owned()))
     }
 
-    async fn take_due_jobs(
+    async fn lease_due_jobs(
         &self,
         now_unix_ms: i64,
+        lease_until_unix_ms: i64,
+        holder: &str,
         limit: usize,
-    ) -> Result<Vec<ScheduledJob>, StoreError> {
+    ) -> Result<Vec<LeasedJob>, StoreError> {
         let sql = match self.pool {
-            Pool::Sqlite { .. } => TAKE_DUE_JOBS_SQLITE,
-            Pool::Postgres(_) => TAKE_DUE_JOBS_POSTGRES,
+            Pool::Sqlite { .. } => LEASE_DUE_JOBS_SQLITE,
+            Pool::Postgres(_) => LEASE_DUE_JOBS_POSTGRES,
         };
-        let args = vec![Arg::from(now_unix_ms), Arg::from(sql_int(limit))];
-        let taken: Vec<JobRow> = self.fetch_written(sql, args).await?;
+        let args = vec![
+            Arg::from(now_unix_ms),
+            Arg::from(sql_int(limit)),
+            Arg::from(holder),
+            Arg::from(lease_until_unix_ms),
+        ];
+        let taken: Vec<LeasedJobRow> = self.fetch_written(sql, args).await?;
         let mut jobs = taken
             .into_iter()
-            .map(rows::job)
+            .map(|row| rows::leased_job(row, holder, lease_until_unix_ms))
             .collect::<Result<Vec<_>, _>>()?;
         // RETURNING promises no order.
-        jobs.sort_by_key(|job| (job.due_unix_ms, job.id));
+        jobs.sort_by_key(|leased| (leased.job.due_unix_ms, leased.job.id));
         Ok(jobs)
+    }
+
+    async fn renew_job_lease(
+        &self,
+        id: i64,
+        holder: &str,
+        until_unix_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let args = vec![Arg::from(id), Arg::from(holder), Arg::from(until_unix_ms)];
+        Ok(self.execute(RENEW_JOB_LEASE, args).await? > 0)
+    }
+
+    async fn finish_job(&self, id: i64, holder: &str) -> Result<bool, StoreError> {
+        let args = vec![Arg::from(id), Arg::from(holder)];
+        Ok(self.execute(FINISH_JOB, args).await? > 0)
+    }
+
+    async fn release_job(
+        &self,
+        id: i64,
+        holder: &str,
+        due_unix_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let args = vec![Arg::from(id), Arg::from(holder), Arg::from(due_unix_ms)];
+        Ok(self.execute(RELEASE_JOB, args).await? > 0)
     }
 
     async fn list_jobs(

@@ -7,6 +7,9 @@ mod common;
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::Connection;
 
 use natter_core::store::{JobStore, ScheduledJob, Store};
 use natter_core::{ChatMessage, ConversationKey, Platform, StoreError, Turn};
@@ -43,17 +46,24 @@ async fn two_processes_never_take_the_same_job() {
     }
     // Several takers per pool, racing, in small batches, until nothing is due.
     let mut takers = Vec::new();
-    for store in [first.clone(), second.clone()] {
-        for _ in 0..4 {
+    for (pool, store) in [first.clone(), second.clone()].into_iter().enumerate() {
+        for n in 0..4 {
             let store = store.clone();
             takers.push(tokio::spawn(async move {
+                let holder = format!("pool{pool}-taker{n}");
                 let mut taken = Vec::new();
                 loop {
-                    let batch = store.take_due_jobs(1_000, 3).await.unwrap();
+                    let batch = store
+                        .lease_due_jobs(1_000, 60_000, &holder, 3)
+                        .await
+                        .unwrap();
                     if batch.is_empty() {
                         return taken;
                     }
-                    taken.extend(batch.into_iter().map(|job| job.id));
+                    for leased in batch {
+                        assert!(store.finish_job(leased.job.id, &holder).await.unwrap());
+                        taken.push(leased.job.id);
+                    }
                 }
             }));
         }
@@ -98,6 +108,101 @@ async fn two_processes_see_each_others_history() {
         first.history.load_turns(&key, 10).await.unwrap(),
         vec![turn(1), turn(2)]
     );
+}
+
+/// Processes waiting for the lock `name` at the server.
+async fn lock_waiters(settings: &natter_store::StoreSettings, name: &str) -> i64 {
+    let mut connection = sqlx::PgConnection::connect(settings.url.expose())
+        .await
+        .unwrap();
+    // A 64-bit advisory key shows as its high half (classid) and low half (objid).
+    let waiting: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+         AND ((classid::bigint << 32) | objid::bigint) = hashtextextended($1, 0)",
+    )
+    .bind(name)
+    .fetch_one(&mut connection)
+    .await
+    .unwrap();
+    let _ = connection.close().await;
+    waiting
+}
+
+#[tokio::test]
+async fn a_lock_keeps_a_second_process_waiting_until_the_first_lets_go() {
+    let Some(schema) = pg_schema("locks").await else {
+        return;
+    };
+    let first = open(&schema.settings).await.unwrap();
+    let second = open(&schema.settings).await.unwrap();
+    assert!(first.locks.shared() && second.locks.shared());
+    // Advisory locks are per database, not per schema: a name of this test's own.
+    let name = format!("{}:conversation", schema.name);
+    let held = first.locks.lock(&name).await.unwrap();
+    assert!(
+        second.locks.try_lock(&name).await.unwrap().is_none(),
+        "held by the first"
+    );
+    let other = second
+        .locks
+        .try_lock(&format!("{name}:other"))
+        .await
+        .unwrap();
+    assert!(other.is_some(), "another name is free");
+    drop(other);
+
+    let waiter = tokio::spawn({
+        let locks = Arc::clone(&second.locks);
+        let name = name.clone();
+        async move { locks.lock(&name).await.unwrap() }
+    });
+    // The second process is seen waiting at the server.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while lock_waiters(&schema.settings, &name).await == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "never waited");
+        tokio::task::yield_now().await;
+    }
+    assert!(!waiter.is_finished());
+    drop(held);
+    let got = tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .expect("the waiter got the lock once the first let go")
+        .unwrap();
+    drop(got);
+    let again = tokio::time::timeout(Duration::from_secs(10), first.locks.lock(&name))
+        .await
+        .expect("let go again");
+    drop(again.unwrap());
+}
+
+#[tokio::test]
+async fn a_lock_wait_given_up_leaves_nothing_held() {
+    let Some(schema) = pg_schema("lock_cancel").await else {
+        return;
+    };
+    let first = open(&schema.settings).await.unwrap();
+    let second = open(&schema.settings).await.unwrap();
+    let name = format!("{}:conversation", schema.name);
+    let held = first.locks.lock(&name).await.unwrap();
+    let waiter = tokio::spawn({
+        let locks = Arc::clone(&second.locks);
+        let name = name.clone();
+        async move { locks.lock(&name).await.map(drop) }
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while lock_waiters(&schema.settings, &name).await == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "never waited");
+        tokio::task::yield_now().await;
+    }
+    // The wait is given up (a /stop): its connection is closed, so the
+    // server never grants it a lock nobody would let go.
+    waiter.abort();
+    let _ = waiter.await;
+    drop(held);
+    let again = tokio::time::timeout(Duration::from_secs(10), first.locks.lock(&name))
+        .await
+        .expect("nothing left holding the lock");
+    drop(again.unwrap());
 }
 
 #[tokio::test]

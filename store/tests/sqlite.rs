@@ -81,8 +81,12 @@ async fn everything_survives_reopening() {
         again.state.plugin_get("tutor", "alice").await.unwrap(),
         Some(serde_json::json!({"level": 2}))
     );
-    let due = again.jobs.take_due_jobs(10, 10).await.unwrap();
-    assert_eq!(due.iter().map(|j| j.id).collect::<Vec<_>>(), vec![job]);
+    let due = again
+        .jobs
+        .lease_due_jobs(10, 1_000, "after-restart", 10)
+        .await
+        .unwrap();
+    assert_eq!(due.iter().map(|l| l.job.id).collect::<Vec<_>>(), vec![job]);
 }
 
 #[tokio::test]
@@ -297,15 +301,17 @@ async fn two_stores_on_one_file_never_take_the_same_job() {
     }
     let takers: Vec<_> = [first.clone(), second.clone(), first.clone(), second.clone()]
         .into_iter()
-        .map(|store| {
+        .enumerate()
+        .map(|(n, store)| {
             tokio::spawn(async move {
+                let holder = format!("taker{n}");
                 let mut taken = Vec::new();
                 loop {
-                    let batch = store.take_due_jobs(100, 2).await.unwrap();
+                    let batch = store.lease_due_jobs(100, 60_000, &holder, 2).await.unwrap();
                     if batch.is_empty() {
                         return taken;
                     }
-                    taken.extend(batch.into_iter().map(|job| job.id));
+                    taken.extend(batch.into_iter().map(|leased| leased.job.id));
                 }
             })
         })

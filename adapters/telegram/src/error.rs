@@ -46,4 +46,14 @@ pub enum TelegramError {
         /// The OS error.
         reason: String,
     },
+    /// Another natter process on the same database already long-polls this bot.
+    #[error(
+        "another natter process on this database is already long-polling this bot, and \
+         Telegram allows one poller per bot: to run several instances, set [telegram] \
+         webhook_url on each (behind one URL), or stop the other poller"
+    )]
+    PollerElsewhere,
+    /// The store could not say whether another process polls this bot.
+    #[error("cannot check for another poller of this bot: {0}")]
+    Store(String),
 }

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
-use natter_core::Engine;
 use natter_core::engine::Inbox;
 use natter_core::secret::non_empty;
+use natter_core::{Engine, LockGuard};
 use secrecy::ExposeSecret;
 use teloxide::payloads::SetWebhookSetters;
 use teloxide::prelude::Requester;
@@ -66,6 +66,13 @@ pub async fn run(
         id: me.user.id.0,
         username: me.user.username.clone().unwrap_or_default(),
     };
+    // Telegram hands one bot's updates to one long-poller: a second process
+    // polling the same bot would take turns with the first, each missing
+    // what the other got. Webhook replicas share one URL instead.
+    let _poller = match &settings.webhook_url {
+        None => Some(claim_polling(&engine, identity.id).await?),
+        Some(_) => None,
+    };
     register_commands(&bot, &engine).await;
 
     let outbox = Arc::new(TelegramOutbox::new(bot.clone(), settings.limits()));
@@ -83,6 +90,22 @@ pub async fn run(
     match &settings.webhook_url {
         None => poll(bot, &settings, &feed, &shutdown).await,
         Some(url) => webhook(bot, &settings, url, &feed, &shutdown).await,
+    }
+}
+
+/// The name of the lock the process long-polling bot `bot_id` holds in a
+/// database several processes share.
+pub fn poller_lock(bot_id: u64) -> String {
+    format!("natter:telegram-poller:{bot_id}")
+}
+
+/// Takes the poller lock of bot `bot_id` for this process, or says that
+/// another process on the same database holds it.
+async fn claim_polling(engine: &Engine, bot_id: u64) -> Result<LockGuard, TelegramError> {
+    match engine.store().locks.try_lock(&poller_lock(bot_id)).await {
+        Ok(Some(guard)) => Ok(guard),
+        Ok(None) => Err(TelegramError::PollerElsewhere),
+        Err(error) => Err(TelegramError::Store(error.to_string())),
     }
 }
 

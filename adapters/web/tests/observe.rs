@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use axum::http::{StatusCode, header};
 use natter_core::test_utils::{RecordingOutbox, ScriptedBackend};
 use natter_core::{
-    Capabilities, ChatMessage, ChatRequest, ChatStream, Connection, Engine, JobStore, MemoryStore,
-    ModelBackend, ModelError, Platform, ScheduledJob, StoreError, Stores,
+    Capabilities, ChatMessage, ChatRequest, ChatStream, Connection, Engine, JobStore, LeasedJob,
+    MemoryStore, ModelBackend, ModelError, Platform, ScheduledJob, StoreError, Stores,
 };
 use support::{Events, Site, get, text};
 
@@ -117,11 +117,27 @@ impl JobStore for BrokenJobs {
     async fn schedule_job(&self, _job: &ScheduledJob) -> Result<i64, StoreError> {
         Err(StoreError::Unavailable("disk gone".into()))
     }
-    async fn take_due_jobs(
+    async fn lease_due_jobs(
         &self,
         _now: i64,
+        _until: i64,
+        _holder: &str,
         _limit: usize,
-    ) -> Result<Vec<ScheduledJob>, StoreError> {
+    ) -> Result<Vec<LeasedJob>, StoreError> {
+        Err(StoreError::Unavailable("disk gone".into()))
+    }
+    async fn renew_job_lease(
+        &self,
+        _id: i64,
+        _holder: &str,
+        _until: i64,
+    ) -> Result<bool, StoreError> {
+        Err(StoreError::Unavailable("disk gone".into()))
+    }
+    async fn finish_job(&self, _id: i64, _holder: &str) -> Result<bool, StoreError> {
+        Err(StoreError::Unavailable("disk gone".into()))
+    }
+    async fn release_job(&self, _id: i64, _holder: &str, _due: i64) -> Result<bool, StoreError> {
         Err(StoreError::Unavailable("disk gone".into()))
     }
     async fn list_jobs(&self, _ns: &str, _owner: &str) -> Result<Vec<ScheduledJob>, StoreError> {

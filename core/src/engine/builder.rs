@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::limiter::Limiter;
+use super::scheduler::JobHolder;
 use super::shared::Shared;
 use super::{Engine, builtin};
 use crate::approval::Approvals;
@@ -219,6 +220,7 @@ impl EngineBuilder {
             self.clock,
         )
         .with_money(self.prices, self.budget);
+        let job_holder = JobHolder::new(services.clock.now_unix_ms());
         let shared = Shared {
             services,
             parallel: Semaphore::new(self.settings.max_parallel.max(1)),
@@ -231,6 +233,7 @@ impl EngineBuilder {
             approvals: Approvals::default(),
             limiter: Limiter::new(self.limits.user_messages_per_minute),
             scheduler_started: AtomicBool::new(false),
+            job_holder,
             scheduler_stop: CancellationToken::new(),
             lanes: Default::default(),
             tasks: TaskTracker::new(),

@@ -29,6 +29,7 @@ use crate::approval::{Answered, Decision};
 use crate::command::Command;
 use crate::delivery::Courier;
 use crate::message::{ConversationKey, Incoming};
+use crate::store::{LockGuard, conversation_lock};
 use crate::telemetry;
 
 /// Told to someone sending faster than `[limits] user_messages_per_minute`.
@@ -163,22 +164,54 @@ async fn run_lane(shared: Arc<Shared>, key: ConversationKey) {
             permit = shared.parallel.acquire() => permit.ok(),
             () = cancel.cancelled() => None,
         };
-        if permit.is_some() {
-            let _handling = shared.monitor.handling();
-            let Queued {
-                message,
-                courier,
-                _done,
-            } = queued;
-            let model = shared.services.model_for(&message).await;
-            let exchange = Exchange {
-                engine: &shared,
-                courier: &courier,
-                message,
-                cancel: &cancel,
-                model,
-            };
-            pipeline::handle(exchange).await;
+        if permit.is_none() {
+            continue;
         }
+        // Other processes on the same database may hold a message of this
+        // conversation too: one turn at a time across all of them.
+        let Some(_turn) = lock_conversation(&shared, &key, &cancel).await else {
+            continue;
+        };
+        let _handling = shared.monitor.handling();
+        let Queued {
+            message,
+            courier,
+            _done,
+        } = queued;
+        let model = shared.services.model_for(&message).await;
+        let exchange = Exchange {
+            engine: &shared,
+            courier: &courier,
+            message,
+            cancel: &cancel,
+            model,
+        };
+        pipeline::handle(exchange).await;
+    }
+}
+
+/// Waits for `key`'s turn among the processes sharing the store; `None` if
+/// the message was stopped meanwhile. A store that cannot lock is logged and
+/// the turn goes ahead: refusing it would lose the message, and a store that
+/// is down fails the turn visibly anyway.
+async fn lock_conversation(
+    shared: &Shared,
+    key: &ConversationKey,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Option<Option<LockGuard>> {
+    let locks = &shared.services.stores.locks;
+    if !locks.shared() {
+        return Some(None);
+    }
+    let name = conversation_lock(key);
+    tokio::select! {
+        locked = locks.lock(&name) => match locked {
+            Ok(guard) => Some(Some(guard)),
+            Err(error) => {
+                warn!(%key, %error, "could not take the conversation's lock; answering anyway");
+                Some(None)
+            }
+        },
+        () = cancel.cancelled() => None,
     }
 }

@@ -110,7 +110,10 @@ impl Engine {
         }
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
-                runtime.spawn(scheduler::run(Arc::clone(&self.shared)));
+                // Under the task tracker: shutdown waits for the jobs in hand.
+                self.shared
+                    .tasks
+                    .spawn_on(scheduler::run(Arc::clone(&self.shared)), &runtime);
             }
             Err(_) => {
                 warn!("no tokio runtime: scheduled jobs will not run");

@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 use super::lanes::Lanes;
 use super::limiter::Limiter;
 use super::monitor::Monitor;
+use super::scheduler::JobHolder;
 use crate::approval::Approvals;
 use crate::command::CommandSpec;
 use crate::delivery::{Courier, OutputFilter};
@@ -50,6 +51,8 @@ pub(crate) struct Shared {
     /// Per-user message rates.
     pub(crate) limiter: Limiter,
     pub(crate) scheduler_started: AtomicBool,
+    /// Names the scheduler's job leases after this process.
+    pub(crate) job_holder: JobHolder,
     pub(crate) scheduler_stop: CancellationToken,
     pub(crate) lanes: Lanes<Queued>,
     pub(crate) parallel: Semaphore,

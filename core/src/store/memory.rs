@@ -8,8 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 
 use super::{
-    ConversationFilter, ConversationSummary, HistoryStore, JobStore, ScheduledJob, StateStore,
-    StoreError, Turn, UsageRecord, UsageScope, UsageStore, UsageTotal, UserTotal,
+    ConversationFilter, ConversationSummary, HistoryStore, JobStore, LeasedJob, ScheduledJob,
+    StateStore, StoreError, Turn, UsageRecord, UsageScope, UsageStore, UsageTotal, UserTotal,
 };
 use crate::message::ConversationKey;
 
@@ -35,8 +35,41 @@ struct State {
     models: HashMap<String, String>,
     plugin: HashMap<String, BTreeMap<String, serde_json::Value>>,
     usage: VecDeque<UsageRecord>,
-    jobs: BTreeMap<i64, ScheduledJob>,
+    jobs: BTreeMap<i64, KeptJob>,
     next_job_id: i64,
+}
+
+/// A scheduled job and who holds it.
+#[derive(Debug)]
+struct KeptJob {
+    job: ScheduledJob,
+    /// The holder and the end of its lease.
+    lease: Option<(String, i64)>,
+    /// Times taken.
+    attempts: u32,
+}
+
+impl KeptJob {
+    /// Nobody holds it at `now`.
+    fn free_at(&self, now_unix_ms: i64) -> bool {
+        self.lease
+            .as_ref()
+            .is_none_or(|(_, until)| *until <= now_unix_ms)
+    }
+
+    fn held_by(&self, holder: &str) -> bool {
+        self.lease
+            .as_ref()
+            .is_some_and(|(held_by, _)| held_by == holder)
+    }
+
+    /// When it can next be taken.
+    fn takeable_at(&self) -> i64 {
+        match &self.lease {
+            Some((_, until)) => self.job.due_unix_ms.max(*until),
+            None => self.job.due_unix_ms,
+        }
+    }
 }
 
 impl Default for MemoryStore {
@@ -255,28 +288,90 @@ impl JobStore for MemoryStore {
         let mut state = self.state();
         state.next_job_id += 1;
         let id = state.next_job_id;
-        state.jobs.insert(id, ScheduledJob { id, ..job.clone() });
+        let job = ScheduledJob { id, ..job.clone() };
+        state.jobs.insert(
+            id,
+            KeptJob {
+                job,
+                lease: None,
+                attempts: 0,
+            },
+        );
         Ok(id)
     }
 
-    async fn take_due_jobs(
+    async fn lease_due_jobs(
         &self,
         now_unix_ms: i64,
+        lease_until_unix_ms: i64,
+        holder: &str,
         limit: usize,
-    ) -> Result<Vec<ScheduledJob>, StoreError> {
+    ) -> Result<Vec<LeasedJob>, StoreError> {
         let mut state = self.state();
-        let mut due: Vec<ScheduledJob> = state
+        let mut due: Vec<i64> = state
             .jobs
             .values()
-            .filter(|job| job.due_unix_ms <= now_unix_ms)
-            .cloned()
+            .filter(|kept| kept.job.due_unix_ms <= now_unix_ms && kept.free_at(now_unix_ms))
+            .map(|kept| kept.job.id)
             .collect();
-        due.sort_by_key(|job| (job.due_unix_ms, job.id));
+        due.sort_by_key(|id| state.jobs.get(id).map(|kept| (kept.job.due_unix_ms, *id)));
         due.truncate(limit);
-        for job in &due {
-            state.jobs.remove(&job.id);
+        let mut leased = Vec::with_capacity(due.len());
+        for id in due {
+            if let Some(kept) = state.jobs.get_mut(&id) {
+                kept.attempts = kept.attempts.saturating_add(1);
+                kept.lease = Some((holder.to_owned(), lease_until_unix_ms));
+                leased.push(LeasedJob {
+                    job: kept.job.clone(),
+                    holder: holder.to_owned(),
+                    until_unix_ms: lease_until_unix_ms,
+                    attempt: kept.attempts,
+                });
+            }
         }
-        Ok(due)
+        Ok(leased)
+    }
+
+    async fn renew_job_lease(
+        &self,
+        id: i64,
+        holder: &str,
+        until_unix_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        match state.jobs.get_mut(&id) {
+            Some(kept) if kept.held_by(holder) => {
+                kept.lease = Some((holder.to_owned(), until_unix_ms));
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn finish_job(&self, id: i64, holder: &str) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        let held = state.jobs.get(&id).is_some_and(|kept| kept.held_by(holder));
+        if held {
+            state.jobs.remove(&id);
+        }
+        Ok(held)
+    }
+
+    async fn release_job(
+        &self,
+        id: i64,
+        holder: &str,
+        due_unix_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        match state.jobs.get_mut(&id) {
+            Some(kept) if kept.held_by(holder) => {
+                kept.lease = None;
+                kept.job.due_unix_ms = due_unix_ms;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn list_jobs(
@@ -288,6 +383,7 @@ impl JobStore for MemoryStore {
             .state()
             .jobs
             .values()
+            .map(|kept| &kept.job)
             .filter(|job| job.namespace == namespace && job.owner == owner)
             .cloned()
             .collect();
@@ -300,7 +396,7 @@ impl JobStore for MemoryStore {
         let owned = state
             .jobs
             .get(&id)
-            .is_some_and(|job| job.namespace == namespace && job.owner == owner);
+            .is_some_and(|kept| kept.job.namespace == namespace && kept.job.owner == owner);
         if owned {
             state.jobs.remove(&id);
         }
@@ -308,7 +404,7 @@ impl JobStore for MemoryStore {
     }
 
     async fn next_job_due(&self) -> Result<Option<i64>, StoreError> {
-        Ok(self.state().jobs.values().map(|job| job.due_unix_ms).min())
+        Ok(self.state().jobs.values().map(KeptJob::takeable_at).min())
     }
 }
 

@@ -9,8 +9,9 @@ use std::time::Instant;
 use async_trait::async_trait;
 
 use super::{
-    ConversationFilter, ConversationSummary, HistoryStore, JobStore, ScheduledJob, StateStore,
-    StoreError, Stores, Turn, UsageRecord, UsageScope, UsageStore, UsageTotal, UserTotal,
+    ConversationFilter, ConversationSummary, HistoryStore, JobStore, LeasedJob, LockGuard, Locks,
+    ScheduledJob, StateStore, StoreError, Stores, Turn, UsageRecord, UsageScope, UsageStore,
+    UsageTotal, UserTotal,
 };
 use crate::message::ConversationKey;
 use crate::telemetry;
@@ -25,6 +26,7 @@ pub(crate) fn wrap(stores: Stores) -> Stores {
         state: Arc::new(Metered(stores.state)),
         jobs: Arc::new(Metered(stores.jobs)),
         usage: Arc::new(Metered(stores.usage)),
+        locks: Arc::new(Metered(stores.locks)),
     }
 }
 
@@ -136,12 +138,43 @@ impl JobStore for Metered<dyn JobStore> {
         timed("schedule_job", self.0.schedule_job(job)).await
     }
 
-    async fn take_due_jobs(
+    async fn lease_due_jobs(
         &self,
         now_unix_ms: i64,
+        lease_until_unix_ms: i64,
+        holder: &str,
         limit: usize,
-    ) -> Result<Vec<ScheduledJob>, StoreError> {
-        timed("take_due_jobs", self.0.take_due_jobs(now_unix_ms, limit)).await
+    ) -> Result<Vec<LeasedJob>, StoreError> {
+        let lease = self
+            .0
+            .lease_due_jobs(now_unix_ms, lease_until_unix_ms, holder, limit);
+        timed("lease_due_jobs", lease).await
+    }
+
+    async fn renew_job_lease(
+        &self,
+        id: i64,
+        holder: &str,
+        until_unix_ms: i64,
+    ) -> Result<bool, StoreError> {
+        timed(
+            "renew_job_lease",
+            self.0.renew_job_lease(id, holder, until_unix_ms),
+        )
+        .await
+    }
+
+    async fn finish_job(&self, id: i64, holder: &str) -> Result<bool, StoreError> {
+        timed("finish_job", self.0.finish_job(id, holder)).await
+    }
+
+    async fn release_job(
+        &self,
+        id: i64,
+        holder: &str,
+        due_unix_ms: i64,
+    ) -> Result<bool, StoreError> {
+        timed("release_job", self.0.release_job(id, holder, due_unix_ms)).await
     }
 
     async fn list_jobs(
@@ -158,6 +191,21 @@ impl JobStore for Metered<dyn JobStore> {
 
     async fn next_job_due(&self) -> Result<Option<i64>, StoreError> {
         timed("next_job_due", self.0.next_job_due()).await
+    }
+}
+
+#[async_trait]
+impl Locks for Metered<dyn Locks> {
+    async fn lock(&self, name: &str) -> Result<LockGuard, StoreError> {
+        timed("lock", self.0.lock(name)).await
+    }
+
+    async fn try_lock(&self, name: &str) -> Result<Option<LockGuard>, StoreError> {
+        timed("try_lock", self.0.try_lock(name)).await
+    }
+
+    fn shared(&self) -> bool {
+        self.0.shared()
     }
 }
 

@@ -12,10 +12,12 @@
 //! (`metered`, the `natter_store_seconds` metric).
 
 mod cache;
+mod locks;
 mod memory;
 mod metered;
 
 pub use cache::CachedStore;
+pub use locks::{LockGuard, Locks, NoLocks, conversation_lock};
 pub use memory::MemoryStore;
 
 use std::sync::Arc;
@@ -210,21 +212,70 @@ pub trait StateStore: Send + Sync {
     ) -> Result<Vec<(String, serde_json::Value)>, StoreError>;
 }
 
+/// A job a process has taken from the store: it holds the job until
+/// `until_unix_ms` unless it renews the lease, and no other process takes it
+/// meanwhile. A holder that dies lets the lease run out, and the job is taken
+/// again: jobs run at least once, never lost with a crashed process.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LeasedJob {
+    /// The job.
+    pub job: ScheduledJob,
+    /// Who holds it: the token given to [`JobStore::lease_due_jobs`].
+    pub holder: String,
+    /// Until when, in milliseconds since the Unix epoch.
+    pub until_unix_ms: i64,
+    /// How many times the job has been taken, this time included: more than
+    /// one means an earlier holder let go or let its lease run out.
+    pub attempt: u32,
+}
+
 /// Jobs plugins scheduled for later (reminders).
+///
+/// Taking a job leases it rather than removing it: the job stays in the store
+/// until its holder reports it done ([`JobStore::finish_job`]), so a process
+/// killed while holding one does not lose it — once the lease runs out,
+/// another process (or the next start) takes it again.
 #[async_trait]
 pub trait JobStore: Send + Sync {
     /// Schedules a job (its `id` is ignored); returns the assigned id.
     async fn schedule_job(&self, job: &ScheduledJob) -> Result<i64, StoreError>;
 
-    /// Removes and returns up to `limit` jobs due at or before `now_unix_ms`,
-    /// earliest first. A job is taken once, even by several processes.
-    async fn take_due_jobs(
+    /// Leases up to `limit` jobs due at or before `now_unix_ms` that nobody
+    /// holds (or whose lease ran out by then) to `holder` until
+    /// `lease_until_unix_ms`, earliest first. A job is held by one holder at
+    /// a time, even with several processes taking jobs at once.
+    async fn lease_due_jobs(
         &self,
         now_unix_ms: i64,
+        lease_until_unix_ms: i64,
+        holder: &str,
         limit: usize,
-    ) -> Result<Vec<ScheduledJob>, StoreError>;
+    ) -> Result<Vec<LeasedJob>, StoreError>;
 
-    /// Pending jobs of `owner` in `namespace`, earliest first.
+    /// Extends `holder`'s lease of job `id` to `until_unix_ms`; false if the
+    /// job is no longer held by `holder` (done, cancelled, or taken by
+    /// another after the lease ran out).
+    async fn renew_job_lease(
+        &self,
+        id: i64,
+        holder: &str,
+        until_unix_ms: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Removes job `id`, done by `holder`; false if `holder` no longer held
+    /// it (cancelled, or taken by another after the lease ran out).
+    async fn finish_job(&self, id: i64, holder: &str) -> Result<bool, StoreError>;
+
+    /// `holder` lets go of job `id` without running it: it is due again at
+    /// `due_unix_ms`. False if `holder` no longer held it.
+    async fn release_job(
+        &self,
+        id: i64,
+        holder: &str,
+        due_unix_ms: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Pending jobs of `owner` in `namespace` (held ones included), earliest first.
     async fn list_jobs(
         &self,
         namespace: &str,
@@ -234,7 +285,8 @@ pub trait JobStore: Send + Sync {
     /// Cancels a pending job of `owner`; true if it existed.
     async fn cancel_job(&self, namespace: &str, owner: &str, id: i64) -> Result<bool, StoreError>;
 
-    /// The earliest due time of any pending job, so a scheduler knows how long to sleep.
+    /// When a job can next be taken: the earliest due time of a job nobody
+    /// holds, or the end of a lease, so a scheduler knows how long to sleep.
     async fn next_job_due(&self) -> Result<Option<i64>, StoreError>;
 }
 
@@ -323,6 +375,9 @@ pub struct Stores {
     pub jobs: Arc<dyn JobStore>,
     /// The usage ledger.
     pub usage: Arc<dyn UsageStore>,
+    /// Locks shared with the other processes on the same database
+    /// ([`NoLocks`] when there are none).
+    pub locks: Arc<dyn Locks>,
 }
 
 impl Stores {
@@ -333,7 +388,14 @@ impl Stores {
             state: store.clone(),
             jobs: store.clone(),
             usage: store,
+            locks: Arc::new(NoLocks),
         }
+    }
+
+    /// The same stores with locks shared by several processes (Postgres).
+    pub fn with_locks(mut self, locks: Arc<dyn Locks>) -> Self {
+        self.locks = locks;
+        self
     }
 
     /// The same stores with history kept by `history` (e.g. a [`CachedStore`]

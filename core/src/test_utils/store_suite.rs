@@ -520,19 +520,46 @@ pub async fn job_conformance(store: &dyn JobStore) {
             .await
             .expect("cancel")
     );
-    let due = store.take_due_jobs(2_500, 10).await.expect("take");
+    let due = store
+        .lease_due_jobs(2_500, 60_000, "one", 10)
+        .await
+        .expect("lease");
     assert_eq!(
-        due.iter().map(|j| j.id).collect::<Vec<_>>(),
+        due.iter().map(|l| l.job.id).collect::<Vec<_>>(),
         vec![early, bobs]
     );
-    assert_eq!(due[0].payload, serde_json::json!({"text": "at 1000"}));
+    assert_eq!(due[0].job.payload, serde_json::json!({"text": "at 1000"}));
+    assert!(
+        due.iter()
+            .all(|l| l.holder == "one" && l.until_unix_ms == 60_000)
+    );
+    assert!(due.iter().all(|l| l.attempt == 1));
     assert!(
         store
-            .take_due_jobs(2_500, 10)
+            .lease_due_jobs(2_500, 60_000, "two", 10)
             .await
-            .expect("take")
+            .expect("lease")
             .is_empty(),
-        "taken once"
+        "held by one holder at a time"
+    );
+    // Held jobs stay listed until done; the next to take is the earliest lease end.
+    assert_eq!(
+        store
+            .list_jobs("remind", "alice")
+            .await
+            .expect("list")
+            .len(),
+        2
+    );
+    assert_eq!(store.next_job_due().await.expect("next"), Some(3_000));
+    assert!(store.finish_job(early, "one").await.expect("finish"));
+    assert!(
+        !store.finish_job(early, "one").await.expect("finish"),
+        "done once"
+    );
+    assert!(
+        !store.finish_job(bobs, "two").await.expect("finish"),
+        "only the holder finishes a job"
     );
     assert!(
         store
@@ -540,13 +567,61 @@ pub async fn job_conformance(store: &dyn JobStore) {
             .await
             .expect("cancel")
     );
+    // A lease that runs out: the job is taken again, by another holder.
     assert!(
         store
-            .take_due_jobs(10_000, 10)
+            .renew_job_lease(bobs, "one", 70_000)
             .await
-            .expect("take")
+            .expect("renew")
+    );
+    assert!(
+        store
+            .lease_due_jobs(65_000, 90_000, "two", 10)
+            .await
+            .expect("lease")
+            .is_empty(),
+        "renewed"
+    );
+    let again = store
+        .lease_due_jobs(70_000, 90_000, "two", 10)
+        .await
+        .expect("lease");
+    assert_eq!(
+        again.iter().map(|l| l.job.id).collect::<Vec<_>>(),
+        vec![bobs]
+    );
+    assert_eq!(again[0].attempt, 2, "taken the second time");
+    assert!(
+        !store
+            .renew_job_lease(bobs, "one", 99_000)
+            .await
+            .expect("renew"),
+        "the old holder lost it"
+    );
+    assert!(!store.finish_job(bobs, "one").await.expect("finish"));
+    // Let go: due again later, takeable by anyone then.
+    assert!(
+        store
+            .release_job(bobs, "two", 80_000)
+            .await
+            .expect("release")
+    );
+    assert_eq!(store.next_job_due().await.expect("next"), Some(80_000));
+    assert!(
+        store
+            .lease_due_jobs(79_999, 90_000, "three", 10)
+            .await
+            .expect("lease")
             .is_empty()
     );
+    let released = store
+        .lease_due_jobs(80_000, 90_000, "three", 10)
+        .await
+        .expect("lease");
+    assert_eq!(released.len(), 1);
+    assert_eq!(released[0].job.due_unix_ms, 80_000);
+    assert!(store.finish_job(bobs, "three").await.expect("finish"));
+    assert_eq!(store.next_job_due().await.expect("next"), None);
 
     // Jobs: the limit takes the earliest; the rest stay.
     let job = |due: i64| ScheduledJob {
@@ -558,10 +633,25 @@ pub async fn job_conformance(store: &dyn JobStore) {
     };
     let second = store.schedule_job(&job(20)).await.expect("schedule");
     let first = store.schedule_job(&job(10)).await.expect("schedule");
-    let taken = store.take_due_jobs(100, 1).await.expect("take");
-    assert_eq!(taken.iter().map(|j| j.id).collect::<Vec<_>>(), vec![first]);
+    let taken = store
+        .lease_due_jobs(100, 1_000, "one", 1)
+        .await
+        .expect("lease");
+    assert_eq!(
+        taken.iter().map(|l| l.job.id).collect::<Vec<_>>(),
+        vec![first]
+    );
     assert_eq!(store.next_job_due().await.expect("next"), Some(20));
-    let taken = store.take_due_jobs(100, 5).await.expect("take");
-    assert_eq!(taken.iter().map(|j| j.id).collect::<Vec<_>>(), vec![second]);
+    let taken = store
+        .lease_due_jobs(100, 1_000, "one", 5)
+        .await
+        .expect("lease");
+    assert_eq!(
+        taken.iter().map(|l| l.job.id).collect::<Vec<_>>(),
+        vec![second]
+    );
+    for id in [first, second] {
+        assert!(store.finish_job(id, "one").await.expect("finish"));
+    }
     assert_eq!(store.next_job_due().await.expect("next"), None);
 }
