@@ -119,6 +119,8 @@ struct Inner {
     server: Server,
     discovery_stalled: bool,
     discovery: Vec<DiscoveryRequest>,
+    /// True while requests wait before being answered ([`FakeOpenAi::hold_replies`]).
+    holding: tokio::sync::watch::Sender<bool>,
 }
 
 /// The running fake. Dropping it leaves the server running until the runtime ends.
@@ -145,6 +147,7 @@ impl FakeOpenAi {
             server: Server::default(),
             discovery_stalled: false,
             discovery: Vec::new(),
+            holding: tokio::sync::watch::channel(false).0,
         }));
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
@@ -246,6 +249,19 @@ impl FakeOpenAi {
     /// Waits this long between streamed chunks.
     pub fn set_chunk_delay(&self, delay: Duration) {
         self.inner.lock().unwrap().chunk_delay = delay;
+    }
+
+    /// From now on, requests are recorded (and counted by
+    /// [`FakeOpenAi::wait_for_requests`]) but not answered until
+    /// [`FakeOpenAi::release_replies`]: a model busy thinking, for as long as
+    /// a test needs.
+    pub fn hold_replies(&self) {
+        self.inner.lock().unwrap().holding.send_replace(true);
+    }
+
+    /// Answers the requests held by [`FakeOpenAi::hold_replies`], and all later ones at once.
+    pub fn release_replies(&self) {
+        self.inner.lock().unwrap().holding.send_replace(false);
     }
 
     /// Waits until at least `n` requests have arrived.
@@ -488,7 +504,7 @@ async fn completions(
         }
     };
     let offers_tools = body["tools"].as_array().is_some_and(|t| !t.is_empty());
-    let (behaviour, delay, variation) = {
+    let (behaviour, delay, variation, mut holding) = {
         let mut inner = inner.lock().unwrap();
         inner.requests.push(Recorded {
             body: body.clone(),
@@ -516,8 +532,14 @@ async fn completions(
         } else {
             None
         };
-        (inner.script.pop_front(), inner.chunk_delay, variation)
+        (
+            inner.script.pop_front(),
+            inner.chunk_delay,
+            variation,
+            inner.holding.subscribe(),
+        )
     };
+    let _ = holding.wait_for(|held| !*held).await;
     let mut scripted = None;
     let mut cut_after = None;
     let mut malformed = false;

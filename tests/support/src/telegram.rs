@@ -189,6 +189,10 @@ struct Inner {
     queries: HashMap<String, bool>,
     poll_delay: Duration,
     forget_calls: bool,
+    /// Sends whose text contains one of these are never answered ([`FakeTelegram::hold_sends`]).
+    holds: Vec<String>,
+    /// Sends being held.
+    held: usize,
     watchers: Vec<tokio::sync::mpsc::UnboundedSender<Call>>,
 }
 
@@ -431,6 +435,33 @@ impl FakeTelegram {
         self.shared.lock().webhook.clone()
     }
 
+    /// From now on, a `sendMessage` whose text contains `needle` is taken
+    /// and never answered, nor recorded: a request lost on the way, its
+    /// sender left waiting (until it gives up or dies).
+    pub fn hold_sends(&self, needle: &str) {
+        self.shared.lock().holds.push(needle.to_owned());
+    }
+
+    /// Sends are answered again ([`FakeTelegram::hold_sends`] no longer applies
+    /// to new ones; those held stay unanswered).
+    pub fn stop_holding(&self) {
+        self.shared.lock().holds.clear();
+    }
+
+    /// Waits until `n` sends are being held.
+    pub async fn wait_held(&self, n: usize, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let changed = self.shared.changed.notified();
+            if self.shared.lock().held >= n {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                panic!("{n} sends were not held within {within:?}");
+            }
+        }
+    }
+
     /// Posts `update` to the registered webhook as Telegram would; returns the HTTP status.
     pub async fn deliver_webhook(&self, update: Value) -> u16 {
         let (_, secret) = self.webhook().expect("no webhook registered");
@@ -439,8 +470,19 @@ impl FakeTelegram {
 
     /// Posts `update` to the registered webhook with `secret` in the header
     /// (as an impostor would, when it is not the registered one).
-    pub async fn deliver_webhook_with(&self, mut update: Value, secret: Option<String>) -> u16 {
+    pub async fn deliver_webhook_with(&self, update: Value, secret: Option<String>) -> u16 {
         let (url, _) = self.webhook().expect("no webhook registered");
+        self.deliver_webhook_to(&url, update, secret).await
+    }
+
+    /// Posts `update` to `url` as Telegram would post it to a webhook (a load
+    /// balancer in front of several instances picks one; a test picks `url`).
+    pub async fn deliver_webhook_to(
+        &self,
+        url: &str,
+        mut update: Value,
+        secret: Option<String>,
+    ) -> u16 {
         {
             let mut inner = self.shared.lock();
             let kind = update_kind(&update).unwrap_or_default().to_owned();
@@ -609,6 +651,10 @@ async fn handle(
         err(401, "Unauthorized")
     } else if method == "getupdates" {
         get_updates(&shared, &params).await
+    } else if held(&shared, &method, &params) {
+        shared.changed.notify_waiters();
+        // Never answered: the sender waits until it gives up or dies.
+        return std::future::pending::<Response>().await;
     } else {
         answer(&mut shared.lock(), &method, &params, arrived)
     };
@@ -629,6 +675,17 @@ async fn handle(
     shared.changed.notify_waiters();
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (code, axum::Json(answer)).into_response()
+}
+
+/// True (and counted) when `method` is a send [`FakeTelegram::hold_sends`] holds.
+fn held(shared: &Shared, method: &str, params: &Value) -> bool {
+    let mut inner = shared.lock();
+    let text = params["text"].as_str().unwrap_or_default();
+    let hold = method == "sendmessage" && inner.holds.iter().any(|needle| text.contains(needle));
+    if hold {
+        inner.held += 1;
+    }
+    hold
 }
 
 /// The text fields of a `multipart/form-data` body (teloxide uses it for
