@@ -40,6 +40,8 @@ mod places;
 mod run;
 pub mod settings;
 mod translate;
+#[cfg(test)]
+mod translate_props;
 
 pub use error::DiscordError;
 pub use outbox::DiscordOutbox;
