@@ -21,11 +21,15 @@ fn text_strategy() -> impl Strategy<Value = String> {
 fn fenced_strategy() -> impl Strategy<Value = String> {
     (
         text_strategy(),
+        prop_oneof![Just("```"), Just("~~~")],
         prop::collection::vec("[a-z =;]{0,30}", 1..40),
         text_strategy(),
     )
-        .prop_map(|(before, code, after)| {
-            format!("{before}\n```rust\n{}\n```\n{after}", code.join("\n"))
+        .prop_map(|(before, fence, code, after)| {
+            format!(
+                "{before}\n{fence}rust\n{}\n{fence}\n{after}",
+                code.join("\n")
+            )
         })
 }
 
@@ -54,7 +58,7 @@ proptest! {
         // Everything but the fence lines survives, in order.
         let content = |s: &str| -> String {
             s.lines()
-                .filter(|l| !l.starts_with("```"))
+                .filter(|l| !l.starts_with("```") && !l.starts_with("~~~"))
                 .flat_map(str::chars)
                 .filter(|c| !c.is_whitespace())
                 .collect()

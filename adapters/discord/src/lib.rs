@@ -40,6 +40,8 @@ mod places;
 mod run;
 pub mod settings;
 mod translate;
+#[cfg(test)]
+mod translate_props;
 
 pub use error::DiscordError;
 pub use outbox::DiscordOutbox;
@@ -48,3 +50,28 @@ pub use settings::{DiscordSettings, Scope, ShardSpec, Snowflake};
 
 /// The platform this adapter serves: conversations, channels and scopes on Discord carry it.
 pub const PLATFORM: natter_core::Platform = natter_core::Platform::new("discord");
+
+/// Not API: the entry point of the `discord_message` fuzz target in `fuzz/`,
+/// which reaches the (crate-private) translation only through this. `msg` as
+/// the engine would see it for bot `bot` under default settings, posted in a
+/// DM (`guild` `None`) or in `msg`'s channel of `guild`, in `thread` if set.
+/// Ids of 0, which Discord never uses, are read as 1.
+#[doc(hidden)]
+pub fn translate_for_fuzzing(
+    msg: &serenity::model::channel::Message,
+    bot: u64,
+    guild: Option<u64>,
+    thread: Option<u64>,
+) -> natter_core::Incoming {
+    use serenity::model::id::{ChannelId, GuildId, UserId};
+    let policy = translate::Policy::new(UserId::new(bot.max(1)), &DiscordSettings::default());
+    let place = match guild {
+        None => translate::Place::Direct(msg.channel_id),
+        Some(guild) => translate::Place::Server {
+            guild: GuildId::new(guild.max(1)),
+            channel: msg.channel_id,
+            thread: thread.map(|t| ChannelId::new(t.max(1))),
+        },
+    };
+    policy.translate(msg, &place, false)
+}

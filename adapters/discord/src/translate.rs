@@ -162,17 +162,22 @@ fn mention_tags(bot: UserId) -> [String; 2] {
 }
 
 /// `text` without the bot's mentions, so `@bot /reset` reads as `/reset`.
+/// Both forms are taken out together, earliest first, so taking one out
+/// cannot leave the other behind (`<@<@!1>1>`).
 pub(crate) fn strip_mention(text: &str, bot: UserId) -> String {
+    let tags = mention_tags(bot);
     let mut out = text.to_owned();
-    for tag in mention_tags(bot) {
-        while let Some(at) = out.find(&tag) {
-            let mut end = at + tag.len();
-            // Take one space after the mention with it, so no double space remains.
-            if out[end..].starts_with(' ') && (at == 0 || out[..at].ends_with(' ')) {
-                end += 1;
-            }
-            out.replace_range(at..end, "");
+    while let Some((at, len)) = tags
+        .iter()
+        .filter_map(|tag| out.find(tag.as_str()).map(|at| (at, tag.len())))
+        .min()
+    {
+        let mut end = at + len;
+        // Take one space after the mention with it, so no double space remains.
+        if out[end..].starts_with(' ') && (at == 0 || out[..at].ends_with(' ')) {
+            end += 1;
         }
+        out.replace_range(at..end, "");
     }
     out.trim().to_owned()
 }

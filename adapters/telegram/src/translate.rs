@@ -12,7 +12,7 @@ use std::ops::Range;
 use natter_core::{
     Addressed, Author, ChannelKind, ChannelRef, ConversationKey, Incoming, MessageId,
 };
-use teloxide::types::{Message, MessageEntityKind, MessageEntityRef, UserId};
+use teloxide::types::{Message, MessageEntity, MessageEntityKind, MessageEntityRef, UserId};
 
 use crate::settings::{Access, Scope};
 
@@ -53,13 +53,12 @@ impl Translator {
     /// The engine message for `message`, or `None` when there is nothing to
     /// hand over (no text, no sender, or a chat or user not allowed).
     pub fn translate(&self, message: &Message) -> Option<Incoming> {
-        let (text, entities) = match message.text() {
-            Some(text) => (text, message.parse_entities().unwrap_or_default()),
-            None => (
-                message.caption()?,
-                message.parse_caption_entities().unwrap_or_default(),
-            ),
+        let (text, raw) = match message.text() {
+            Some(text) => (text, message.entities()),
+            None => (message.caption()?, message.caption_entities()),
         };
+        let valid = valid_entities(text, raw.unwrap_or_default());
+        let entities = MessageEntityRef::parse(text, &valid);
         let chat_id = message.chat.id.0;
         let author = self.author(message)?;
         let user_id: i64 = author.id.parse().unwrap_or_default();
@@ -215,12 +214,47 @@ enum CommandFor {
     Other,
 }
 
-/// `text` without the byte ranges in `cut`, whitespace tidied where they were.
+/// The entities whose UTF-16 offset and end fall on character boundaries of
+/// `text`. Telegram sends no others, but a webhook reads whatever it is sent,
+/// and teloxide's parser panics on an offset inside a surrogate pair and
+/// yields byte ranges that are not in the text for one past its end.
+fn valid_entities(text: &str, entities: &[MessageEntity]) -> Vec<MessageEntity> {
+    let mut boundaries = Vec::with_capacity(text.len() + 1);
+    let mut at = 0;
+    for c in text.chars() {
+        boundaries.push(at);
+        at += c.len_utf16();
+    }
+    boundaries.push(at);
+    let on_boundary = |offset: usize| boundaries.binary_search(&offset).is_ok();
+    entities
+        .iter()
+        .filter(|e| {
+            e.offset
+                .checked_add(e.length)
+                .is_some_and(|end| on_boundary(e.offset) && on_boundary(end))
+        })
+        .cloned()
+        .collect()
+}
+
+/// `text` without the byte ranges in `cut` (in any order, overlapping or
+/// not), whitespace tidied where they were.
 fn strip(text: &str, cut: &[Range<usize>]) -> String {
+    let mut cut = cut.to_vec();
+    cut.sort_by_key(|range| range.start);
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
     for range in cut {
-        if range.start < at || range.end > text.len() {
+        if range.end > text.len()
+            || !text.is_char_boundary(range.start)
+            || !text.is_char_boundary(range.end)
+        {
+            continue;
+        }
+        if range.start < at {
+            // Overlaps what was just cut: cut up to its end too.
+            at = at.max(range.end);
             continue;
         }
         push_joined(&mut out, &text[at..range.start]);

@@ -32,8 +32,15 @@ pub fn split_once(text: &str, fits: &dyn Fn(&str) -> bool) -> Option<(String, St
         let cut = best_cut(text, limit);
         let (mut head, mut rest) = cut_at(text, cut);
         if let Some(opener) = open_fence(&head) {
-            head.push_str("\n```");
-            rest = format!("{opener}\n{rest}");
+            let reopened = format!("{opener}\n{rest}");
+            // Reopening must leave less to split, or splitting would never
+            // end: when the head holds little more than the fence's opening
+            // line, the cut is made as in plain text.
+            if reopened.len() < text.len() {
+                head.push('\n');
+                head.push_str(closing(&opener));
+                rest = reopened;
+            }
         }
         let first_char_end = text.chars().next().map_or(text.len(), char::len_utf8);
         if fits(&head) || limit <= first_char_end {
@@ -66,7 +73,7 @@ fn longest_fitting_prefix(text: &str, fits: &dyn Fn(&str) -> bool) -> usize {
     let probe = |end: usize| {
         let head = &text[..end];
         match open_fence(head) {
-            Some(_) => fits(&format!("{head}\n```")),
+            Some(opener) => fits(&format!("{head}\n{}", closing(&opener))),
             None => fits(head),
         }
     };
@@ -161,6 +168,16 @@ fn floor_char_boundary(text: &str, mut index: usize) -> usize {
     index
 }
 
+/// The line that closes the fence `opener` opened: a `~~~` fence is not
+/// closed by backticks.
+fn closing(opener: &str) -> &'static str {
+    if opener.starts_with("~~~") {
+        "~~~"
+    } else {
+        "```"
+    }
+}
+
 /// If `text` ends inside a fenced code block, the line that opened it.
 pub fn open_fence(text: &str) -> Option<String> {
     let mut open: Option<&str> = None;
@@ -243,6 +260,40 @@ mod tests {
             assert_eq!(open_fence(part), None, "unbalanced fence in {part:?}");
         }
         assert!(parts[1].starts_with("```rust\n"), "{:?}", parts[1]);
+    }
+
+    #[test]
+    fn a_tilde_fence_is_closed_with_tildes() {
+        let text = "~~~py\nprint(1)\nprint(2)\nprint(3)\n~~~\nafter";
+        let parts = split_all(text, &max_chars(20));
+        assert_eq!(
+            parts,
+            [
+                "~~~py\nprint(1)\n~~~",
+                "~~~py\nprint(2)\n~~~",
+                "~~~py\nprint(3)\n~~~",
+                "after"
+            ]
+        );
+    }
+
+    /// Found by the `split` fuzz target: a cut just after the fence's opening
+    /// line reopened the fence in front of the same rest, for ever.
+    #[test]
+    fn a_fence_opener_long_for_the_limit_still_ends() {
+        for text in [
+            "b\n~~~x\ncode code code code\nmore",
+            "```x\ncode code code code\nmore",
+            "```a-very-long-language-name\ncode\ncode",
+            "\u{b}b\n~~~\u{1}\u{e}\0\0`\u{2}\0\u{8}:",
+        ] {
+            for max in 1..40 {
+                let parts = split_all(text, &max_chars(max));
+                for part in &parts {
+                    assert!(part.chars().count() <= max, "{text:?} at {max}: {part:?}");
+                }
+            }
+        }
     }
 
     #[test]
