@@ -119,6 +119,9 @@ struct Inner {
     server: Server,
     discovery_stalled: bool,
     discovery: Vec<DiscoveryRequest>,
+    /// Requests counted but not kept (see [`FakeOpenAi::forget_requests`]).
+    forgotten: usize,
+    forget_requests: bool,
 }
 
 /// The running fake. Dropping it leaves the server running until the runtime ends.
@@ -145,6 +148,8 @@ impl FakeOpenAi {
             server: Server::default(),
             discovery_stalled: false,
             discovery: Vec::new(),
+            forgotten: 0,
+            forget_requests: false,
         }));
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
@@ -246,6 +251,15 @@ impl FakeOpenAi {
     /// Waits this long between streamed chunks.
     pub fn set_chunk_delay(&self, delay: Duration) {
         self.inner.lock().unwrap().chunk_delay = delay;
+    }
+
+    /// Stops keeping requests in memory (for long benchmarks: a soak's
+    /// requests would otherwise fill gigabytes); they are still counted.
+    pub fn forget_requests(&self) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.forget_requests = true;
+        inner.forgotten += inner.requests.len();
+        inner.requests = Vec::new();
     }
 
     /// Waits until at least `n` requests have arrived.
@@ -503,8 +517,12 @@ async fn completions(
                 .map(str::to_owned)
                 .collect(),
         });
-        let count = inner.requests.len();
+        let count = inner.forgotten + inner.requests.len();
         inner.received.send_replace(count);
+        if inner.forget_requests {
+            inner.requests.clear();
+            inner.forgotten = count;
+        }
         if let Some(fault) = validate::fault(&body) {
             return error_response(StatusCode::BAD_REQUEST, &fault);
         }
