@@ -121,6 +121,9 @@ struct Inner {
     discovery: Vec<DiscoveryRequest>,
     /// True while requests wait before being answered ([`FakeOpenAi::hold_replies`]).
     holding: tokio::sync::watch::Sender<bool>,
+    /// Requests counted but not kept (see [`FakeOpenAi::forget_requests`]).
+    forgotten: usize,
+    forget_requests: bool,
 }
 
 /// The running fake. Dropping it leaves the server running until the runtime ends.
@@ -148,6 +151,8 @@ impl FakeOpenAi {
             discovery_stalled: false,
             discovery: Vec::new(),
             holding: tokio::sync::watch::channel(false).0,
+            forgotten: 0,
+            forget_requests: false,
         }));
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
@@ -262,6 +267,15 @@ impl FakeOpenAi {
     /// Answers the requests held by [`FakeOpenAi::hold_replies`], and all later ones at once.
     pub fn release_replies(&self) {
         self.inner.lock().unwrap().holding.send_replace(false);
+    }
+
+    /// Stops keeping requests in memory (for long benchmarks: a soak's
+    /// requests would otherwise fill gigabytes); they are still counted.
+    pub fn forget_requests(&self) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.forget_requests = true;
+        inner.forgotten += inner.requests.len();
+        inner.requests = Vec::new();
     }
 
     /// Waits until at least `n` requests have arrived.
@@ -519,8 +533,12 @@ async fn completions(
                 .map(str::to_owned)
                 .collect(),
         });
-        let count = inner.requests.len();
+        let count = inner.forgotten + inner.requests.len();
         inner.received.send_replace(count);
+        if inner.forget_requests {
+            inner.requests.clear();
+            inner.forgotten = count;
+        }
         if let Some(fault) = validate::fault(&body) {
             return error_response(StatusCode::BAD_REQUEST, &fault);
         }
