@@ -51,8 +51,8 @@ impl Handler {
             return;
         }
         let place = self.places.resolve(&ctx.cache, &self.http, &msg).await;
-        if !self.policy.allows(&place) {
-            debug!(?place, "not an allowed server or channel");
+        if !self.policy.allows(&place, msg.author.id) {
+            debug!(?place, "not an allowed place or author");
             return;
         }
         let manages_server = match place {
@@ -84,10 +84,10 @@ impl Handler {
             .places
             .resolve_channel(&ctx.cache, &self.http, press.guild_id, press.channel_id)
             .await;
-        if !self.policy.allows(&place) {
+        if !self.policy.allows(&place, press.user.id) {
             debug!(
                 ?place,
-                "not an allowed server or channel; ignoring the press"
+                "not an allowed place or presser; ignoring the press"
             );
             return None;
         }

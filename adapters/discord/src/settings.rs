@@ -28,6 +28,16 @@ pub struct DiscordSettings {
     pub allowed_guilds: Vec<Snowflake>,
     /// Channels (or thread parents) the bot answers in; empty for all. DMs are not affected.
     pub allowed_channels: Vec<Snowflake>,
+    /// Users who may talk to the bot in DMs; empty for everyone. Those in
+    /// `admins` always may.
+    pub allowed_dm_users: Vec<Snowflake>,
+    /// Users never answered, anywhere: their messages and button presses are
+    /// dropped before they reach a plugin or the model.
+    pub blocked_users: Vec<Snowflake>,
+    /// Servers never answered in.
+    pub blocked_guilds: Vec<Snowflake>,
+    /// Channels (or thread parents, or threads) never answered in.
+    pub blocked_channels: Vec<Snowflake>,
     /// The shards this process runs, e.g. `"0-3/16"` or `"2/16"`; unset for one shard.
     pub shards: Option<ShardSpec>,
     /// Send REST calls through an HTTP rate-limit proxy at this URL (which then

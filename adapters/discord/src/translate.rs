@@ -36,6 +36,10 @@ pub(crate) struct Policy {
     admins: HashSet<u64>,
     allowed_guilds: HashSet<u64>,
     allowed_channels: HashSet<u64>,
+    allowed_dm_users: HashSet<u64>,
+    blocked_users: HashSet<u64>,
+    blocked_guilds: HashSet<u64>,
+    blocked_channels: HashSet<u64>,
 }
 
 impl Policy {
@@ -48,6 +52,10 @@ impl Policy {
             admins: set(&settings.admins),
             allowed_guilds: set(&settings.allowed_guilds),
             allowed_channels: set(&settings.allowed_channels),
+            allowed_dm_users: set(&settings.allowed_dm_users),
+            blocked_users: set(&settings.blocked_users),
+            blocked_guilds: set(&settings.blocked_guilds),
+            blocked_channels: set(&settings.blocked_channels),
         }
     }
 
@@ -56,20 +64,33 @@ impl Policy {
         self.bot
     }
 
-    /// True when the settings let the bot hear messages posted at `place`.
-    pub(crate) fn allows(&self, place: &Place) -> bool {
+    /// True when the settings let the bot hear `user` at `place`: neither the
+    /// user nor the place is blocked, the place is allowed, and a DM's author
+    /// may write to the bot.
+    pub(crate) fn allows(&self, place: &Place, user: UserId) -> bool {
+        if self.blocked_users.contains(&user.get()) {
+            return false;
+        }
         match place {
-            Place::Direct(_) => true,
+            Place::Direct(_) => {
+                self.allowed_dm_users.is_empty()
+                    || self.allowed_dm_users.contains(&user.get())
+                    || self.is_configured_admin(user)
+            }
             Place::Server {
                 guild,
                 channel,
                 thread,
             } => {
+                let listed = |ids: &HashSet<u64>| {
+                    ids.contains(&channel.get()) || thread.is_some_and(|t| ids.contains(&t.get()))
+                };
+                if self.blocked_guilds.contains(&guild.get()) || listed(&self.blocked_channels) {
+                    return false;
+                }
                 let guild_ok =
                     self.allowed_guilds.is_empty() || self.allowed_guilds.contains(&guild.get());
-                let channel_ok = self.allowed_channels.is_empty()
-                    || self.allowed_channels.contains(&channel.get())
-                    || thread.is_some_and(|t| self.allowed_channels.contains(&t.get()));
+                let channel_ok = self.allowed_channels.is_empty() || listed(&self.allowed_channels);
                 guild_ok && channel_ok
             }
         }
@@ -306,14 +327,59 @@ mod tests {
             ..DiscordSettings::default()
         };
         let p = Policy::new(UserId::new(BOT), &settings);
-        assert!(!p.allows(&server(None)));
-        assert!(p.allows(&server(Some(20))));
-        assert!(p.allows(&Place::Direct(ChannelId::new(3))));
+        let anyone = UserId::new(5);
+        assert!(!p.allows(&server(None), anyone));
+        assert!(p.allows(&server(Some(20)), anyone));
+        assert!(p.allows(&Place::Direct(ChannelId::new(3)), anyone));
         let elsewhere = Place::Server {
             guild: GuildId::new(2),
             channel: ChannelId::new(20),
             thread: None,
         };
-        assert!(!p.allows(&elsewhere));
+        assert!(!p.allows(&elsewhere, anyone));
+    }
+
+    #[test]
+    fn block_lists_win_and_dms_can_be_limited_to_some_users() {
+        let id = crate::settings::Snowflake;
+        let settings = DiscordSettings {
+            admins: vec![id(1)],
+            allowed_dm_users: vec![id(7)],
+            blocked_users: vec![id(9)],
+            blocked_guilds: vec![id(2)],
+            blocked_channels: vec![id(30)],
+            ..DiscordSettings::default()
+        };
+        let p = Policy::new(UserId::new(BOT), &settings);
+        let dm = Place::Direct(ChannelId::new(3));
+        assert!(p.allows(&dm, UserId::new(7)), "listed for DMs");
+        assert!(p.allows(&dm, UserId::new(1)), "an admin may always DM");
+        assert!(!p.allows(&dm, UserId::new(5)), "not listed for DMs");
+        let place = |guild: u64, channel: u64, thread: Option<u64>| Place::Server {
+            guild: GuildId::new(guild),
+            channel: ChannelId::new(channel),
+            thread: thread.map(ChannelId::new),
+        };
+        assert!(
+            p.allows(&place(1, 20, None), UserId::new(5)),
+            "servers are open"
+        );
+        assert!(
+            !p.allows(&place(1, 20, None), UserId::new(9)),
+            "a blocked user"
+        );
+        assert!(!p.allows(&dm, UserId::new(9)));
+        assert!(
+            !p.allows(&place(2, 20, None), UserId::new(5)),
+            "a blocked server"
+        );
+        assert!(
+            !p.allows(&place(1, 30, None), UserId::new(5)),
+            "a blocked channel"
+        );
+        assert!(
+            !p.allows(&place(1, 30, Some(31)), UserId::new(5)),
+            "a thread of a blocked channel"
+        );
     }
 }

@@ -51,6 +51,11 @@ pub struct TelegramSettings {
     /// When this or `allowed_chats` is non-empty, only these users are answered
     /// (or anyone in an allowed chat).
     pub allowed_users: Vec<i64>,
+    /// Users never answered, anywhere, whatever the allow lists say: their
+    /// messages and button presses are dropped before they reach a plugin or the model.
+    pub blocked_users: Vec<i64>,
+    /// Chats (groups, channels, private chats) never answered.
+    pub blocked_chats: Vec<i64>,
     /// Stream replies by editing the message as the model writes.
     pub streaming: bool,
     /// Shown at the end of a reply still being written.
@@ -78,6 +83,8 @@ impl Default for TelegramSettings {
             admins: Vec::new(),
             allowed_chats: Vec::new(),
             allowed_users: Vec::new(),
+            blocked_users: Vec::new(),
+            blocked_chats: Vec::new(),
             streaming: true,
             streaming_suffix: " …".into(),
             webhook_url: None,
@@ -211,6 +218,8 @@ impl TelegramSettings {
             admins: self.admins.iter().copied().collect(),
             chats: self.allowed_chats.iter().copied().collect(),
             users: self.allowed_users.iter().copied().collect(),
+            blocked_chats: self.blocked_chats.iter().copied().collect(),
+            blocked_users: self.blocked_users.iter().copied().collect(),
         }
     }
 }
@@ -221,11 +230,17 @@ pub(crate) struct Access {
     pub(crate) admins: HashSet<i64>,
     pub(crate) chats: HashSet<i64>,
     pub(crate) users: HashSet<i64>,
+    pub(crate) blocked_chats: HashSet<i64>,
+    pub(crate) blocked_users: HashSet<i64>,
 }
 
 impl Access {
-    /// True when a message from `user` in `chat` may be answered.
+    /// True when a message from `user` in `chat` may be answered: neither is
+    /// blocked, and the allow lists (if any) name one of them.
     pub(crate) fn allows(&self, chat: i64, user: i64) -> bool {
+        if self.blocked_users.contains(&user) || self.blocked_chats.contains(&chat) {
+            return false;
+        }
         (self.chats.is_empty() && self.users.is_empty())
             || self.chats.contains(&chat)
             || self.users.contains(&user)
@@ -314,5 +329,30 @@ mod tests {
         assert!(closed.allows(-100, 5));
         assert!(closed.allows(-1, 7));
         assert!(!closed.allows(-1, 5));
+    }
+
+    #[test]
+    fn block_lists_win_over_allow_lists() {
+        let settings = TelegramSettings {
+            allowed_chats: vec![-100],
+            allowed_users: vec![7],
+            blocked_users: vec![7, 9],
+            blocked_chats: vec![-200],
+            ..TelegramSettings::default()
+        };
+        let access = settings.access();
+        assert!(
+            !access.allows(-100, 7),
+            "a blocked user, even an allowed one"
+        );
+        assert!(!access.allows(-100, 9), "a blocked user in an allowed chat");
+        assert!(access.allows(-100, 5));
+        let open = TelegramSettings {
+            blocked_chats: vec![-200],
+            ..TelegramSettings::default()
+        }
+        .access();
+        assert!(!open.allows(-200, 5), "a blocked chat");
+        assert!(open.allows(-300, 5));
     }
 }

@@ -228,6 +228,45 @@ async fn messages_from_bots_are_ignored() {
 }
 
 #[tokio::test]
+async fn blocked_users_and_chats_are_ignored_silently() {
+    let h = Harness::with(|s| {
+        s.blocked_users = vec![BOB];
+        s.blocked_chats = vec![GROUP];
+    })
+    .await;
+    let from_bob = updates::text(
+        h.fake.next_message_id(),
+        private_chat(BOB, "Bob"),
+        user(BOB, "Bob"),
+        "/help",
+    );
+    let ignored_private = h.inject(from_bob);
+    let ignored_group = h.inject(mention(&h, "anyone there?"));
+    h.backend.reply("Hello Alice.");
+    // Updates are translated in order: by Alice's reply, the others were
+    // either handed to the engine or dropped.
+    let answered = h.inject(private_text(&h, "hello"));
+    h.reply_to(answered).await;
+    assert_eq!(
+        h.engine.stats().last_hour().received,
+        1,
+        "only Alice's message reached the engine"
+    );
+    assert_eq!(
+        h.backend.requests().len(),
+        1,
+        "only Alice reached the model"
+    );
+    assert!(h.fake.calls().iter().all(|c| {
+        !common::is_reply_to(c, ignored_private)
+            && !common::is_reply_to(c, ignored_group)
+            && c.chat() != Some(BOB)
+            && c.chat() != Some(GROUP)
+    }));
+    h.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn unparsable_html_falls_back_to_plain_text() {
     let h = Harness::with(|s| s.streaming = false).await;
     h.fake.fail_next("sendMessage", Failure::CantParseEntities);
