@@ -2,10 +2,10 @@
 # Soak: the real natter binary answers Telegram messages at 50/s for MINUTES
 # (default 10) against loopback fakes of the Bot API and of an OpenAI-compatible
 # model; writes natter's memory curve to CSV (default
-# $CARGO_TARGET_DIR/soak.csv) and exits non-zero unless, after the first
-# minute, resident memory stayed within ±10 % of its mean, nothing failed and
+# $CARGO_TARGET_DIR/soak.csv) and exits non-zero unless, after a 4-minute
+# warm-up (the conversation cache filling), resident memory stayed within ±10 % of its mean, nothing failed and
 # every message was answered. Further flags go to the bench (benches/soak.rs):
-#   scripts/soak.sh 10 docs/benchmarks/soak.csv --rate 50 --chats 1000
+#   scripts/soak.sh 10 docs/benchmarks/soak.csv --rate 50 --chats 100
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The build needs what scripts/setup.sh installs (cmake, libclang, a C++
