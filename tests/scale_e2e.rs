@@ -164,16 +164,6 @@ fn sent(telegram: &FakeTelegram, containing: &str) -> Vec<String> {
         .collect()
 }
 
-/// The user messages of model request `n`, oldest first.
-fn asked(openai: &FakeOpenAi, n: usize) -> Vec<String> {
-    openai
-        .messages(n)
-        .into_iter()
-        .filter(|(role, _)| role == "user")
-        .map(|(_, content)| content)
-        .collect()
-}
-
 #[tokio::test]
 async fn one_chat_alternating_between_two_processes_is_answered_in_order() {
     let Some(db) = Database::new("order").await else {
@@ -222,9 +212,13 @@ async fn one_chat_alternating_between_two_processes_is_answered_in_order() {
         ["echo: first", "echo: second", "echo: third"],
         "answered once each, in order"
     );
-    assert_eq!(asked(&openai, 1), ["first", "second"], "B saw A's turn");
     assert_eq!(
-        asked(&openai, 2),
+        openai.user_messages(1),
+        ["first", "second"],
+        "B saw A's turn"
+    );
+    assert_eq!(
+        openai.user_messages(2),
         ["first", "second", "third"],
         "A saw B's turn"
     );

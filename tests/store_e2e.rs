@@ -35,14 +35,6 @@ async fn run_to_end(config: &Path, input: &str) -> String {
     run.stdout
 }
 
-fn user_messages(fake: &FakeOpenAi, request: usize) -> Vec<String> {
-    fake.messages(request)
-        .into_iter()
-        .filter(|(role, _)| role == "user")
-        .map(|(_, content)| content)
-        .collect()
-}
-
 #[tokio::test]
 async fn history_survives_a_restart_on_sqlite() {
     let fake = FakeOpenAi::start().await;
@@ -54,7 +46,7 @@ async fn history_survives_a_restart_on_sqlite() {
         "echo: hello\necho: second\n"
     );
     assert_eq!(run_to_end(config.path(), "third\n").await, "echo: third\n");
-    assert_eq!(user_messages(&fake, 2), ["hello", "second", "third"]);
+    assert_eq!(fake.user_messages(2), ["hello", "second", "third"]);
     let roles: Vec<String> = fake.messages(2).into_iter().map(|(r, _)| r).collect();
     assert_eq!(
         roles,
@@ -173,7 +165,7 @@ async fn two_processes_on_one_postgres_share_history() {
 
     let second = run_to_end(config.path(), "three\n").await;
     assert_eq!(second, "echo: three\n");
-    let seen_by_second = user_messages(&fake, 2);
+    let seen_by_second = fake.user_messages(2);
     assert_eq!(
         seen_by_second[0], "one",
         "the second process saw the first's history"
@@ -182,9 +174,9 @@ async fn two_processes_on_one_postgres_share_history() {
     first_in.write_all(b"four\n").await.unwrap();
     assert_eq!(first_out.next_line().await.unwrap().unwrap(), "echo: four");
     assert!(
-        user_messages(&fake, 3).contains(&"three".to_owned()),
+        fake.user_messages(3).contains(&"three".to_owned()),
         "the first process saw the second's turn: {:?}",
-        user_messages(&fake, 3)
+        fake.user_messages(3)
     );
     drop(first_in);
     first.wait().await.unwrap();

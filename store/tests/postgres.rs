@@ -128,6 +128,15 @@ async fn lock_waiters(settings: &natter_store::StoreSettings, name: &str) -> i64
     waiting
 }
 
+/// Returns once some process waits for the lock `name` at the server.
+async fn wait_until_waiting(settings: &natter_store::StoreSettings, name: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while lock_waiters(settings, name).await == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "never waited");
+        tokio::task::yield_now().await;
+    }
+}
+
 #[tokio::test]
 async fn a_lock_keeps_a_second_process_waiting_until_the_first_lets_go() {
     let Some(schema) = pg_schema("locks").await else {
@@ -157,11 +166,7 @@ async fn a_lock_keeps_a_second_process_waiting_until_the_first_lets_go() {
         async move { locks.lock(&name).await.unwrap() }
     });
     // The second process is seen waiting at the server.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while lock_waiters(&schema.settings, &name).await == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "never waited");
-        tokio::task::yield_now().await;
-    }
+    wait_until_waiting(&schema.settings, &name).await;
     assert!(!waiter.is_finished());
     drop(held);
     let got = tokio::time::timeout(Duration::from_secs(10), waiter)
@@ -189,11 +194,7 @@ async fn a_lock_wait_given_up_leaves_nothing_held() {
         let name = name.clone();
         async move { locks.lock(&name).await.map(drop) }
     });
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while lock_waiters(&schema.settings, &name).await == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "never waited");
-        tokio::task::yield_now().await;
-    }
+    wait_until_waiting(&schema.settings, &name).await;
     // The wait is given up (a /stop): its connection is closed, so the
     // server never grants it a lock nobody would let go.
     waiter.abort();

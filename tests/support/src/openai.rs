@@ -264,6 +264,15 @@ impl FakeOpenAi {
         self.inner.lock().unwrap().holding.send_replace(true);
     }
 
+    /// What the user said in request `n`, oldest first (the user messages of its prompt).
+    pub fn user_messages(&self, n: usize) -> Vec<String> {
+        self.messages(n)
+            .into_iter()
+            .filter(|(role, _)| role == "user")
+            .map(|(_, content)| content)
+            .collect()
+    }
+
     /// Answers the requests held by [`FakeOpenAi::hold_replies`], and all later ones at once.
     pub fn release_replies(&self) {
         self.inner.lock().unwrap().holding.send_replace(false);
