@@ -179,6 +179,7 @@ async fn soak(plan: Plan) -> bool {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start natter");
+    let spawned = Instant::now();
     let pid = natter.id();
 
     let counters = Arc::new(Counters::default());
@@ -203,16 +204,17 @@ async fn soak(plan: Plan) -> bool {
     });
 
     // Ready once it long-polls (the fake reports a poll when it answers
-    // it, after up to 5 s without updates); give start-up a moment to settle.
-    loop {
+    // it, after up to 5 s without updates, but notes when it arrived); give
+    // start-up a moment to settle.
+    let first_poll = loop {
         let call = tokio::time::timeout(Duration::from_secs(60), calls.recv())
             .await
             .expect("natter never polled for updates")
             .expect("fake stopped");
         if call.method == "getupdates" {
-            break;
+            break call.at.saturating_duration_since(spawned);
         }
-    }
+    };
     tokio::time::sleep(Duration::from_secs(3)).await;
     let idle = rss_kib(pid).expect("natter is running");
 
@@ -249,7 +251,11 @@ async fn soak(plan: Plan) -> bool {
          reply, streaming on, Telegram pacing off (self-hosted Bot API), SQLite store",
         plan.minutes, plan.rate, plan.chats
     );
-    println!("natter pid {pid}, long-polling: idle RSS {}", mib(idle));
+    println!(
+        "natter pid {pid}, long-polling {:.2} s after start: idle RSS {}",
+        first_poll.as_secs_f64(),
+        mib(idle)
+    );
 
     let start = Instant::now();
     let duration = Duration::from_secs_f64(plan.minutes * 60.0);

@@ -69,6 +69,8 @@ async fn a_reminder_due_while_natter_was_down_is_delivered_once_and_late() {
         second.outbox.messages(),
         ["⏰ @Alice, reminder: dinner\n(late: this was due at 19:00 while I was offline)"]
     );
+    // Shutdown waits for the job in hand, which leaves the store once done.
+    second.engine.shutdown(Duration::from_secs(5)).await;
     assert!(
         store
             .list_jobs("remind", "test:alice")
@@ -79,9 +81,8 @@ async fn a_reminder_due_while_natter_was_down_is_delivered_once_and_late() {
     assert_eq!(
         store.next_job_due().await.unwrap(),
         None,
-        "taken from the store"
+        "done: gone from the store"
     );
-    second.engine.shutdown(Duration::from_secs(5)).await;
     drop((second, store));
 
     // Engine 3 on the same file delivers nothing: the reminder is gone.
