@@ -229,6 +229,45 @@ async fn stop_cancels_the_reply_in_flight() {
     assert_eq!(bot.say("/stop").await, ["Nothing to stop."]);
 }
 
+#[tokio::test(start_paused = true)]
+async fn in_a_group_only_the_person_answered_or_an_admin_stops_a_reply() {
+    let bot = streaming_bot();
+    let alice = Author::user("alice", "Alice");
+    let bob = Author::user("bob", "Bob");
+    let admin = Author {
+        is_admin: true,
+        ..Author::user("carol", "Carol")
+    };
+    let in_group =
+        |author: &Author, text: &str| bot.group("g", author.clone(), Addressed::Mentioned, text);
+    bot.backend
+        .script(vec![Step::Delta("Once upon a time".into()), Step::Hang]);
+    let story = bot.inbox.submit(in_group(&alice, "tell me a story"));
+    bot.outbox.wait_for_writes(1).await;
+
+    let stop = bot.send(in_group(&bob, "/stop")).await;
+    assert_eq!(
+        stop,
+        ["The reply being written answers someone else: only they or an admin can stop it."]
+    );
+    assert_eq!(bot.backend.dropped_streams(), 0, "still being written");
+
+    let stop = bot.send(in_group(&admin, "/stop")).await;
+    assert_eq!(stop, ["Stopped."]);
+    story.handled().await;
+    assert_eq!(bot.backend.dropped_streams(), 1, "an admin stopped it");
+
+    // Its author may stop their own.
+    bot.backend
+        .script(vec![Step::Delta("Another".into()), Step::Hang]);
+    let writes = bot.outbox.writes().len();
+    let story = bot.inbox.submit(in_group(&alice, "another"));
+    bot.outbox.wait_for_writes(writes + 1).await;
+    assert_eq!(bot.send(in_group(&alice, "/stop")).await, ["Stopped."]);
+    story.handled().await;
+    assert_eq!(bot.backend.dropped_streams(), 2);
+}
+
 #[tokio::test]
 async fn history_window_drops_oldest_turns_first() {
     // 300-token window, 100 for the reply: room for the prompt and a few turns.

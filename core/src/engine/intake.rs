@@ -4,7 +4,7 @@
 //!   at once: it never takes a place in a queue or a parallel slot.
 //! - `/stop`, `/yes` and `/no` act at once, ahead of the queue: `/stop`
 //!   cancels the reply in flight and drops the asker's messages still
-//!   waiting; `/yes` and `/no` answer the confirmation a reply is waiting
+//!   waiting (someone else's reply only by an admin); `/yes` and `/no` answer the confirmation a reply is waiting
 //!   for. (`/reset` keeps its place in line: a script's "/reset" between two
 //!   questions must fall between them; the bounded queue keeps the wait short.)
 //! - Everything else is counted against its author's rate
@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 use tracing::{debug, info, warn};
 
 use super::exchange::Exchange;
-use super::lanes::Pushed;
+use super::lanes::{Cancelled, Pushed};
 use super::limiter::Rate;
 use super::monitor::Event;
 use super::pipeline;
@@ -35,6 +35,9 @@ use crate::telemetry;
 /// Told to someone sending faster than `[limits] user_messages_per_minute`.
 const TOO_FAST: &str = "You're sending messages faster than I can answer them; \
      I'll skip some for a minute. Please slow down.";
+/// Told to someone who `/stop`s a reply to another person.
+const NOT_YOURS: &str = "The reply being written answers someone else: only they \
+     or an admin can stop it.";
 /// Told once when a conversation's queue is full.
 const BUSY: &str = "I'm still working through the messages before this one, so I'm \
      skipping new ones until I catch up. /stop drops what's waiting.";
@@ -115,28 +118,47 @@ fn say(
     });
 }
 
-/// Cancels the reply in flight in `message`'s conversation, drops the
-/// asker's messages still waiting there, and says so.
+/// Cancels the reply in flight in `message`'s conversation — if it answers
+/// the asker, or the asker is an admin — drops the asker's messages still
+/// waiting there, and says so.
 fn stop(
     shared: &Arc<Shared>,
     courier: &Arc<Courier>,
     message: Incoming,
     done: oneshot::Sender<()>,
 ) {
-    let stopped = shared.lanes.cancel(&message.key);
-    let asker = message.author.id.clone();
+    let asker = message.author.clone();
+    let cancelled = shared
+        .lanes
+        .cancel(&message.key, |owner| owner == asker.id || asker.is_admin);
     let dropped = shared
         .lanes
-        .drop_waiting(&message.key, |queued| queued.message.author.id == asker);
-    let text = match (stopped, dropped) {
-        (true, 0) => "Stopped.".to_owned(),
-        (false, 0) => "Nothing to stop.".to_owned(),
-        (true, 1) => "Stopped, and dropped 1 message that was waiting.".to_owned(),
-        (true, n) => format!("Stopped, and dropped {n} messages that were waiting."),
-        (false, 1) => "Dropped 1 message that was waiting.".to_owned(),
-        (false, n) => format!("Dropped {n} messages that were waiting."),
+        .drop_waiting(&message.key, |queued| queued.message.author.id == asker.id);
+    say(
+        shared,
+        courier,
+        message,
+        stop_text(cancelled, dropped),
+        done,
+    );
+}
+
+/// What `/stop` answers when it `cancelled` the reply in flight (or not) and
+/// dropped `dropped` waiting messages.
+fn stop_text(cancelled: Cancelled, dropped: usize) -> String {
+    let waiting = match dropped {
+        0 => String::new(),
+        1 => "1 message that was waiting".to_owned(),
+        n => format!("{n} messages that were waiting"),
     };
-    say(shared, courier, message, text, done);
+    match (cancelled, dropped) {
+        (Cancelled::Stopped, 0) => "Stopped.".to_owned(),
+        (Cancelled::Stopped, _) => format!("Stopped, and dropped {waiting}."),
+        (Cancelled::Nothing, 0) => "Nothing to stop.".to_owned(),
+        (Cancelled::Nothing, _) => format!("Dropped {waiting}."),
+        (Cancelled::NotAllowed, 0) => NOT_YOURS.to_owned(),
+        (Cancelled::NotAllowed, _) => format!("Dropped {waiting}. {NOT_YOURS}"),
+    }
 }
 
 /// Answers the oldest confirmation put to the author in this conversation.
@@ -159,7 +181,8 @@ fn answer(
 
 /// Handles one conversation's queued messages in order, then ends.
 async fn run_lane(shared: Arc<Shared>, key: ConversationKey) {
-    while let Some((queued, cancel)) = shared.lanes.next(&key, &shared.shutdown) {
+    let owner = |queued: &Queued| queued.message.author.id.clone();
+    while let Some((queued, cancel)) = shared.lanes.next(&key, &shared.shutdown, owner) {
         let permit = tokio::select! {
             permit = shared.parallel.acquire() => permit.ok(),
             () = cancel.cancelled() => None,

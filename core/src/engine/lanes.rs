@@ -31,7 +31,8 @@ impl<J> Default for Lanes<J> {
 
 struct Lane<J> {
     queue: VecDeque<J>,
-    in_flight: Option<CancellationToken>,
+    /// The job being handled: its cancellation and who it belongs to.
+    in_flight: Option<(CancellationToken, String)>,
     /// The lane refused a job since its queue was last empty.
     refused: bool,
 }
@@ -44,6 +45,17 @@ impl<J> Lane<J> {
             refused: false,
         }
     }
+}
+
+/// What [`Lanes::cancel`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cancelled {
+    /// Nothing was being handled.
+    Nothing,
+    /// The job in flight was cancelled.
+    Stopped,
+    /// A job is in flight, but the asker may not cancel it.
+    NotAllowed,
 }
 
 /// What [`Lanes::push`] tells the caller to do.
@@ -121,11 +133,13 @@ impl<J> Lanes<J> {
     /// The worker's next job with a fresh cancellation token (already
     /// cancelled once `shutdown` is), or `None` — and the lane is gone — when
     /// the queue is empty. Tokens are independent rather than children of
-    /// `shutdown`, so lanes never contend on one token tree.
+    /// `shutdown`, so lanes never contend on one token tree. `owner` names
+    /// whom a job belongs to, for [`Lanes::cancel`].
     pub(crate) fn next(
         &self,
         key: &ConversationKey,
         shutdown: &CancellationToken,
+        owner: impl Fn(&J) -> String,
     ) -> Option<(J, CancellationToken)> {
         let mut lanes = self.lock();
         let lane = lanes.get_mut(key)?;
@@ -140,7 +154,7 @@ impl<J> Lanes<J> {
                 if shutdown.is_cancelled() {
                     token.cancel();
                 }
-                lane.in_flight = Some(token.clone());
+                lane.in_flight = Some((token.clone(), owner(&job)));
                 Some((job, token))
             }
             None => {
@@ -150,15 +164,23 @@ impl<J> Lanes<J> {
         }
     }
 
-    /// Cancels the job in flight for `key`; true if there was one.
-    pub(crate) fn cancel(&self, key: &ConversationKey) -> bool {
+    /// Cancels the job in flight for `key` if `allowed` says its owner's
+    /// job may be cancelled.
+    pub(crate) fn cancel(
+        &self,
+        key: &ConversationKey,
+        allowed: impl Fn(&str) -> bool,
+    ) -> Cancelled {
         let lanes = self.lock();
         match lanes.get(key).and_then(|lane| lane.in_flight.as_ref()) {
-            Some(token) if !token.is_cancelled() => {
+            Some((token, owner)) if !token.is_cancelled() => {
+                if !allowed(owner) {
+                    return Cancelled::NotAllowed;
+                }
                 token.cancel();
-                true
+                Cancelled::Stopped
             }
-            _ => false,
+            _ => Cancelled::Nothing,
         }
     }
 
@@ -175,7 +197,7 @@ impl<J> Lanes<J> {
     /// Cancels every job in flight (shutdown).
     pub(crate) fn cancel_all(&self) {
         for lane in self.lock().values() {
-            if let Some(token) = &lane.in_flight {
+            if let Some((token, _)) = &lane.in_flight {
                 token.cancel();
             }
         }
