@@ -221,20 +221,18 @@ async fn lock_conversation(
     shared: &Shared,
     key: &ConversationKey,
     cancel: &tokio_util::sync::CancellationToken,
-) -> Option<Option<LockGuard>> {
+) -> Option<LockGuard> {
     let locks = &shared.services.stores.locks;
     if !locks.shared() {
-        return Some(None);
+        // This process alone: its lane already orders the conversation.
+        return Some(LockGuard::granted());
     }
     let name = conversation_lock(key);
     tokio::select! {
-        locked = locks.lock(&name) => match locked {
-            Ok(guard) => Some(Some(guard)),
-            Err(error) => {
-                warn!(%key, %error, "could not take the conversation's lock; answering anyway");
-                Some(None)
-            }
-        },
+        locked = locks.lock(&name) => Some(locked.unwrap_or_else(|error| {
+            warn!(%key, %error, "could not take the conversation's lock; answering anyway");
+            LockGuard::granted()
+        })),
         () = cancel.cancelled() => None,
     }
 }
