@@ -19,6 +19,9 @@
 //! | [`store`] | the store traits ([`HistoryStore`], [`StateStore`], [`JobStore`], [`UsageStore`]), the in-memory [`MemoryStore`], the bounded [`CachedStore`] |
 //! | [`settings`] | the `[engine]` section and the generation defaults |
 //! | [`persona`] | system prompts per conversation, channel and server |
+//! | [`place`] | one syntax for where settings apply: platform, server, channel, thread |
+//! | [`trigger`] | when natter answers in groups: mention, all, keywords, cooldown |
+//! | [`live`] | settings a reload replaces while messages are handled |
 //! | [`history`] | fitting a conversation into the model's token budget |
 //! | [`command`] | parsing `/commands` and describing them for `/help` |
 //! | [`plugin`] | the [`Plugin`] trait, the [`PluginContext`] plugins work through, and the one path of plugin failures |
@@ -43,11 +46,13 @@ pub mod command;
 pub mod delivery;
 pub mod engine;
 pub mod history;
+pub mod live;
 pub mod message;
 pub mod models;
 pub mod moderator;
 pub mod outbox;
 pub mod persona;
+pub mod place;
 pub mod plugin;
 pub mod secret;
 mod services;
@@ -57,6 +62,7 @@ pub mod telemetry;
 #[cfg(feature = "test-utils")]
 pub mod test_utils;
 pub mod tool;
+pub mod trigger;
 
 pub use approval::{Answered, ApprovalRequest, Decision, button_data, parse_button_data};
 pub use backend::{Capabilities, ModelBackend, ModelError, estimate_tokens};
@@ -70,7 +76,7 @@ pub use command::{Command, CommandSpec};
 pub use delivery::{OutputFilter, ReplyEvent, Screened};
 pub use engine::{
     Connection, Engine, EngineBuilder, EngineError, EngineStats, Inbox, MinuteActivity,
-    PlatformStatus, PluginInfo, Receipt,
+    PlatformStatus, PluginInfo, Receipt, Reload,
 };
 pub use message::{
     Addressed, Author, ChannelKind, ChannelRef, ChannelRefError, ConversationKey, Incoming,
@@ -79,12 +85,13 @@ pub use message::{
 pub use models::{DEFAULT_MODEL, Models, NamedModel, UnknownModel};
 pub use moderator::{Moderation, Moderator};
 pub use outbox::{DeliveryError, LengthUnit, Outbox, PlatformLimits, Rate, Rendered, TextFormat};
-pub use persona::{Persona, PersonaSettings, Personas};
+pub use persona::{Persona, PersonaError, PersonaSettings, Personas};
+pub use place::{Place, PlaceError};
 pub use plugin::{
     DefaultErrorHandler, Flow, Hook, JobContext, Plugin, PluginContext, PluginError,
     PluginErrorHandler, PluginFailure, PluginState,
 };
-pub use settings::{EngineSettings, LimitSettings, ModelDefaults};
+pub use settings::{EngineSettings, GroupSettings, LimitSettings, ModelDefaults};
 pub use store::{
     CachedStore, ConversationFilter, ConversationSummary, HistoryStore, JobStore, LeasedJob,
     LockGuard, Locks, MemoryStore, NoLocks, ScheduledJob, StateStore, Store, StoreError, Stores,
@@ -94,3 +101,4 @@ pub use tool::{
     Effect, Permission, ToolCall, ToolChoice, ToolDefinition, ToolInvocation, ToolSettings,
     ToolSpec,
 };
+pub use trigger::{Answer, TriggerError, TriggerRule, TriggerSettings, Triggers};

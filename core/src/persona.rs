@@ -3,11 +3,15 @@
 //!
 //! Resolution, most specific first: a run-time override (`/persona NAME`) of the
 //! conversation, then of its thread, channel and server; then the settings'
-//! `[persona.channels]` assignments for the same scopes; then the default.
+//! `[persona.channels]` assignments for the same places and the platform;
+//! then the default. Settings name places as [`Place`]s (`discord:123`,
+//! `discord:server:42`, `telegram:-1001234/7`, `telegram`).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+use crate::place::{Place, PlaceError};
 
 /// The persona a new user gets when settings name none.
 pub const BUILTIN_PERSONA: &str = "assistant";
@@ -57,8 +61,8 @@ impl Persona {
 pub struct PersonaSettings {
     /// The persona used where nothing else is chosen.
     pub default: String,
-    /// Persona per scope, e.g. `"discord/server/123" = "pirate"` or
-    /// `"telegram/channel/-10042" = "tutor"`.
+    /// Persona per place, e.g. `"discord:server:123" = "pirate"`,
+    /// `"telegram:-10042" = "tutor"` or `"telegram" = "tutor"`.
     pub channels: BTreeMap<String, String>,
 }
 
@@ -71,16 +75,37 @@ impl Default for PersonaSettings {
     }
 }
 
-/// A persona name in settings that names no persona.
+/// Why the persona settings cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{setting} names persona `{name}`, but only these exist: {known}")]
-pub struct UnknownPersona {
-    /// The setting that names it.
-    pub setting: String,
-    /// The unknown name.
-    pub name: String,
-    /// The personas that exist.
-    pub known: String,
+#[non_exhaustive]
+pub enum PersonaError {
+    /// A persona name in settings names no persona.
+    #[error("{setting} names persona `{name}`, but only these exist: {known}")]
+    Unknown {
+        /// The setting that names it.
+        setting: String,
+        /// The unknown name.
+        name: String,
+        /// The personas that exist.
+        known: String,
+    },
+    /// A `[persona.channels]` key is not a place.
+    #[error("{error}")]
+    Place {
+        /// The setting.
+        setting: String,
+        /// What is wrong with it.
+        error: PlaceError,
+    },
+}
+
+impl PersonaError {
+    /// The key at fault, e.g. `persona.default`.
+    pub fn setting(&self) -> &str {
+        match self {
+            PersonaError::Unknown { setting, .. } | PersonaError::Place { setting, .. } => setting,
+        }
+    }
 }
 
 /// The configured personas and their assignments.
@@ -88,6 +113,8 @@ pub struct UnknownPersona {
 pub struct Personas {
     by_name: BTreeMap<String, Persona>,
     settings: PersonaSettings,
+    /// `[persona.channels]` by the store's scope strings.
+    by_scope: BTreeMap<String, String>,
 }
 
 impl Default for Personas {
@@ -97,17 +124,19 @@ impl Default for Personas {
         Self {
             by_name,
             settings: PersonaSettings::default(),
+            by_scope: BTreeMap::new(),
         }
     }
 }
 
 impl Personas {
-    /// Checks that every name `settings` uses exists in `personas`. With no
-    /// personas at all, the built-in `assistant` is provided.
+    /// Checks that every name `settings` uses exists in `personas` and
+    /// every key is a place. With no personas at all, the built-in
+    /// `assistant` is provided.
     pub fn new(
         settings: PersonaSettings,
         mut personas: BTreeMap<String, Persona>,
-    ) -> Result<Self, UnknownPersona> {
+    ) -> Result<Self, PersonaError> {
         if personas.is_empty() {
             personas.insert(BUILTIN_PERSONA.to_owned(), Persona::new(BUILTIN_SYSTEM));
         }
@@ -116,7 +145,7 @@ impl Personas {
             if personas.contains_key(name) {
                 Ok(())
             } else {
-                Err(UnknownPersona {
+                Err(PersonaError::Unknown {
                     setting,
                     name: name.to_owned(),
                     known: known.clone(),
@@ -124,12 +153,19 @@ impl Personas {
             }
         };
         check("persona.default".into(), &settings.default)?;
-        for (scope, name) in &settings.channels {
-            check(format!("persona.channels.\"{scope}\""), name)?;
+        let mut by_scope = BTreeMap::new();
+        for (written, name) in &settings.channels {
+            let setting = format!("persona.channels.\"{written}\"");
+            check(setting.clone(), name)?;
+            let place: Place = written
+                .parse()
+                .map_err(|error| PersonaError::Place { setting, error })?;
+            by_scope.insert(place.scope(), name.clone());
         }
         Ok(Self {
             by_name: personas,
             settings,
+            by_scope,
         })
     }
 
@@ -148,12 +184,18 @@ impl Personas {
         &self.settings.default
     }
 
-    /// The persona settings assign to the first of `scopes` that has one, else the default.
-    pub fn configured_for<'a>(&'a self, scopes: &[String]) -> &'a str {
-        scopes
+    /// The persona settings assign to the first of `places` (narrowest
+    /// first) that has one, else the default.
+    pub fn configured_for<'a>(&'a self, places: &[Place]) -> &'a str {
+        places
             .iter()
-            .find_map(|scope| self.settings.channels.get(scope))
+            .find_map(|place| self.by_scope.get(&place.scope()))
             .map_or(self.settings.default.as_str(), String::as_str)
+    }
+
+    /// The places `[persona.channels]` names, as written.
+    pub fn assigned_places(&self) -> impl Iterator<Item = &str> {
+        self.settings.channels.keys().map(String::as_str)
     }
 }
 
@@ -183,33 +225,51 @@ mod tests {
             ..PersonaSettings::default()
         };
         let err = Personas::new(settings, personas(&["assistant"])).expect_err("unknown");
-        assert_eq!(err.setting, "persona.default");
-        assert_eq!(err.name, "ghost");
+        assert_eq!(err.setting(), "persona.default");
+        assert!(err.to_string().contains("`ghost`"), "{err}");
     }
 
     #[test]
-    fn channel_assignment_uses_most_specific_scope() {
+    fn channel_assignment_uses_most_specific_place() {
         let mut settings = PersonaSettings::default();
         settings
             .channels
-            .insert("discord/server/1".into(), "pirate".into());
-        settings
-            .channels
-            .insert("discord/channel/2".into(), "poet".into());
+            .insert("discord:server:1".into(), "pirate".into());
+        settings.channels.insert("discord:2".into(), "poet".into());
+        settings.channels.insert("telegram".into(), "poet".into());
         let p = Personas::new(settings, personas(&["assistant", "pirate", "poet"]))
             .expect("valid personas");
-        let scopes = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let places = |v: &[&str]| {
+            v.iter()
+                .map(|s| s.parse::<Place>().expect("place"))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(
-            p.configured_for(&scopes(&["discord/channel/2", "discord/server/1"])),
+            p.configured_for(&places(&["discord:2", "discord:server:1", "discord"])),
             "poet"
         );
         assert_eq!(
-            p.configured_for(&scopes(&["discord/channel/3", "discord/server/1"])),
+            p.configured_for(&places(&["discord:3", "discord:server:1", "discord"])),
             "pirate"
         );
         assert_eq!(
-            p.configured_for(&scopes(&["discord/channel/3"])),
+            p.configured_for(&places(&["discord:3", "discord"])),
             "assistant"
         );
+        assert_eq!(
+            p.configured_for(&places(&["telegram:5", "telegram"])),
+            "poet"
+        );
+    }
+
+    #[test]
+    fn a_key_that_is_no_place_is_named() {
+        let mut settings = PersonaSettings::default();
+        settings
+            .channels
+            .insert("discord/channel/2".into(), "assistant".into());
+        let err = Personas::new(settings, personas(&["assistant"])).expect_err("old form");
+        assert_eq!(err.setting(), "persona.channels.\"discord/channel/2\"");
+        assert!(err.to_string().contains("write discord:2"), "{err}");
     }
 }

@@ -18,9 +18,11 @@ use crate::chat::{ChatMessage, ChatRequest, Usage};
 use crate::clock::Clock;
 use crate::delivery::Courier;
 use crate::history::{self, Window};
+use crate::live::Live;
 use crate::message::{Incoming, Platform};
 use crate::models::{Models, NamedModel};
 use crate::persona::{Persona, Personas};
+use crate::place::Place;
 use crate::plugin::PluginError;
 use crate::settings::ModelDefaults;
 use crate::store::{StoreError, Stores, UsageRecord, UsageScope, UsageTotal};
@@ -31,7 +33,8 @@ pub(crate) struct Services {
     /// The models, by name.
     pub(crate) models: Models,
     pub(crate) stores: Stores,
-    pub(crate) personas: Personas,
+    /// The personas in force (a reload replaces them).
+    pub(crate) personas: Live<Personas>,
     pub(crate) defaults: ModelDefaults,
     /// Most turns loaded from the store for one prompt.
     pub(crate) max_history_turns: usize,
@@ -42,8 +45,8 @@ pub(crate) struct Services {
     pub(crate) job_added: Notify,
     /// What models cost.
     pub(crate) prices: Prices,
-    /// How much one person or chat may spend.
-    pub(crate) budget: BudgetSettings,
+    /// How much one person or chat may spend (a reload replaces it).
+    pub(crate) budget: Live<BudgetSettings>,
 }
 
 impl Services {
@@ -58,21 +61,21 @@ impl Services {
         Self {
             models,
             stores,
-            personas,
+            personas: Live::new(personas),
             defaults,
             max_history_turns,
             clock,
             couriers: RwLock::new(HashMap::new()),
             job_added: Notify::new(),
             prices: Prices::new(),
-            budget: BudgetSettings::default(),
+            budget: Live::new(BudgetSettings::default()),
         }
     }
 
     /// The same services with `prices` and `budget`.
     pub(crate) fn with_money(mut self, prices: Prices, budget: BudgetSettings) -> Self {
         self.prices = prices;
-        self.budget = budget;
+        self.budget = Live::new(budget);
         self
     }
 
@@ -135,7 +138,7 @@ impl Services {
         &self,
         message: &Incoming,
     ) -> Result<Option<String>, StoreError> {
-        let budget = &self.budget;
+        let budget = self.budget.get();
         if budget.is_unlimited() || message.author.is_admin {
             return Ok(None);
         }
@@ -240,19 +243,19 @@ impl Services {
         &self,
         message: &Incoming,
     ) -> Result<(String, Persona), StoreError> {
+        let personas = self.personas.get();
         let scopes = message.channel.scopes();
         let conversation = message.key.to_string();
         for scope in std::iter::once(&conversation).chain(&scopes) {
             if let Some(name) = self.stores.history.persona_override(scope).await? {
-                match self.personas.get(&name) {
+                match personas.get(&name) {
                     Some(persona) => return Ok((name, persona.clone())),
                     None => warn!(scope, name, "stored persona no longer exists; ignoring it"),
                 }
             }
         }
-        let name = self.personas.configured_for(&scopes);
-        let persona = self
-            .personas
+        let name = personas.configured_for(&Place::containing(&message.channel));
+        let persona = personas
             .get(name)
             .cloned()
             .unwrap_or_else(|| Persona::new("You are a helpful assistant."));

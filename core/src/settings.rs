@@ -1,6 +1,7 @@
 //! The engine's settings: the `[engine]` section ([`EngineSettings`]), the
-//! `[limits]` section ([`LimitSettings`]), and the generation defaults of
-//! `[model]` that personas may override ([`ModelDefaults`]).
+//! `[limits]` section ([`LimitSettings`]), the `[groups]` section
+//! ([`GroupSettings`]), and the generation defaults of `[model]` that
+//! personas may override ([`ModelDefaults`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +62,33 @@ impl Default for LimitSettings {
         Self {
             user_messages_per_minute: 30,
         }
+    }
+}
+
+/// The `[groups]` section: who may do what in group chats.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GroupSettings {
+    /// Commands only admins may use in group chats: built-ins (`persona`,
+    /// `model` and `trigger` only when they change something; `reset`
+    /// always) and plugins' commands. In private chats everyone may.
+    pub admin_only: Vec<String>,
+}
+
+impl Default for GroupSettings {
+    fn default() -> Self {
+        Self {
+            admin_only: ["persona", "model", "reset", "trigger"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+}
+
+impl GroupSettings {
+    /// True when `/command` is for admins only in groups.
+    pub fn is_admin_only(&self, command: &str) -> bool {
+        self.admin_only.iter().any(|name| name == command)
     }
 }
 

@@ -336,7 +336,7 @@ fn personas() -> Personas {
     let mut settings = PersonaSettings::default();
     settings
         .channels
-        .insert("test/server/S".into(), "pirate".into());
+        .insert("test:server:S".into(), "pirate".into());
     Personas::new(settings, set).unwrap()
 }
 

@@ -56,7 +56,7 @@ fn tutor_personas() -> Personas {
     let mut settings = PersonaSettings::default();
     settings
         .channels
-        .insert("test/channel/class".into(), "tutor".into());
+        .insert("test:class".into(), "tutor".into());
     Personas::new(settings, personas).unwrap()
 }
 

@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 use super::limiter::Limiter;
 use super::scheduler::JobHolder;
 use super::shared::Shared;
+use super::triggers::TriggerState;
 use super::{Engine, builtin};
 use crate::approval::Approvals;
 use crate::backend::ModelBackend;
@@ -20,13 +21,15 @@ use crate::budget::{BudgetSettings, Prices};
 use crate::clock::{Clock, SystemClock};
 use crate::command::{Command, CommandSpec};
 use crate::delivery::OutputFilter;
+use crate::live::Live;
 use crate::models::{Models, UnknownModel};
 use crate::persona::Personas;
 use crate::plugin::{DefaultErrorHandler, Plugin, PluginErrorHandler, Registered};
 use crate::services::Services;
-use crate::settings::{EngineSettings, LimitSettings, ModelDefaults};
+use crate::settings::{EngineSettings, GroupSettings, LimitSettings, ModelDefaults};
 use crate::store::{MemoryStore, Stores};
 use crate::tool::ToolSettings;
+use crate::trigger::{TriggerSettings, Triggers};
 
 /// A problem with how the engine was put together.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,6 +80,8 @@ pub struct EngineBuilder {
     limits: LimitSettings,
     prices: Prices,
     budget: BudgetSettings,
+    triggers: Option<Triggers>,
+    groups: GroupSettings,
     clock: Arc<dyn Clock>,
 }
 
@@ -97,6 +102,8 @@ impl EngineBuilder {
             },
             prices: Prices::new(),
             budget: BudgetSettings::default(),
+            triggers: None,
+            groups: GroupSettings::default(),
             clock: Arc::new(SystemClock),
         }
     }
@@ -173,6 +180,19 @@ impl EngineBuilder {
         self
     }
 
+    /// The `[triggers]` rules: when natter answers in groups (default:
+    /// mentions, replies and commands; `[engine] answer_bots` for bots).
+    pub fn triggers(mut self, triggers: Triggers) -> Self {
+        self.triggers = Some(triggers);
+        self
+    }
+
+    /// The `[groups]` settings: which commands are for admins in groups.
+    pub fn groups(mut self, groups: GroupSettings) -> Self {
+        self.groups = groups;
+        self
+    }
+
     /// Adds a plugin with its settings section (`serde_json::Value::Null` for none).
     pub fn plugin(mut self, plugin: Arc<dyn Plugin>, config: serde_json::Value) -> Self {
         self.plugins.push(Registered::new(plugin, config));
@@ -196,16 +216,11 @@ impl EngineBuilder {
                 error,
             }
         })?;
-        for (name, persona) in self.personas.iter() {
-            if let Some(model) = &persona.model {
-                models
-                    .check(model)
-                    .map_err(|error| EngineError::UnknownModel {
-                        place: format!("personas.{name}.model"),
-                        error,
-                    })?;
-            }
-        }
+        check_persona_models(&self.personas, &models)?;
+        let triggers = self.triggers.unwrap_or_else(|| {
+            Triggers::new(TriggerSettings::default(), &[], self.settings.answer_bots)
+                .unwrap_or_default()
+        });
         let filters: Vec<Arc<dyn OutputFilter>> = self
             .plugins
             .iter()
@@ -240,11 +255,31 @@ impl EngineBuilder {
             shutdown: CancellationToken::new(),
             closed: AtomicBool::new(false),
             monitor: Default::default(),
+            triggers: TriggerState::new(triggers),
+            groups: Live::new(self.groups),
         };
         Ok(Engine {
             shared: Arc::new(shared),
         })
     }
+}
+
+/// Checks that every persona's model is one of `models`.
+pub(crate) fn check_persona_models(
+    personas: &Personas,
+    models: &Models,
+) -> Result<(), EngineError> {
+    for (name, persona) in personas.iter() {
+        if let Some(model) = &persona.model {
+            models
+                .check(model)
+                .map_err(|error| EngineError::UnknownModel {
+                    place: format!("personas.{name}.model"),
+                    error,
+                })?;
+        }
+    }
+    Ok(())
 }
 
 /// Each plugin command's owner and spec, checked: names valid, unique among

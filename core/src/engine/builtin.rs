@@ -1,6 +1,8 @@
 //! Stage 3, route — the built-in commands every natter bot has: `/help`,
-//! `/persona`, `/usage` (in `usage`), and (answered as they arrive, ahead of the queue, by `intake`)
-//! `/reset`, `/stop`, `/yes`, `/no`.
+//! `/reset`, `/persona`, `/model`, `/trigger` (in `trigger_command`),
+//! `/usage` (in `usage`), and (answered as they arrive, ahead of the queue,
+//! by `intake`) `/stop`, `/yes`, `/no`. In groups, `[groups] admin_only`
+//! says which of them only admins may use to change something.
 
 use tracing::error;
 
@@ -14,8 +16,10 @@ pub(crate) fn specs() -> Vec<CommandSpec> {
     vec![
         CommandSpec::new("help", "List the commands"),
         CommandSpec::new("reset", "Forget this conversation's history"),
-        CommandSpec::new("persona", "Show or switch the persona").usage("[name|reset]"),
+        CommandSpec::new("persona", "Show or switch the persona").usage("[name|reset] [server]"),
         CommandSpec::new("model", "Show or switch the model").usage("[name|reset]"),
+        CommandSpec::new("trigger", "Show or set when I answer in this group")
+            .usage("[mention|all|keywords WORDS|cooldown SECS|bots on|off|reset] [server]"),
         CommandSpec::new("usage", "Tokens (and cost) used today and this month")
             .usage("[here|top]"),
         CommandSpec::new("stop", "Stop the reply being written"),
@@ -40,11 +44,23 @@ pub(crate) fn all(shared: &Shared) -> Vec<CommandSpec> {
 /// Runs built-in `command` and answers it.
 pub(crate) async fn run(exchange: &Exchange<'_>, command: Command) {
     let (shared, message) = (exchange.engine, &exchange.message);
+    let changes = command.name == "reset" || !command.args.trim().is_empty();
+    if !shared.may_use(message, &command.name, changes) {
+        let text = match command.name.as_str() {
+            "persona" => "Only admins can change the persona in group chats.".to_owned(),
+            "model" => "Only admins can change the model in group chats.".to_owned(),
+            "trigger" => "Only admins can change when I answer in group chats.".to_owned(),
+            name => format!("Only admins can use /{name} in group chats."),
+        };
+        exchange.send(&text).await;
+        return;
+    }
     let text = match command.name.as_str() {
         "help" => help(shared),
         "reset" => reset(shared, message).await,
         "persona" => persona(shared, message, &command).await,
         "model" => model(exchange, &command).await,
+        "trigger" => super::trigger_command::run(shared, message, &command.args).await,
         "usage" => super::usage::report(&shared.services, message, &command.args).await,
         // `intake` answers the others before they reach a queue.
         other => format!("/{other} is answered as it arrives."),
@@ -93,9 +109,6 @@ async fn model(exchange: &Exchange<'_>, command: &Command) -> String {
             model.name, model.capabilities.model, model.capabilities.backend
         );
     }
-    if !message.may_administer() {
-        return "Only admins can change the model in group chats.".into();
-    }
     let choice = if arg.eq_ignore_ascii_case("reset") {
         None
     } else if services.models.get(arg).is_some() {
@@ -124,8 +137,8 @@ async fn model(exchange: &Exchange<'_>, command: &Command) -> String {
 
 async fn persona(shared: &Shared, message: &Incoming, command: &Command) -> String {
     let services = &shared.services;
-    let available = services
-        .personas
+    let personas = services.personas.get();
+    let available = personas
         .iter()
         .map(|(name, _)| name)
         .collect::<Vec<_>>()
@@ -146,15 +159,25 @@ async fn persona(shared: &Shared, message: &Incoming, command: &Command) -> Stri
             }
         };
     }
-    if !message.may_administer() {
-        return "Only admins can change the persona in group chats.".into();
-    }
-    let Some(scope) = message.channel.scopes().into_iter().next() else {
+    let (arg, server_wide) = match arg.rsplit_once(char::is_whitespace) {
+        Some((name, last)) if last.eq_ignore_ascii_case("server") => (name.trim(), true),
+        _ => (arg, false),
+    };
+    let scope = if server_wide {
+        if message.channel.server.is_none() {
+            return "This chat is not part of a server: /persona NAME sets it for this chat."
+                .into();
+        }
+        message.channel.scopes().pop()
+    } else {
+        message.channel.scopes().into_iter().next()
+    };
+    let Some(scope) = scope else {
         return "Sorry, I can't change the persona here.".into();
     };
     let choice = if arg.eq_ignore_ascii_case("reset") {
         None
-    } else if services.personas.get(arg).is_some() {
+    } else if personas.get(arg).is_some() {
         Some(arg)
     } else {
         return format!("There is no persona called {arg}. Available: {available}.");
@@ -175,6 +198,7 @@ async fn persona(shared: &Shared, message: &Incoming, command: &Command) -> Stri
         return "Sorry, I couldn't change the persona. Please try again.".into();
     }
     match choice {
+        Some(name) if server_wide => format!("Persona is now {name} across this server."),
         Some(name) => format!("Persona is now {name}."),
         None => match services.resolve_persona(message).await {
             Ok((name, _)) => format!("Persona reset to {name}."),

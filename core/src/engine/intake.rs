@@ -1,7 +1,8 @@
 //! Stage 1, receive: what happens to a message before it waits its turn.
 //!
-//! - A message the bot will not answer (group chatter, another bot) is let go
-//!   at once: it never takes a place in a queue or a parallel slot.
+//! - A message the bot will not answer — group chatter its channel's trigger
+//!   rule does not answer (`triggers`), another bot, a channel cooling down —
+//!   is let go at once: it never takes a place in a queue or a parallel slot.
 //! - `/stop`, `/yes` and `/no` act at once, ahead of the queue: `/stop`
 //!   cancels the reply in flight and drops the asker's messages still
 //!   waiting (someone else's reply only by an admin); `/yes` and `/no` answer the confirmation a reply is waiting
@@ -25,6 +26,7 @@ use super::limiter::Rate;
 use super::monitor::Event;
 use super::pipeline;
 use super::shared::{Queued, Shared};
+use super::triggers::TriggerState;
 use crate::approval::{Answered, Decision};
 use crate::command::Command;
 use crate::delivery::Courier;
@@ -51,7 +53,8 @@ pub(crate) fn submit(
 ) {
     telemetry::message_received(message.key.platform());
     shared.monitor.count(Event::Received);
-    if !shared.answers(&message) {
+    TriggerState::refresh_if_stale(shared);
+    if !shared.triggers.admits(&message) {
         debug!(
             key = %message.key,
             bot = message.author.is_bot,

@@ -38,6 +38,8 @@ mod scheduler;
 mod screen;
 mod shared;
 mod toolbox;
+mod trigger_command;
+mod triggers;
 mod usage;
 
 pub use builder::{EngineBuilder, EngineError};
@@ -52,15 +54,17 @@ use tracing::{debug, info, warn};
 
 use crate::approval::{Answered, Decision};
 use crate::backend::ModelBackend;
-use crate::budget::Prices;
+use crate::budget::{BudgetSettings, Prices};
 use crate::command::CommandSpec;
 use crate::delivery::Courier;
 use crate::message::{Incoming, Platform};
 use crate::models::Models;
 use crate::outbox::Outbox;
 use crate::persona::Personas;
+use crate::settings::GroupSettings;
 use crate::store::Stores;
 use crate::tool::ToolSpec;
+use crate::trigger::Triggers;
 use shared::Shared;
 
 /// The conversation engine. Cheap to clone; clones share everything.
@@ -89,6 +93,7 @@ impl Engine {
             .monitor
             .set_connection(platform, Connection::Connected);
         self.start_scheduler();
+        triggers::TriggerState::refresh_if_stale(&self.shared);
         // Messages kept at the last shutdown are answered (or excused) now.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(pending::resume(
@@ -153,9 +158,23 @@ impl Engine {
         &self.shared.services.prices
     }
 
-    /// The personas.
-    pub fn personas(&self) -> &Personas {
-        &self.shared.services.personas
+    /// The personas in force.
+    pub fn personas(&self) -> Arc<Personas> {
+        self.shared.services.personas.get()
+    }
+
+    /// Puts `reload`'s settings in force for every message from now on;
+    /// replies under way finish with the settings they started with.
+    /// Refused, changing nothing, when a persona names a model there is not.
+    pub fn reload(&self, reload: Reload) -> Result<(), EngineError> {
+        let shared = &self.shared;
+        builder::check_persona_models(&reload.personas, &shared.services.models)?;
+        shared.services.personas.set(reload.personas);
+        shared.services.budget.set(reload.budget);
+        shared.triggers.settings.set(reload.triggers);
+        shared.groups.set(reload.groups);
+        info!("settings reloaded");
+        Ok(())
     }
 
     /// Every plugin, with its commands and tools, in registration order.
@@ -214,6 +233,20 @@ impl Engine {
     pub fn is_shutting_down(&self) -> bool {
         self.shared.closed.load(Ordering::SeqCst)
     }
+}
+
+/// What [`Engine::reload`] replaces: the settings that can change while
+/// conversations go on.
+#[derive(Clone, Debug)]
+pub struct Reload {
+    /// `[persona]` and `[personas]`.
+    pub personas: Personas,
+    /// `[triggers]`.
+    pub triggers: Triggers,
+    /// `[groups]`.
+    pub groups: GroupSettings,
+    /// `[budget]`.
+    pub budget: BudgetSettings,
 }
 
 /// A plugin as [`Engine::plugins`] describes it.

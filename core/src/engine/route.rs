@@ -34,7 +34,8 @@ async fn plugin_command(exchange: &Exchange<'_>, command: Command) {
         exchange.send(&text).await;
         return;
     };
-    if spec.admin_only && !exchange.message.may_administer() {
+    let admin_only = spec.admin_only || engine.groups.get().is_admin_only(&spec.name);
+    if admin_only && !exchange.message.may_administer() {
         let text = format!("Only admins can use /{} in group chats.", spec.name);
         exchange.send(&text).await;
         return;

@@ -15,13 +15,15 @@ use super::lanes::Lanes;
 use super::limiter::Limiter;
 use super::monitor::Monitor;
 use super::scheduler::JobHolder;
+use super::triggers::TriggerState;
 use crate::approval::Approvals;
 use crate::command::CommandSpec;
 use crate::delivery::{Courier, OutputFilter};
+use crate::live::Live;
 use crate::message::Incoming;
 use crate::plugin::{PluginErrorHandler, Registered};
 use crate::services::Services;
-use crate::settings::EngineSettings;
+use crate::settings::{EngineSettings, GroupSettings};
 use crate::tool::ToolSettings;
 
 /// A message waiting in its conversation's lane.
@@ -61,12 +63,17 @@ pub(crate) struct Shared {
     pub(crate) closed: AtomicBool,
     /// Connections, replies in flight, activity: what [`super::Engine::stats`] reads.
     pub(crate) monitor: Monitor,
+    /// When natter answers in groups: rules, run-time changes, cooldowns.
+    pub(crate) triggers: TriggerState,
+    /// The `[groups]` settings in force.
+    pub(crate) groups: Live<GroupSettings>,
 }
 
 impl Shared {
-    /// True when the engine answers `message` at all: it is addressed to the
-    /// bot, and not from another bot unless `answer_bots` is set.
-    pub(crate) fn answers(&self, message: &Incoming) -> bool {
-        message.is_addressed() && (!message.author.is_bot || self.settings.answer_bots)
+    /// True when `message`'s author may use `/command` (with `changes`:
+    /// whether this use changes something) here: anyone in a private chat,
+    /// admins in groups when `[groups] admin_only` lists it.
+    pub(crate) fn may_use(&self, message: &Incoming, command: &str, changes: bool) -> bool {
+        message.may_administer() || !changes || !self.groups.get().is_admin_only(command)
     }
 }

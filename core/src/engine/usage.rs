@@ -33,9 +33,8 @@ async fn mine(services: &Services, message: &Incoming) -> Result<String, StoreEr
     };
     let mut text = format!("Your usage ({}):", message.author.display_name);
     periods(services, &scope, &mut text).await?;
-    let limits = services
-        .budget
-        .limits_of(message.key.platform().as_str(), &message.author.id);
+    let settings = services.budget.get();
+    let limits = settings.limits_of(message.key.platform().as_str(), &message.author.id);
     let mut budget = Vec::new();
     if let Some(limit) = limits.user_daily_tokens {
         budget.push(format!("{} tokens a day", thousands(limit)));
