@@ -6,12 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use natter_core::{Engine, Plugin};
 use natter_mcp::McpPlugin;
 
+use crate::reload::{self, Reloader};
 use crate::settings::{self, Settings, SettingsError};
 use crate::{logging, models, plugins};
 
@@ -127,7 +129,9 @@ impl App {
             .limits(settings.limits.clone())
             .budget(settings.budget.clone())
             .prices(models.prices)
-            .personas(settings.personas()?);
+            .personas(settings.personas()?)
+            .triggers(settings.triggers()?)
+            .groups(settings.groups.clone());
         let custom: Vec<String> = self.plugins.iter().map(|p| p.name().to_owned()).collect();
         for (name, backend) in models.named {
             builder = builder.model(name, backend);
@@ -179,6 +183,16 @@ impl App {
             "natter starting"
         );
         let platforms = self.platforms();
+        let (senders, reloads) = reload_channels(&self.settings, &platforms);
+        if let Some(source) = &self.source {
+            let reloader = Reloader::new(
+                source.clone(),
+                self.settings.clone(),
+                engine.clone(),
+                senders,
+            );
+            tokio::spawn(reloader.watch(shutdown.clone()));
+        }
         let result = if platforms == ["console"] {
             natter_console::run(
                 self.settings.console.clone(),
@@ -188,7 +202,8 @@ impl App {
             .await
             .context("the console stopped")
         } else {
-            self.run_platforms(&platforms, &engine, &shutdown).await
+            self.run_platforms(&platforms, reloads, &engine, &shutdown)
+                .await
         };
         let grace = Duration::from_secs(self.settings.engine.shutdown_grace_secs);
         engine.shutdown(grace).await;
@@ -204,6 +219,7 @@ impl App {
     async fn run_platforms(
         &self,
         platforms: &[&str],
+        reloads: Reloads,
         engine: &Engine,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<()> {
@@ -216,9 +232,10 @@ impl App {
             );
             running.spawn(async move { run.await.context("telegram") });
         }
-        if platforms.contains(&"discord") {
-            let run = natter_discord::run(
+        if let Some(reloads) = reloads.discord {
+            let run = natter_discord::run_reloading(
                 self.settings.discord.clone(),
+                reloads,
                 engine.clone(),
                 shutdown.clone(),
             );
@@ -248,6 +265,24 @@ impl App {
         }
         result
     }
+}
+
+/// Where the running platforms take reloaded settings from.
+#[derive(Default)]
+struct Reloads {
+    discord: Option<watch::Receiver<natter_discord::DiscordSettings>>,
+}
+
+/// A channel per running platform that takes reloaded settings.
+fn reload_channels(settings: &Settings, platforms: &[&str]) -> (reload::Platforms, Reloads) {
+    let mut senders = reload::Platforms::default();
+    let mut reloads = Reloads::default();
+    if platforms.contains(&"discord") {
+        let (sender, receiver) = watch::channel(settings.discord.clone());
+        senders.discord = Some(sender);
+        reloads.discord = Some(receiver);
+    }
+    (senders, reloads)
 }
 
 /// Prints where the web chat is, and the token when natter made one up.

@@ -25,6 +25,7 @@
 //! | [`logging`] | the tracing subscriber |
 //! | [`models`] | the models `[model]` and `[models.NAME]` name, built (local ones loaded once, lazily) |
 //! | [`plugins`] | the plugins natter ships with |
+//! | [`reload`] | settings reloaded live on `SIGHUP` or a change of the file |
 
 pub mod app;
 pub mod check;
@@ -32,6 +33,7 @@ pub mod logging;
 pub mod models;
 pub mod plugin_section;
 pub mod plugins;
+pub mod reload;
 pub mod settings;
 
 pub use app::App;

@@ -17,8 +17,8 @@ use tracing_subscriber::filter::LevelFilter;
 
 use natter_console::ConsoleSettings;
 use natter_core::{
-    BudgetSettings, EngineSettings, LimitSettings, ModelDefaults, Persona, PersonaSettings,
-    Personas, ToolSettings,
+    BudgetSettings, EngineSettings, GroupSettings, LimitSettings, ModelDefaults, Persona,
+    PersonaSettings, Personas, Place, Platform, ToolSettings, TriggerSettings, Triggers,
 };
 use natter_discord::DiscordSettings;
 use natter_llama::LlamaSettings;
@@ -49,6 +49,14 @@ pub const SECRET_VARIABLES: [&str; 4] = [
     WEB_TOKEN_VAR,
 ];
 
+/// The platforms natter runs on: what a place in settings may name.
+pub const PLATFORMS: [Platform; 4] = [
+    natter_telegram::PLATFORM,
+    natter_discord::PLATFORM,
+    natter_console::PLATFORM,
+    natter_web::PLATFORM,
+];
+
 /// Everything natter can be configured with.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -63,6 +71,10 @@ pub struct Settings {
     pub models: BTreeMap<String, BackendSettings>,
     /// `[personas.NAME]`: the personas.
     pub personas: BTreeMap<String, Persona>,
+    /// `[triggers]`: when natter answers in groups, by place.
+    pub triggers: TriggerSettings,
+    /// `[groups]`: which commands only admins may use in groups.
+    pub groups: GroupSettings,
     /// `[store]`: where history and state live (SQLite by default).
     pub store: StoreSettings,
     /// `[console]`: the terminal chat.
@@ -458,6 +470,19 @@ impl Settings {
             }
         }
         self.personas()?;
+        for written in self.persona.channels.keys() {
+            Place::parse_known(written, &PLATFORMS)
+                .map_err(|e| value(&format!("persona.channels.\"{written}\""), &e.to_string()))?;
+        }
+        self.triggers()?;
+        for (index, name) in self.groups.admin_only.iter().enumerate() {
+            if name.trim().is_empty() || name.starts_with('/') {
+                return Err(value(
+                    &format!("groups.admin_only[{index}]"),
+                    "name commands without the slash, e.g. \"persona\"",
+                ));
+            }
+        }
         self.tools.validate().map_err(|e| SettingsError::Value {
             key: format!("tools.{}", e.key),
             reason: e.reason,
@@ -530,8 +555,18 @@ impl Settings {
     pub fn personas(&self) -> Result<Personas, SettingsError> {
         Personas::new(self.persona.clone(), self.personas.clone()).map_err(|e| {
             SettingsError::Value {
-                key: e.setting.clone(),
+                key: e.setting().to_owned(),
                 reason: e.to_string(),
+            }
+        })
+    }
+
+    /// The `[triggers]` rules, checked.
+    pub fn triggers(&self) -> Result<Triggers, SettingsError> {
+        Triggers::new(self.triggers.clone(), &PLATFORMS, self.engine.answer_bots).map_err(|e| {
+            SettingsError::Value {
+                key: e.setting.clone(),
+                reason: e.reason,
             }
         })
     }
@@ -747,6 +782,52 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("tools.channels.\"-100\""), "{err}");
+    }
+
+    #[test]
+    fn trigger_rules_and_places_load_and_typos_are_named() {
+        let f = file(
+            "[triggers]\ncooldown_secs = 5\n\
+             [triggers.places.\"telegram:-100\"]\nanswer = \"all\"\n\
+             [triggers.places.\"discord:server:42\"]\nanswer = \"keywords\"\nkeywords = [\"natter\"]\n\
+             [groups]\nadmin_only = [\"persona\", \"remind\"]\n\
+             [persona.channels]\n\"discord:123/456\" = \"assistant\"\n",
+        );
+        let s = load_with_env(Some(f.path()), &env(&[])).unwrap().settings;
+        assert_eq!(s.triggers.places.len(), 2);
+        assert!(s.groups.is_admin_only("remind") && !s.groups.is_admin_only("reset"));
+        for (toml, key, says) in [
+            (
+                "[triggers.places.\"telgram:-100\"]\nanswer = \"all\"\n",
+                "triggers.places.\"telgram:-100\"",
+                "natter knows only telegram, discord, console, web",
+            ),
+            (
+                "[triggers.places.\"telegram:-100\"]\nanswer = \"everything\"\n",
+                "triggers",
+                "mention, all or keywords",
+            ),
+            (
+                "[persona.channels]\n\"discord/channel/9\" = \"assistant\"\n",
+                "persona.channels.\"discord/channel/9\"",
+                "write discord:9",
+            ),
+            (
+                "[persona.channels]\n\"dscord:9\" = \"assistant\"\n",
+                "persona.channels.\"dscord:9\"",
+                "names platform `dscord`",
+            ),
+            (
+                "[groups]\nadmin_only = [\"/reset\"]\n",
+                "groups.admin_only[0]",
+                "without the slash",
+            ),
+        ] {
+            let err = load_with_env(Some(file(toml).path()), &env(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key) && err.contains(says), "{toml}: {err}");
+        }
     }
 
     #[test]

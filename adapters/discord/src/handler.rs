@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use natter_core::Inbox;
+use natter_core::live::Live;
 use serenity::client::{Context, EventHandler};
 use serenity::http::Http;
 use serenity::model::application::{ComponentInteraction, Interaction};
@@ -28,14 +29,15 @@ use crate::translate::{Place, Policy};
 /// Hands Discord messages to the engine.
 pub(crate) struct Handler {
     inbox: Inbox,
-    policy: Policy,
+    /// Access lists and admins: a settings reload replaces them.
+    policy: Arc<Live<Policy>>,
     http: Arc<Http>,
     places: Places,
     order: Ordering,
 }
 
 impl Handler {
-    pub(crate) fn new(inbox: Inbox, policy: Policy, http: Arc<Http>) -> Self {
+    pub(crate) fn new(inbox: Inbox, policy: Arc<Live<Policy>>, http: Arc<Http>) -> Self {
         Self {
             inbox,
             policy,
@@ -47,11 +49,12 @@ impl Handler {
 
     #[instrument(name = "discord_message", skip_all, fields(channel = %msg.channel_id, id = %msg.id))]
     async fn take(&self, ctx: &Context, msg: Message) {
-        if msg.author.id == self.policy.bot() {
+        let policy = self.policy.get();
+        if msg.author.id == policy.bot() {
             return;
         }
         let place = self.places.resolve(&ctx.cache, &self.http, &msg).await;
-        if !self.policy.allows(&place, msg.author.id) {
+        if !policy.allows(&place, msg.author.id) {
             debug!(?place, "not an allowed place or author");
             return;
         }
@@ -59,7 +62,7 @@ impl Handler {
             Place::Server { guild, .. } => manages_server(ctx, guild, &msg),
             Place::Direct(_) => false,
         };
-        let incoming = self.policy.translate(&msg, &place, manages_server);
+        let incoming = policy.translate(&msg, &place, manages_server);
         debug!(key = %incoming.key, addressed = ?incoming.addressed, "to the engine");
         // The receipt is not awaited: the engine orders each conversation itself.
         drop(self.inbox.submit(incoming));
@@ -84,7 +87,7 @@ impl Handler {
             .places
             .resolve_channel(&ctx.cache, &self.http, press.guild_id, press.channel_id)
             .await;
-        if !self.policy.allows(&place, press.user.id) {
+        if !self.policy.get().allows(&place, press.user.id) {
             debug!(
                 ?place,
                 "not an allowed place or presser; ignoring the press"

@@ -45,7 +45,7 @@ mod translate_props;
 
 pub use error::DiscordError;
 pub use outbox::DiscordOutbox;
-pub use run::{intents, run};
+pub use run::{intents, run, run_reloading};
 pub use settings::{DiscordSettings, Scope, ShardSpec, Snowflake};
 
 /// The platform this adapter serves: conversations, channels and scopes on Discord carry it.

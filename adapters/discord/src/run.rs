@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use natter_core::Engine;
+use natter_core::live::Live;
 use natter_core::secret::non_empty;
 use secrecy::ExposeSecret;
 use serenity::cache::Settings as CacheSettings;
@@ -14,6 +15,7 @@ use serenity::gateway::GatewayError;
 use serenity::http::{Http, HttpBuilder, HttpError};
 use serenity::model::gateway::GatewayIntents;
 use serenity::model::user::CurrentUser;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -50,6 +52,18 @@ pub async fn run(
     engine: Engine,
     shutdown: CancellationToken,
 ) -> Result<(), DiscordError> {
+    let (_keep, reloads) = watch::channel(settings.clone());
+    run_reloading(settings, reloads, engine, shutdown).await
+}
+
+/// [`run`], taking new access lists and admins from `reloads` while it runs
+/// (a settings reload); the rest of a new [`DiscordSettings`] needs a restart.
+pub async fn run_reloading(
+    settings: DiscordSettings,
+    mut reloads: watch::Receiver<DiscordSettings>,
+    engine: Engine,
+    shutdown: CancellationToken,
+) -> Result<(), DiscordError> {
     let token = non_empty(&settings.token)
         .map(|t| t.expose_secret().trim().to_owned())
         .ok_or(DiscordError::MissingToken)?;
@@ -73,7 +87,19 @@ pub async fn run(
         Arc::new(DiscordOutbox::new(Arc::clone(&http))),
     );
     inbox.set_connection(natter_core::Connection::Connecting);
-    let handler = Handler::new(inbox, Policy::new(me.id, &settings), Arc::clone(&http));
+    let policy = Arc::new(Live::new(Policy::new(me.id, &settings)));
+    let reloaded = Arc::clone(&policy);
+    let (bot, scope) = (me.id, settings.scope);
+    tokio::spawn(async move {
+        while reloads.changed().await.is_ok() {
+            let mut settings = reloads.borrow_and_update().clone();
+            // How conversations are keyed changes only at a restart.
+            settings.scope = scope;
+            reloaded.set(Policy::new(bot, &settings));
+            info!("Discord access lists and admins reloaded");
+        }
+    });
+    let handler = Handler::new(inbox, policy, Arc::clone(&http));
     let mut cache = CacheSettings::default();
     cache.max_messages = CACHED_PER_CHANNEL;
     // serenity asks the API for the gateway URL through this client: route it like the rest.
