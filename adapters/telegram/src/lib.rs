@@ -5,20 +5,24 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`settings`] | the `[telegram]` section: token, API URL, scope, access lists, webhook, rates |
+//! | [`settings`] | the `[telegram]` section: token, API URL, scope, access lists, admins, webhook, rates |
 //! | [`error`] | [`TelegramError`]: why the adapter could not start or keep running |
 //! | [`render`] | the model's Markdown as Telegram HTML, and back to plain text |
 //! | [`translate`] | a Telegram message as a [`natter_core::Incoming`]: triggers, keys, mention stripping |
 //! | [`outbox`] | [`TelegramOutbox`]: `sendMessage`, `editMessageText`, `sendChatAction` and Telegram's limits |
 //! | `safety` | never a message that renders to nothing, never a user link the message should not carry |
+//! | `admins` | a group's admins by Telegram (`getChatAdministrators`), cached per chat, one lookup at a time |
+//! | `order` | a chat's messages handed to the engine in arrival order while one waits for its admin lookup |
 //! | `approval` | confirmations as inline keyboards: Allow/Refuse buttons, their callback data, presses answered |
 //! | [`run`](mod@run) | start-up checks, command menu, long polling or webhook, shutdown |
 //!
 //! Splitting, pacing, coalescing of edits and retries are done by natter-core's
 //! delivery courier from the [`natter_core::PlatformLimits`] the outbox reports.
 
+mod admins;
 mod approval;
 pub mod error;
+mod order;
 pub mod outbox;
 pub mod render;
 pub mod run;

@@ -2,6 +2,11 @@
 //! instead of teloxide's panic), puts the engine's commands in Telegram's menu,
 //! then feeds updates (messages, and presses of confirmation buttons) to the
 //! engine from long polling or a webhook until shutdown is cancelled.
+//!
+//! A group message the engine may answer, from someone not already an admin
+//! by the settings, first learns whether its author is one of the group's
+//! admins by Telegram (`crate::admins`); a chat's messages still reach the
+//! engine in arrival order (`crate::order`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,7 +15,7 @@ use std::time::Duration;
 use futures::{Stream, StreamExt};
 use natter_core::engine::Inbox;
 use natter_core::secret::non_empty;
-use natter_core::{Engine, LockGuard};
+use natter_core::{Engine, Incoming, LockGuard};
 use secrecy::ExposeSecret;
 use teloxide::payloads::SetWebhookSetters;
 use teloxide::prelude::Requester;
@@ -21,8 +26,10 @@ use teloxide::{ApiError, Bot, RequestError};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, instrument, warn};
 
+use crate::admins::ChatAdmins;
 use crate::approval::Presses;
 use crate::error::TelegramError;
+use crate::order::InOrder;
 use crate::outbox::TelegramOutbox;
 use crate::settings::{TelegramSettings, parse_url};
 use crate::translate::{BotIdentity, Translator};
@@ -35,12 +42,55 @@ fn allowed_updates() -> Vec<AllowedUpdate> {
     vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery]
 }
 
-/// Where updates go: messages through the translator, presses to the
-/// confirmations, both into the engine's inbox.
+/// Where updates go: messages through the translator (and the group admins
+/// check) in order, presses to the confirmations, both into the engine's inbox.
 struct Feed {
     translator: Translator,
+    admins: ChatAdmins,
+    order: InOrder,
     presses: Presses,
     inbox: Inbox,
+}
+
+impl Feed {
+    /// Hands `message`, posted in `chat`, to the engine — once it is known
+    /// whether its author is one of the group's admins by Telegram, where
+    /// that may matter.
+    fn hand_over(&self, chat: i64, mut message: Incoming) {
+        let Some(user) = self.admin_question(&message) else {
+            return self.order.now(chat, message);
+        };
+        match self.admins.known(chat, user) {
+            Some(admin) => {
+                message.author.is_admin |= admin;
+                self.order.now(chat, message);
+            }
+            None => {
+                let admins = self.admins.clone();
+                self.order.after(chat, async move {
+                    message.author.is_admin |= admins.is_admin(chat, user).await;
+                    message
+                });
+            }
+        }
+    }
+
+    /// The author to ask Telegram about, when their admin status may matter:
+    /// a human's message in a group that the engine may answer (a command,
+    /// and also a mention or reply — budgets and admin-only tools read it
+    /// there), from someone not already an admin. `None` for group chatter,
+    /// private chats, bots (Telegram lists no bots) and when lookups are off.
+    fn admin_question(&self, message: &Incoming) -> Option<i64> {
+        if !self.admins.enabled()
+            || message.channel.is_private()
+            || !message.is_addressed()
+            || message.author.is_admin
+            || message.author.is_bot
+        {
+            return None;
+        }
+        message.author.id.parse().ok()
+    }
 }
 
 /// Runs the Telegram adapter until `shutdown` is cancelled.
@@ -83,6 +133,8 @@ pub async fn run(
             &settings,
             engine.commands().into_iter().map(|c| c.name),
         ),
+        admins: ChatAdmins::new(bot.clone(), settings.admin_cache()),
+        order: InOrder::new(inbox.clone()),
         presses: Presses::new(bot.clone(), &settings),
         inbox,
     };
@@ -158,8 +210,7 @@ async fn register_commands(bot: &Bot, engine: &Engine) {
 fn dispatch(update: Update, feed: &Feed) {
     match update.kind {
         UpdateKind::Message(message) => match feed.translator.translate(&message) {
-            // The receipt is not needed: the engine orders and answers on its own.
-            Some(incoming) => drop(feed.inbox.submit(incoming)),
+            Some(incoming) => feed.hand_over(message.chat.id.0, incoming),
             None => debug!(chat = message.chat.id.0, "nothing to hand over"),
         },
         UpdateKind::CallbackQuery(query) => feed.presses.take(query, &feed.inbox),
@@ -197,6 +248,8 @@ where
             },
         }
     }
+    // Messages still waiting for an admin lookup (a few seconds at most).
+    feed.order.flush().await;
 }
 
 async fn poll(

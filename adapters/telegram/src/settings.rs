@@ -15,6 +15,8 @@ use crate::error::TelegramError;
 pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
 /// Longest message Telegram accepts, in UTF-16 code units.
 pub const MAX_MESSAGE_LEN: usize = 4096;
+/// Longest `admin_cache_secs`: a day (a demoted admin stays one that long at most).
+pub const MAX_ADMIN_CACHE_SECS: u64 = 86_400;
 
 /// Who shares a conversation (history, queue) in a group chat.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -43,8 +45,17 @@ pub struct TelegramSettings {
     pub api_url: String,
     /// Conversations in groups: `"chat"` (shared) or `"member"` (one per person).
     pub scope: Scope,
-    /// User ids that may change settings (the persona) in groups.
+    /// User ids that are admins in every group: they may use the admin-only
+    /// commands (`/persona NAME`, `/model NAME`, …) and `/stop` anyone's reply.
+    /// A group's own creator and administrators are admins there too (see
+    /// `admin_cache_secs`), and so are its anonymous admins.
     pub admins: Vec<i64>,
+    /// How long a group's creator and administrators, as Telegram's
+    /// `getChatAdministrators` lists them, are kept before they are asked
+    /// again. They are asked only for messages the bot may answer, never for
+    /// group chatter. 0: never asked; only `admins` (and anonymous admins) are
+    /// admins in groups. At most a day.
+    pub admin_cache_secs: u64,
     /// When this or `allowed_users` is non-empty, only these chats are answered
     /// (or chats with an allowed user).
     pub allowed_chats: Vec<i64>,
@@ -81,6 +92,7 @@ impl Default for TelegramSettings {
             api_url: DEFAULT_API_URL.into(),
             scope: Scope::Chat,
             admins: Vec::new(),
+            admin_cache_secs: 600,
             allowed_chats: Vec::new(),
             allowed_users: Vec::new(),
             blocked_users: Vec::new(),
@@ -204,6 +216,15 @@ impl TelegramSettings {
                 });
             }
         }
+        if self.admin_cache_secs > MAX_ADMIN_CACHE_SECS {
+            return Err(TelegramError::Config {
+                field: "admin_cache_secs",
+                reason: format!(
+                    "{} is more than a day ({MAX_ADMIN_CACHE_SECS}); use 0 to never ask Telegram",
+                    self.admin_cache_secs
+                ),
+            });
+        }
         if self.limits().streaming_suffix.encode_utf16().count() > 64 {
             return Err(TelegramError::Config {
                 field: "streaming_suffix",
@@ -211,6 +232,11 @@ impl TelegramSettings {
             });
         }
         Ok(())
+    }
+
+    /// How long a group's admins from Telegram are kept (zero: never asked).
+    pub(crate) fn admin_cache(&self) -> Duration {
+        Duration::from_secs(self.admin_cache_secs.min(MAX_ADMIN_CACHE_SECS))
     }
 
     pub(crate) fn access(&self) -> Access {
@@ -313,6 +339,24 @@ mod tests {
             ..TelegramSettings::default()
         };
         assert!(bad.validate().is_err());
+        let bad = TelegramSettings {
+            admin_cache_secs: MAX_ADMIN_CACHE_SECS + 1,
+            ..TelegramSettings::default()
+        };
+        assert!(matches!(
+            bad.validate(),
+            Err(TelegramError::Config {
+                field: "admin_cache_secs",
+                ..
+            })
+        ));
+        for fine in [0, 600, MAX_ADMIN_CACHE_SECS] {
+            let settings = TelegramSettings {
+                admin_cache_secs: fine,
+                ..TelegramSettings::default()
+            };
+            assert!(settings.validate().is_ok(), "{fine}");
+        }
         assert!(TelegramSettings::default().validate().is_ok());
     }
 

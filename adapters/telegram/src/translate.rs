@@ -153,6 +153,8 @@ impl Translator {
         let id = i64::try_from(user.id.0).ok()?;
         let mut author = Author::user(id.to_string(), user.full_name());
         author.is_bot = user.is_bot;
+        // The group's own admins by Telegram are added on the way to the
+        // engine, where it may matter (`run`).
         author.is_admin = self.access.admins.contains(&id);
         Some(author)
     }

@@ -21,6 +21,12 @@
 //!   ([`BotMessage::buttons`]); an edit without one removes the keyboard, as
 //!   Telegram does. [`FakeTelegram::press`] injects a `callback_query` update,
 //!   and `answerCallbackQuery` is accepted once per query.
+//! - `getChatAdministrators` answers the creator and administrators a test
+//!   set with [`FakeTelegram::set_admins`] (ChatMember objects as Telegram
+//!   sends them: [`updates::creator`], [`updates::administrator`]); none for
+//!   a group it knows of otherwise, 400 "chat not found" for one it does
+//!   not, and 400 for a private chat, as Telegram does.
+//! - [`FakeTelegram::delay`] makes a method answer late (a slow Bot API).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -119,6 +125,8 @@ pub enum Failure {
     NotModified,
     /// 500 Internal Server Error.
     ServerError,
+    /// 400 Bad Request: chat not found (the bot was removed, the id is wrong).
+    ChatNotFound,
 }
 
 /// The limits the fake enforces, each as (count, window).
@@ -194,6 +202,10 @@ struct Inner {
     /// Sends being held.
     held: usize,
     watchers: Vec<tokio::sync::mpsc::UnboundedSender<Call>>,
+    /// Per group, its creator and administrators as ChatMember objects.
+    admins: HashMap<i64, Vec<Value>>,
+    /// Per method (lowercase), how long its calls wait before they are answered.
+    delays: HashMap<String, Duration>,
 }
 
 struct Shared {
@@ -282,6 +294,22 @@ impl FakeTelegram {
         let mut inner = self.shared.lock();
         inner.forget_calls = true;
         inner.calls = Vec::new();
+    }
+
+    /// Sets the creator and administrators of group `chat` that
+    /// `getChatAdministrators` answers: ChatMember objects such as
+    /// [`updates::creator`] and [`updates::administrator`] make.
+    pub fn set_admins(&self, chat: i64, members: Vec<Value>) {
+        self.shared.lock().admins.insert(chat, members);
+    }
+
+    /// Makes every call of `method` (case-insensitive, not `getUpdates`)
+    /// wait `delay` before it is answered; zero for none again.
+    pub fn delay(&self, method: &str, delay: Duration) {
+        self.shared
+            .lock()
+            .delays
+            .insert(method.to_ascii_lowercase(), delay);
     }
 
     /// Makes every answered `getUpdates` wait `delay` first (0 by default).
@@ -549,6 +577,28 @@ pub mod updates {
         })
     }
 
+    /// Group member `user` (see [`user`]) as the group's creator, the way
+    /// `getChatAdministrators` lists them.
+    pub fn creator(user: Value) -> Value {
+        json!({"status": "creator", "user": user, "is_anonymous": false})
+    }
+
+    /// Group member `user` (see [`user`]) as one of the group's
+    /// administrators, with the rights Telegram gives a new admin by
+    /// default, the way `getChatAdministrators` lists them.
+    pub fn administrator(user: Value) -> Value {
+        json!({
+            "status": "administrator", "user": user,
+            "can_be_edited": false, "is_anonymous": false,
+            "can_manage_chat": true, "can_delete_messages": true,
+            "can_manage_video_chats": true, "can_restrict_members": true,
+            "can_promote_members": false, "can_change_info": true,
+            "can_invite_users": true, "can_post_stories": false,
+            "can_edit_stories": false, "can_delete_stories": false,
+            "can_pin_messages": true, "can_manage_topics": false
+        })
+    }
+
     /// A private chat with user `id`.
     pub fn private_chat(id: i64, first_name: &str) -> Value {
         json!({"id": id, "type": "private", "first_name": first_name})
@@ -647,6 +697,11 @@ async fn handle(
         serde_json::from_slice(&body).unwrap_or(json!({}))
     };
     let arrived = Instant::now();
+    if method != "getupdates"
+        && let Some(delay) = delayed(&shared, &method)
+    {
+        tokio::time::sleep(delay).await;
+    }
     let (status, answer) = if token != TOKEN {
         err(401, "Unauthorized")
     } else if method == "getupdates" {
@@ -675,6 +730,16 @@ async fn handle(
     shared.changed.notify_waiters();
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (code, axum::Json(answer)).into_response()
+}
+
+/// How long a call of `method` waits before it is answered, if at all.
+fn delayed(shared: &Shared, method: &str) -> Option<Duration> {
+    shared
+        .lock()
+        .delays
+        .get(method)
+        .copied()
+        .filter(|d| !d.is_zero())
 }
 
 /// True (and counted) when `method` is a send [`FakeTelegram::hold_sends`] holds.
@@ -777,6 +842,7 @@ fn answer(inner: &mut Inner, method: &str, params: &Value, now: Instant) -> (u16
                  markup are exactly the same as a current content and reply markup of the message",
             ),
             Failure::ServerError => err(500, "Internal Server Error"),
+            Failure::ChatNotFound => err(400, "Bad Request: chat not found"),
         };
     }
     match method {
@@ -821,7 +887,25 @@ fn answer(inner: &mut Inner, method: &str, params: &Value, now: Instant) -> (u16
         "sendmessage" => send_message(inner, params, now),
         "editmessagetext" => edit_message(inner, params, now),
         "answercallbackquery" => answer_callback_query(inner, params),
+        "getchatadministrators" => chat_administrators(inner, params),
         _ => err(404, "Not Found: method not found"),
+    }
+}
+
+fn chat_administrators(inner: &Inner, params: &Value) -> (u16, Value) {
+    let Some(chat) = params.get("chat_id").and_then(Value::as_i64) else {
+        return err(400, "Bad Request: chat not found");
+    };
+    if chat > 0 {
+        return err(
+            400,
+            "Bad Request: there are no administrators in the private chat",
+        );
+    }
+    match inner.admins.get(&chat) {
+        Some(members) => ok(Value::Array(members.clone())),
+        None if inner.chats.contains_key(&chat) => ok(json!([])),
+        None => err(400, "Bad Request: chat not found"),
     }
 }
 
