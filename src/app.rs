@@ -224,9 +224,10 @@ impl App {
         shutdown: &CancellationToken,
     ) -> anyhow::Result<()> {
         let mut running = tokio::task::JoinSet::new();
-        if platforms.contains(&"telegram") {
-            let run = natter_telegram::run(
+        if let Some(reloads) = reloads.telegram {
+            let run = natter_telegram::run_reloading(
                 self.settings.telegram.clone(),
+                reloads,
                 engine.clone(),
                 shutdown.clone(),
             );
@@ -270,6 +271,7 @@ impl App {
 /// Where the running platforms take reloaded settings from.
 #[derive(Default)]
 struct Reloads {
+    telegram: Option<watch::Receiver<natter_telegram::TelegramSettings>>,
     discord: Option<watch::Receiver<natter_discord::DiscordSettings>>,
 }
 
@@ -277,6 +279,11 @@ struct Reloads {
 fn reload_channels(settings: &Settings, platforms: &[&str]) -> (reload::Platforms, Reloads) {
     let mut senders = reload::Platforms::default();
     let mut reloads = Reloads::default();
+    if platforms.contains(&"telegram") {
+        let (sender, receiver) = watch::channel(settings.telegram.clone());
+        senders.telegram = Some(sender);
+        reloads.telegram = Some(receiver);
+    }
     if platforms.contains(&"discord") {
         let (sender, receiver) = watch::channel(settings.discord.clone());
         senders.discord = Some(sender);

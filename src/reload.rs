@@ -33,7 +33,6 @@ const LIVE_PLATFORM_KEYS: [(&str, &[&str]); 2] = [
             "allowed_users",
             "blocked_users",
             "blocked_chats",
-            "admin_cache_secs",
         ],
     ),
     (

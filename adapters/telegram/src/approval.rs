@@ -7,6 +7,9 @@
 //! Access rules apply to presses as to messages: a press from a chat and user
 //! the settings do not allow reaches nothing (its query is still answered).
 
+use std::sync::Arc;
+
+use natter_core::live::Live;
 use natter_core::{Answered, ApprovalRequest, Decision, Inbox, button_data, parse_button_data};
 use teloxide::Bot;
 use teloxide::payloads::AnswerCallbackQuerySetters;
@@ -14,7 +17,7 @@ use teloxide::prelude::Requester;
 use teloxide::types::{CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup};
 use tracing::{debug, instrument};
 
-use crate::settings::{Access, TelegramSettings};
+use crate::settings::Access;
 
 /// Longest toast Telegram shows, in characters.
 const MAX_TOAST: usize = 200;
@@ -44,16 +47,14 @@ pub(crate) fn no_keyboard() -> InlineKeyboardMarkup {
 #[derive(Clone, Debug)]
 pub(crate) struct Presses {
     bot: Bot,
-    access: Access,
+    /// The same lists as the translator's, replaced by a settings reload.
+    access: Arc<Live<Access>>,
 }
 
 impl Presses {
-    /// Presses answered through `bot`, allowed as `settings` allow messages.
-    pub(crate) fn new(bot: Bot, settings: &TelegramSettings) -> Self {
-        Self {
-            bot,
-            access: settings.access(),
-        }
+    /// Presses answered through `bot`, allowed as `access` allows messages.
+    pub(crate) fn new(bot: Bot, access: Arc<Live<Access>>) -> Self {
+        Self { bot, access }
     }
 
     /// Hands `query` to `inbox` when it is a natter confirmation from an
@@ -83,7 +84,7 @@ impl Presses {
         let user = i64::try_from(query.from.id.0).ok()?;
         // A press on an inline-mode message has no chat; only allowed users pass then.
         let chat = query.message.as_ref().map_or(user, |m| m.chat().id.0);
-        if !self.access.allows(chat, user) {
+        if !self.access.get().allows(chat, user) {
             debug!(chat, user, "chat or user not allowed; ignoring the press");
             return None;
         }

@@ -32,7 +32,7 @@ pub mod translate;
 
 pub use error::TelegramError;
 pub use outbox::TelegramOutbox;
-pub use run::run;
+pub use run::{run, run_reloading};
 pub use settings::{RateSettings, Scope, TelegramSettings};
 
 /// The platform this adapter serves: conversations, channels and scopes on Telegram carry it.

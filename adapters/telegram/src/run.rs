@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use natter_core::engine::Inbox;
+use natter_core::live::Live;
 use natter_core::secret::non_empty;
 use natter_core::{Engine, Incoming, LockGuard};
 use secrecy::ExposeSecret;
@@ -23,6 +24,7 @@ use teloxide::types::{AllowedUpdate, BotCommand, Update, UpdateKind};
 use teloxide::update_listeners::webhooks;
 use teloxide::update_listeners::{AsUpdateStream, Polling, UpdateListener};
 use teloxide::{ApiError, Bot, RequestError};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, instrument, warn};
 
@@ -103,6 +105,19 @@ pub async fn run(
     engine: Engine,
     shutdown: CancellationToken,
 ) -> Result<(), TelegramError> {
+    let (_keep, reloads) = watch::channel(settings.clone());
+    run_reloading(settings, reloads, engine, shutdown).await
+}
+
+/// [`run`], taking new allow, block and admin lists from `reloads` while it
+/// runs (a settings reload); the rest of a new [`TelegramSettings`] needs a
+/// restart.
+pub async fn run_reloading(
+    settings: TelegramSettings,
+    mut reloads: watch::Receiver<TelegramSettings>,
+    engine: Engine,
+    shutdown: CancellationToken,
+) -> Result<(), TelegramError> {
     settings.validate()?;
     let token = non_empty(&settings.token).ok_or(TelegramError::MissingToken)?;
     let api_url = parse_url("api_url", &settings.api_url)?;
@@ -127,15 +142,25 @@ pub async fn run(
 
     let outbox = Arc::new(TelegramOutbox::new(bot.clone(), settings.limits()));
     let inbox = engine.attach(crate::PLATFORM, outbox);
+    let access = Arc::new(Live::new(settings.access()));
+    let reloaded = Arc::clone(&access);
+    tokio::spawn(async move {
+        while reloads.changed().await.is_ok() {
+            let access = reloads.borrow_and_update().access();
+            reloaded.set(access);
+            info!("Telegram allow, block and admin lists reloaded");
+        }
+    });
     let feed = Feed {
         translator: Translator::new(
             identity.clone(),
             &settings,
             engine.commands().into_iter().map(|c| c.name),
-        ),
+        )
+        .with_access(Arc::clone(&access)),
         admins: ChatAdmins::new(bot.clone(), settings.admin_cache()),
         order: InOrder::new(inbox.clone()),
-        presses: Presses::new(bot.clone(), &settings),
+        presses: Presses::new(bot.clone(), access),
         inbox,
     };
     info!(bot = %identity.username, "Telegram adapter started");

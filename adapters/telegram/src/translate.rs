@@ -8,6 +8,9 @@
 
 use std::collections::HashSet;
 use std::ops::Range;
+use std::sync::Arc;
+
+use natter_core::live::Live;
 
 use natter_core::{
     Addressed, Author, ChannelKind, ChannelRef, ConversationKey, Incoming, MessageId,
@@ -30,7 +33,8 @@ pub struct BotIdentity {
 pub struct Translator {
     me: BotIdentity,
     scope: Scope,
-    access: Access,
+    /// Allow, block and admin lists: a settings reload replaces them.
+    access: Arc<Live<Access>>,
     commands: HashSet<String>,
 }
 
@@ -45,9 +49,15 @@ impl Translator {
         Self {
             me,
             scope: settings.scope,
-            access: settings.access(),
+            access: Arc::new(Live::new(settings.access())),
             commands: commands.into_iter().collect(),
         }
+    }
+
+    /// The same translator, reading its access lists from `access`.
+    pub(crate) fn with_access(mut self, access: Arc<Live<Access>>) -> Self {
+        self.access = access;
+        self
     }
 
     /// The engine message for `message`, or `None` when there is nothing to
@@ -62,7 +72,7 @@ impl Translator {
         let chat_id = message.chat.id.0;
         let author = self.author(message)?;
         let user_id: i64 = author.id.parse().unwrap_or_default();
-        if !self.access.allows(chat_id, user_id) {
+        if !self.access.get().allows(chat_id, user_id) {
             tracing::debug!(chat_id, user_id, "chat or user not allowed; ignoring");
             return None;
         }
@@ -155,7 +165,7 @@ impl Translator {
         author.is_bot = user.is_bot;
         // The group's own admins by Telegram are added on the way to the
         // engine, where it may matter (`run`).
-        author.is_admin = self.access.admins.contains(&id);
+        author.is_admin = self.access.get().admins.contains(&id);
         Some(author)
     }
 
