@@ -514,3 +514,50 @@ async fn a_scheduled_notice_pings_exactly_the_user_it_mentions() {
     );
     bot.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_set_to_answer_all_answers_its_threads_chatter_and_others_stay_quiet() {
+    const QUIET: u64 = 201;
+    let triggers = natter_core::TriggerSettings {
+        places: [(
+            format!("discord:{CHANNEL}"),
+            natter_core::TriggerRule {
+                answer: Some(natter_core::Answer::All),
+                ..natter_core::TriggerRule::default()
+            },
+        )]
+        .into(),
+        ..natter_core::TriggerSettings::default()
+    };
+    let triggers =
+        natter_core::Triggers::new(triggers, &[natter_discord::PLATFORM], false).unwrap();
+    let bot = Bot::start_with(|b| b.triggers(triggers)).await;
+    bot.fake.add_channel(GUILD, QUIET);
+    bot.fake.add_thread(GUILD, CHANNEL, THREAD);
+
+    bot.backend.reply("Thread answer.");
+    bot.fake
+        .post(Post::in_guild(GUILD, THREAD, &alice(), "anyone around?"));
+    let replies = bot.fake.wait_replies(THREAD, 1).await;
+    assert_eq!(
+        replies[0].content, "Thread answer.",
+        "the thread inherits all"
+    );
+
+    // Chatter in the quiet channel is let go; the mention after it is the
+    // first thing the model sees there (a channel is handled in order).
+    bot.fake
+        .post(Post::in_guild(GUILD, QUIET, &alice(), "just chatting"));
+    bot.backend.reply("Quiet answer.");
+    bot.fake
+        .post(Post::in_guild(GUILD, QUIET, &alice(), "a question").mentioning_bot());
+    let replies = bot.fake.wait_replies(QUIET, 1).await;
+    assert_eq!(replies[0].content, "Quiet answer.");
+    assert_eq!(
+        user_turns(&bot.backend.last_request().messages),
+        ["a question"],
+        "the chatter never reached the model"
+    );
+    assert_eq!(bot.backend.requests().len(), 2);
+    bot.stop().await;
+}
