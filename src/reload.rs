@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use natter_core::{Engine, Reload};
+use natter_core::{Engine, Reload, ReloadRefused, ReloadReport, ReloadRequest};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use tokio::sync::watch;
@@ -225,9 +225,10 @@ impl Reloader {
         Ok(changes)
     }
 
-    /// Reloads and says so in the log.
-    fn reload_and_log(&mut self, why: &str) {
-        match self.reload() {
+    /// Reloads and says so in the log; returns what it did for a dashboard.
+    fn reload_and_log(&mut self, why: &str) -> Result<ReloadReport, ReloadRefused> {
+        let outcome = self.reload();
+        match &outcome {
             Ok(changes) if changes.is_empty() => info!(why, "settings reread; nothing changed"),
             Ok(changes) => {
                 if !changes.live.is_empty() {
@@ -247,29 +248,51 @@ impl Reloader {
                 "settings not reloaded; the settings in force stay as they were"
             ),
         }
+        outcome
+            .map(|changes| ReloadReport {
+                applied: changes.live,
+                need_restart: changes.restart,
+            })
+            .map_err(|error| ReloadRefused::Invalid(error.to_string()))
     }
 
-    /// Reloads on `SIGHUP` and whenever the file changes, until `shutdown`.
+    /// Reloads on `SIGHUP`, whenever the file changes, and when the engine
+    /// is asked to (a dashboard), until `shutdown`.
     pub async fn watch(mut self, shutdown: CancellationToken) {
         let mut seen = fingerprint(&self.source);
         let mut hangups = hangups();
         let mut poll = tokio::time::interval(POLL);
+        let mut requests = self.engine.serve_reloads();
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 Some(()) = next_hangup(&mut hangups) => {
                     seen = fingerprint(&self.source);
-                    self.reload_and_log("SIGHUP");
+                    let _ = self.reload_and_log("SIGHUP");
+                }
+                Some(answer) = next_request(&mut requests) => {
+                    seen = fingerprint(&self.source);
+                    let _ = answer.send(self.reload_and_log("the dashboard asked"));
                 }
                 _ = poll.tick() => {
                     let now = fingerprint(&self.source);
                     if now != seen {
                         seen = now;
-                        self.reload_and_log("the settings file changed");
+                        let _ = self.reload_and_log("the settings file changed");
                     }
                 }
             }
         }
+    }
+}
+
+/// The next reload request, or never when they are served elsewhere.
+async fn next_request(
+    requests: &mut Option<tokio::sync::mpsc::Receiver<ReloadRequest>>,
+) -> Option<ReloadRequest> {
+    match requests {
+        Some(requests) => requests.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -218,3 +218,86 @@ async fn chat_in_a_real_browser_then_find_the_turn_in_the_dashboard() {
     }
     natter.kill().await.unwrap();
 }
+
+/// Logs `page` in at `url` with the token.
+async fn log_in(page: &natter_test_support::browser::Page<'_>, url: &str) {
+    page.goto(&format!("{url}login")).await;
+    page.navigate_by(&format!(
+        "document.querySelector('input[name=token]').value = {}; \
+         document.querySelector('.login form').submit()",
+        js(TOKEN)
+    ))
+    .await;
+}
+
+/// Clicks the setup page's reload button; returns the notice it shows.
+async fn press_reload(page: &natter_test_support::browser::Page<'_>) -> String {
+    page.navigate_by("document.getElementById('reload').click()")
+        .await;
+    serde_json::from_value(
+        page.eval("document.getElementById('reload-notice')?.innerText ?? ''")
+            .await,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_dashboard_reloads_the_settings_file_and_refuses_a_broken_one() {
+    let Some(browser) = Browser::launch("the_dashboard_reloads").await else {
+        return;
+    };
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&fake, dir.path());
+    let mut natter = common::spawn(&config, &[], "warn");
+    let mut stdout = BufReader::new(natter.stdout.take().unwrap()).lines();
+    let url = tokio::time::timeout(WAIT, async {
+        while let Some(line) = stdout.next_line().await.unwrap() {
+            if let Some(url) = line.strip_prefix("natter web: ") {
+                return url.to_owned();
+            }
+        }
+        panic!("natter exited without serving the web chat");
+    })
+    .await
+    .expect("natter prints the web chat's URL");
+    let page = browser.page(1200, 900).await;
+    log_in(&page, &url).await;
+    page.goto(&format!("{url}dashboard/setup")).await;
+
+    // A broken file: the button says why, and nothing changes.
+    let original = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        original.replace("default = \"assistant\"", "default = \"ghost\""),
+    )
+    .unwrap();
+    let refused = press_reload(&page).await;
+    assert!(
+        refused.starts_with("Not reloaded") && refused.contains("persona.default"),
+        "{refused}"
+    );
+    let main: String =
+        serde_json::from_value(page.eval("document.querySelector('main').innerText").await)
+            .unwrap();
+    assert!(main.contains("You are a pirate."), "{main}");
+
+    // A good one: the page shows the new persona text at once.
+    std::fs::write(
+        &config,
+        original.replace("You are a pirate.", "You are a parrot."),
+    )
+    .unwrap();
+    let reloaded = press_reload(&page).await;
+    assert!(
+        reloaded == "Settings reloaded: personas."
+            || reloaded == "Settings reread: nothing to change now.",
+        "the button, or the file watcher just before it, reloaded: {reloaded}"
+    );
+    let main: String =
+        serde_json::from_value(page.eval("document.querySelector('main').innerText").await)
+            .unwrap();
+    assert!(main.contains("You are a parrot."), "{main}");
+    assert!(!main.contains("You are a pirate."), "{main}");
+    natter.kill().await.unwrap();
+}

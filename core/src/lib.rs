@@ -76,7 +76,7 @@ pub use command::{Command, CommandSpec};
 pub use delivery::{OutputFilter, ReplyEvent, Screened};
 pub use engine::{
     Connection, Engine, EngineBuilder, EngineError, EngineStats, Inbox, MinuteActivity,
-    PlatformStatus, PluginInfo, Receipt, Reload,
+    PlatformStatus, PluginInfo, Receipt, Reload, ReloadRefused, ReloadReport, ReloadRequest,
 };
 pub use message::{
     Addressed, Author, ChannelKind, ChannelRef, ChannelRefError, ConversationKey, Incoming,

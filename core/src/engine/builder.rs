@@ -257,6 +257,7 @@ impl EngineBuilder {
             monitor: Default::default(),
             triggers: TriggerState::new(triggers),
             groups: Live::new(self.groups),
+            reloads: Default::default(),
         };
         Ok(Engine {
             shared: Arc::new(shared),

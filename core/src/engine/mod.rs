@@ -33,6 +33,7 @@ mod monitor;
 mod pending;
 mod pipeline;
 mod record;
+mod reloads;
 mod route;
 mod scheduler;
 mod screen;
@@ -44,6 +45,7 @@ mod usage;
 
 pub use builder::{EngineBuilder, EngineError};
 pub use monitor::{ACTIVITY_MINUTES, Connection, EngineStats, MinuteActivity, PlatformStatus};
+pub use reloads::{ReloadRefused, ReloadReport, ReloadRequest};
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -222,6 +224,19 @@ impl Engine {
             self.shared.tasks.wait().await;
         }
         debug!("engine stopped");
+    }
+
+    /// The reload requests made through [`Engine::request_reload`], for the
+    /// one part of the process that can read the settings again (the natter
+    /// binary's reloader); `None` after the first call.
+    pub fn serve_reloads(&self) -> Option<tokio::sync::mpsc::Receiver<ReloadRequest>> {
+        self.shared.reloads.serve()
+    }
+
+    /// Asks whoever serves reloads to read the settings again and put them
+    /// in force (a dashboard's button); says what changed, or why nothing did.
+    pub async fn request_reload(&self) -> Result<ReloadReport, ReloadRefused> {
+        self.shared.reloads.request().await
     }
 
     /// Conversations with messages being handled or waiting right now.

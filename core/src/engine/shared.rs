@@ -67,6 +67,8 @@ pub(crate) struct Shared {
     pub(crate) triggers: TriggerState,
     /// The `[groups]` settings in force.
     pub(crate) groups: Live<GroupSettings>,
+    /// Reloads asked for from inside the process.
+    pub(crate) reloads: super::reloads::Reloads,
 }
 
 impl Shared {

@@ -35,5 +35,6 @@ pub(crate) fn routes() -> Router<Web> {
         )
         .route("/dashboard/conversation/model", post(conversations::model))
         .route("/dashboard/setup", get(setup::page))
+        .route("/dashboard/setup/reload", post(setup::reload))
         .route("/dashboard/usage", get(usage::page))
 }

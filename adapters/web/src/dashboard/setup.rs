@@ -1,10 +1,14 @@
 //! What is configured: the personas (and which is the default) and the
-//! plugins, each with the commands it answers and the tools it offers.
+//! plugins, each with the commands it answers and the tools it offers — and
+//! a button that reads the settings file again (`Engine::request_reload`).
 
+use axum::Form;
 use axum::extract::State;
-use axum::response::Response;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use natter_core::{Effect, Permission};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use tracing::info;
 
 use crate::auth::Authed;
 use crate::pages;
@@ -43,8 +47,59 @@ struct PluginRow {
     tools: Vec<ToolRow>,
 }
 
+/// What the reload button did, shown above the page.
+#[derive(Serialize)]
+struct Notice {
+    ok: bool,
+    text: String,
+}
+
+/// The reload button's form.
+#[derive(Deserialize)]
+pub(super) struct ReloadForm {
+    csrf: Option<String>,
+}
+
 /// The setup page.
 pub(super) async fn page(State(web): State<Web>, authed: Authed) -> Response {
+    render(&web, &authed, None)
+}
+
+/// Reads the settings again, then shows the setup page with what changed.
+pub(super) async fn reload(
+    State(web): State<Web>,
+    authed: Authed,
+    headers: HeaderMap,
+    Form(form): Form<ReloadForm>,
+) -> Response {
+    if let Err(refused) = authed.check_csrf(&headers, form.csrf.as_deref()) {
+        return refused.into_response();
+    }
+    info!("settings reload asked for from the dashboard");
+    let notice = match web.engine.request_reload().await {
+        Ok(report) => {
+            let mut text = if report.applied.is_empty() {
+                "Settings reread: nothing to change now.".to_owned()
+            } else {
+                format!("Settings reloaded: {}.", report.applied.join(", "))
+            };
+            if !report.need_restart.is_empty() {
+                text.push_str(&format!(
+                    " These take effect at the next start: {}.",
+                    report.need_restart.join(", ")
+                ));
+            }
+            Notice { ok: true, text }
+        }
+        Err(refused) => Notice {
+            ok: false,
+            text: format!("Not reloaded — {refused}. The settings in force stay."),
+        },
+    };
+    render(&web, &authed, Some(notice))
+}
+
+fn render(web: &Web, authed: &Authed, notice: Option<Notice>) -> Response {
     let personas = web.engine.personas();
     let personas: Vec<PersonaRow> = personas
         .iter()
@@ -111,11 +166,12 @@ pub(super) async fn page(State(web): State<Web>, authed: Authed) -> Response {
         })
         .collect();
     pages::page(
-        &web,
+        web,
         "setup.html",
         minijinja::context! {
             section => "setup",
-            csrf => authed.session.csrf,
+            csrf => authed.session.csrf.clone(),
+            notice => minijinja::Value::from(minijinja::value::Serde(notice)),
             personas => minijinja::Value::from(minijinja::value::Serde(personas)),
             plugins => minijinja::Value::from(minijinja::value::Serde(plugins)),
             builtins => minijinja::Value::from(minijinja::value::Serde(builtins)),
