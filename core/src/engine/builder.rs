@@ -53,10 +53,11 @@ pub enum EngineError {
         /// The name.
         command: String,
     },
-    /// A fallback or a persona names a model there is not.
+    /// A fallback, a persona or the summary model names a model there is not.
     #[error("{place}: {error}")]
     UnknownModel {
-        /// Where the name was given (`fallback`, `personas.NAME.model`).
+        /// Where the name was given (`fallback`, `personas.NAME.model`,
+        /// `engine.summary_model`).
         place: String,
         /// Which name, and the models there are.
         error: UnknownModel,
@@ -196,6 +197,14 @@ impl EngineBuilder {
                 error,
             }
         })?;
+        if let Some(name) = &self.settings.summary_model {
+            models
+                .check(name)
+                .map_err(|error| EngineError::UnknownModel {
+                    place: "engine.summary_model".into(),
+                    error,
+                })?;
+        }
         for (name, persona) in self.personas.iter() {
             if let Some(model) = &persona.model {
                 models
@@ -219,7 +228,8 @@ impl EngineBuilder {
             self.settings.max_history_turns,
             self.clock,
         )
-        .with_money(self.prices, self.budget);
+        .with_money(self.prices, self.budget)
+        .with_summaries(self.settings.summarize);
         let job_holder = JobHolder::new(services.clock.now_unix_ms());
         let shared = Shared {
             services,
@@ -237,6 +247,7 @@ impl EngineBuilder {
             scheduler_stop: CancellationToken::new(),
             lanes: Default::default(),
             tasks: TaskTracker::new(),
+            summaries: Default::default(),
             shutdown: CancellationToken::new(),
             closed: AtomicBool::new(false),
             monitor: Default::default(),
