@@ -61,7 +61,7 @@ pub const PLATFORMS: [Platform; 4] = [
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
-    /// `[engine]`: parallelism, history loading, bots, shutdown.
+    /// `[engine]`: parallelism, history loading and summaries, bots, shutdown.
     pub engine: EngineSettings,
     /// `[model]`: which backend, and generation defaults.
     pub model: ModelSettings,
@@ -419,6 +419,12 @@ impl Settings {
         if self.engine.job_lease_secs == 0 {
             return Err(value("engine.job_lease_secs", "must be at least 1"));
         }
+        if self.engine.summary_max_tokens == 0 {
+            return Err(value(
+                "engine.summary_max_tokens",
+                "must be at least 1 (to stop summaries, set summarize = false)",
+            ));
+        }
         if self.model.max_tokens == 0 {
             return Err(value("model.max_tokens", "must be at least 1"));
         }
@@ -529,6 +535,17 @@ impl Settings {
                     format!("there is no model called {name} (models: {})", known()),
                 ));
             }
+        }
+        if let Some(name) = self
+            .engine
+            .summary_model
+            .as_deref()
+            .filter(|name| !exists(name))
+        {
+            return Err(value(
+                "engine.summary_model".into(),
+                format!("there is no model called {name} (models: {})", known()),
+            ));
         }
         for (persona, settings) in &self.personas {
             if let Some(name) = settings.model.as_deref().filter(|name| !exists(name)) {
@@ -827,6 +844,40 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.contains(key) && err.contains(says), "{toml}: {err}");
+        }
+    }
+
+    #[test]
+    fn summaries_are_on_by_default_and_their_keys_are_checked() {
+        let f = file("");
+        let s = load_with_env(Some(f.path()), &env(&[])).unwrap().settings;
+        assert!(s.engine.summarize);
+        assert_eq!(s.engine.summary_model, None);
+        assert_eq!(s.engine.summary_max_tokens, 200);
+        let f = file(
+            "[engine]\nsummarize = false\nsummary_model = \"cheap\"\nsummary_max_tokens = 80\n\
+             [models.cheap]\nbackend = \"openai\"\n",
+        );
+        let s = load_with_env(Some(f.path()), &env(&[])).unwrap().settings;
+        assert!(!s.engine.summarize);
+        assert_eq!(s.engine.summary_model.as_deref(), Some("cheap"));
+        assert_eq!(s.engine.summary_max_tokens, 80);
+        for (toml, key) in [
+            (
+                "[engine]\nsummary_model = \"ghost\"\n",
+                "engine.summary_model",
+            ),
+            (
+                "[engine]\nsummary_max_tokens = 0\n",
+                "engine.summary_max_tokens",
+            ),
+            ("[engine]\nsummarise = true\n", "summarise"),
+        ] {
+            let f = file(toml);
+            let err = load_with_env(Some(f.path()), &env(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{toml}: {err}");
         }
     }
 

@@ -23,6 +23,7 @@
 //! | [`trigger`] | when natter answers in groups: mention, all, keywords, cooldown |
 //! | [`live`] | settings a reload replaces while messages are handled |
 //! | [`history`] | fitting a conversation into the model's token budget |
+//! | [`summary`] | rolling summaries of the turns that no longer fit: the request, the cut, the prompt |
 //! | [`command`] | parsing `/commands` and describing them for `/help` |
 //! | [`plugin`] | the [`Plugin`] trait, the [`PluginContext`] plugins work through, and the one path of plugin failures |
 //! | `services` | what the engine and plugins both reach: model, stores, personas, platforms |
@@ -58,6 +59,7 @@ pub mod secret;
 mod services;
 pub mod settings;
 pub mod store;
+pub mod summary;
 pub mod telemetry;
 #[cfg(feature = "test-utils")]
 pub mod test_utils;
@@ -94,8 +96,8 @@ pub use plugin::{
 pub use settings::{EngineSettings, GroupSettings, LimitSettings, ModelDefaults};
 pub use store::{
     CachedStore, ConversationFilter, ConversationSummary, HistoryStore, JobStore, LeasedJob,
-    LockGuard, Locks, MemoryStore, NoLocks, ScheduledJob, StateStore, Store, StoreError, Stores,
-    Turn, UsageRecord, UsageScope, UsageStore, UsageTotal, UserTotal,
+    LockGuard, Locks, MemoryStore, NoLocks, RollingSummary, ScheduledJob, StateStore, Store,
+    StoreError, Stores, Turn, UsageRecord, UsageScope, UsageStore, UsageTotal, UserTotal,
 };
 pub use tool::{
     Effect, Permission, ToolCall, ToolChoice, ToolDefinition, ToolInvocation, ToolSettings,

@@ -1,7 +1,8 @@
 //! [`Services`]: what the engine's stages and plugins both reach — the model,
 //! the stores, the personas, the attached platforms and the clock — and the
 //! two things built from them that both need: the persona in force for a
-//! channel and the prompt of a chat turn.
+//! channel and the prompt of a chat turn (with the conversation's rolling
+//! summary, when it has one, and the turns it dropped that none covers yet).
 //!
 //! It sits below both the engine and the plugin contexts, so neither has to
 //! reach into the other: the engine owns one `Services` and hands plugins a
@@ -13,6 +14,7 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::Notify;
 use tracing::warn;
 
+use crate::backend::ModelError;
 use crate::budget::{BudgetSettings, Periods, Prices, thousands, until};
 use crate::chat::{ChatMessage, ChatRequest, Usage};
 use crate::clock::Clock;
@@ -25,7 +27,8 @@ use crate::persona::{Persona, Personas};
 use crate::place::Place;
 use crate::plugin::PluginError;
 use crate::settings::ModelDefaults;
-use crate::store::{StoreError, Stores, UsageRecord, UsageScope, UsageTotal};
+use crate::store::{RollingSummary, StoreError, Stores, Turn, UsageRecord, UsageScope, UsageTotal};
+use crate::summary::{self, Forgotten};
 use crate::telemetry;
 
 /// The shared reach of the engine and its plugins.
@@ -38,6 +41,8 @@ pub(crate) struct Services {
     pub(crate) defaults: ModelDefaults,
     /// Most turns loaded from the store for one prompt.
     pub(crate) max_history_turns: usize,
+    /// Prompts carry the conversation's rolling summary (`[engine] summarize`).
+    pub(crate) summarize: bool,
     pub(crate) clock: Arc<dyn Clock>,
     /// The courier of each attached platform, for posts across channels and jobs.
     couriers: RwLock<HashMap<Platform, Arc<Courier>>>,
@@ -64,12 +69,19 @@ impl Services {
             personas: Live::new(personas),
             defaults,
             max_history_turns,
+            summarize: false,
             clock,
             couriers: RwLock::new(HashMap::new()),
             job_added: Notify::new(),
             prices: Prices::new(),
             budget: Live::new(BudgetSettings::default()),
         }
+    }
+
+    /// The same services, prompts carrying rolling summaries when `summarize`.
+    pub(crate) fn with_summaries(mut self, summarize: bool) -> Self {
+        self.summarize = summarize;
+        self
     }
 
     /// The same services with `prices` and `budget`.
@@ -263,41 +275,176 @@ impl Services {
     }
 
     /// The request a chat turn sends for `text` in `message`'s conversation:
-    /// the persona, as much history as fits, and `text` as the new message.
-    /// `reserved` tokens are kept free besides the reply's (the tools'
-    /// definitions, which go with the request).
+    /// the persona (with the conversation's rolling summary appended, when
+    /// there is one), as much of the history the summary does not cover as
+    /// fits, and `text` as the new message. `reserved` tokens are kept free
+    /// besides the reply's (the tools' definitions, which go with the request).
     pub(crate) async fn prompt_for(
         &self,
         message: &Incoming,
         text: &str,
         reserved: usize,
         model: &NamedModel,
-    ) -> Result<(ChatRequest, Window), PluginError> {
+    ) -> Result<Prompt, PluginError> {
         let (_, persona) = self.resolve_persona(message).await?;
+        let key = &message.key;
         let turns = self
             .stores
             .history
-            .load_turns(&message.key, self.max_history_turns)
+            .load_turns(key, self.max_history_turns)
             .await?;
         let params = self.defaults.params_for(&persona);
         let reply_budget = params.max_tokens.unwrap_or(self.defaults.max_tokens) as usize;
         let reply_budget = reply_budget.saturating_add(reserved);
-        let mut window = history::fit(
-            model.backend.as_ref(),
-            model.capabilities.context_window,
-            ChatMessage::system(persona.system),
-            &turns,
-            user_message(message, text),
-            reply_budget,
-        )?;
+        let fit = |system: String, turns: &[Turn]| {
+            history::fit(
+                model.backend.as_ref(),
+                model.capabilities.context_window,
+                ChatMessage::system(system),
+                turns,
+                user_message(message, text),
+                reply_budget,
+            )
+        };
+        let recalled = if self.summarize {
+            self.recall(message, &turns).await
+        } else {
+            Recalled::default()
+        };
+        let uncovered = &turns[recalled.covered..];
+        let (mut window, dropped_uncovered) = match &recalled.summary {
+            Some(summary) => {
+                match fit(
+                    summary::with_summary(&persona.system, &summary.text),
+                    uncovered,
+                ) {
+                    Ok(window) => (window, true),
+                    Err(ModelError::ContextOverflow { .. }) => {
+                        warn!("the summary leaves no room for the message; leaving it out");
+                        (fit(persona.system, &turns)?, false)
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+            }
+            None => (fit(persona.system, uncovered)?, true),
+        };
+        let forgotten = match window.dropped_turns {
+            0 => None,
+            _ if !self.summarize || !dropped_uncovered => None,
+            dropped => self.forgotten(message, &turns, recalled, dropped).await,
+        };
         let request = ChatRequest {
             messages: std::mem::take(&mut window.messages),
             params,
-            conversation: Some(message.key.clone()),
+            conversation: Some(key.clone()),
             ..ChatRequest::default()
         };
-        Ok((request, window))
+        Ok(Prompt {
+            request,
+            window,
+            forgotten,
+        })
     }
+
+    /// `message`'s rolling summary, if it has one, and how many of `turns`
+    /// (its newest, as loaded) it covers. A store failure is logged and the
+    /// prompt goes without the summary.
+    async fn recall(&self, message: &Incoming, turns: &[Turn]) -> Recalled {
+        let history = &self.stores.history;
+        let summary = match history.summary(&message.key).await {
+            Ok(Some(summary)) => summary,
+            Ok(None) => return Recalled::default(),
+            Err(error) => {
+                warn!(%error, "could not read the conversation's summary; going without");
+                return Recalled::default();
+            }
+        };
+        let count = match history.turn_count(&message.key).await {
+            Ok(count) => count,
+            Err(error) => {
+                warn!(%error, "could not count the conversation's turns; going without its summary");
+                return Recalled::default();
+            }
+        };
+        if summary.turns_covered > count {
+            // Saved for a history that was cleared meanwhile.
+            warn!(
+                covered = summary.turns_covered,
+                count, "the summary covers turns the conversation does not have; ignoring it"
+            );
+            return Recalled::default();
+        }
+        let before = count.saturating_sub(turns.len() as u64);
+        let covered = summary.turns_covered.saturating_sub(before);
+        Recalled {
+            covered: usize::try_from(covered).map_or(turns.len(), |c| c.min(turns.len())),
+            before: Some(before),
+            summary: Some(summary),
+        }
+    }
+
+    /// What the next summary should take in: the summary so far and the
+    /// `dropped` oldest of `turns` it does not cover. `None` when the turns
+    /// cannot be numbered (the store failed; logged).
+    async fn forgotten(
+        &self,
+        message: &Incoming,
+        turns: &[Turn],
+        recalled: Recalled,
+        dropped: usize,
+    ) -> Option<Forgotten> {
+        let before = match recalled.before {
+            Some(before) => before,
+            None => match self.stores.history.turn_count(&message.key).await {
+                Ok(count) => count.saturating_sub(turns.len() as u64),
+                Err(error) => {
+                    warn!(%error, "could not count the conversation's turns; no summary this time");
+                    return None;
+                }
+            },
+        };
+        // Summarise a few of the oldest turns still in the window with the
+        // dropped ones: the prompts after leave them out, which makes room,
+        // so a summary is written every few turns rather than after every
+        // reply — always keeping the newest turns word for word.
+        let kept = turns.len() - recalled.covered - dropped;
+        let ahead = SUMMARIZE_AHEAD.min(kept.saturating_sub(KEEP_VERBATIM));
+        let taken = dropped + ahead;
+        let forgotten = &turns[recalled.covered..recalled.covered + taken];
+        // Turns older than the ones loaded can never return to a prompt:
+        // the new summary counts them as covered too.
+        let turns_covered = before + (recalled.covered + taken) as u64;
+        Some(Forgotten {
+            previous: recalled.summary,
+            turns: forgotten.to_vec(),
+            turns_covered,
+        })
+    }
+}
+
+/// Turns still in the window that a summary takes in beside the dropped ones.
+const SUMMARIZE_AHEAD: usize = 3;
+/// Newest turns a summary never takes in while they fit the window.
+const KEEP_VERBATIM: usize = 2;
+
+/// A chat turn's prompt, as [`Services::prompt_for`] builds it.
+pub(crate) struct Prompt {
+    /// The request.
+    pub(crate) request: ChatRequest,
+    /// How the history was fitted (its messages moved into `request`).
+    pub(crate) window: Window,
+    /// Turns left out that no summary covers yet, when summaries are on.
+    pub(crate) forgotten: Option<Forgotten>,
+}
+
+/// A conversation's summary as a prompt uses it.
+#[derive(Default)]
+struct Recalled {
+    summary: Option<RollingSummary>,
+    /// How many of the loaded turns (the oldest of them) it covers.
+    covered: usize,
+    /// Turns older than the loaded ones, when counted.
+    before: Option<u64>,
 }
 
 /// The user message as history stores it: named in group chats.

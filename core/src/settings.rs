@@ -32,6 +32,16 @@ pub struct EngineSettings {
     /// long, renewed while it runs; if the process dies holding it, another
     /// process (or the next start) takes it once the lease runs out.
     pub job_lease_secs: u64,
+    /// Keep a rolling summary of the turns that no longer fit the model's
+    /// context window, written in the background after replies, and put it
+    /// at the top of the prompt. Off: those turns are simply left out.
+    pub summarize: bool,
+    /// The model that writes summaries (a name from `[models]`, or
+    /// `default`); unset: the conversation's own model.
+    pub summary_model: Option<String>,
+    /// Longest summary, in tokens: the summary request's `max_tokens`, and
+    /// a hard cut should the model write more.
+    pub summary_max_tokens: u32,
 }
 
 impl Default for EngineSettings {
@@ -44,6 +54,9 @@ impl Default for EngineSettings {
             max_queue: 50,
             resume_within_secs: 3600,
             job_lease_secs: 60,
+            summarize: true,
+            summary_model: None,
+            summary_max_tokens: 200,
         }
     }
 }

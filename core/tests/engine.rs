@@ -272,10 +272,16 @@ async fn in_a_group_only_the_person_answered_or_an_admin_stops_a_reply() {
 async fn history_window_drops_oldest_turns_first() {
     // 300-token window, 100 for the reply: room for the prompt and a few turns.
     let backend = Arc::new(ScriptedBackend::new().with_context_window(300));
+    // Summaries off: this is the window alone (tests/summaries.rs has them),
+    // and the scripted model's requests are all replies.
     let bot = TestBot::with_parts(backend, Arc::new(RecordingOutbox::default()), |b| {
         b.model_defaults(natter_core::ModelDefaults {
             max_tokens: 100,
             ..Default::default()
+        })
+        .settings(EngineSettings {
+            summarize: false,
+            ..EngineSettings::default()
         })
     });
     for n in 0..10 {

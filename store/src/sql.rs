@@ -8,8 +8,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use natter_core::ConversationKey;
 use natter_core::store::{
-    ConversationFilter, ConversationSummary, HistoryStore, JobStore, LeasedJob, ScheduledJob,
-    StateStore, StoreError, Turn, UsageRecord, UsageScope, UsageStore, UsageTotal, UserTotal,
+    ConversationFilter, ConversationSummary, HistoryStore, JobStore, LeasedJob, RollingSummary,
+    ScheduledJob, StateStore, StoreError, Turn, UsageRecord, UsageScope, UsageStore, UsageTotal,
+    UserTotal,
 };
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
@@ -71,6 +72,16 @@ const APPEND_TURN: &str = "INSERT INTO turns (platform, scope, \
      user_role, user_name, user_content, assistant_role, assistant_name, assistant_content, \
      steps, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 const CLEAR_HISTORY: &str = "DELETE FROM turns WHERE platform = $1 AND scope = $2";
+/// Turns are never deleted one by one, so the count is the newest turn's number.
+const COUNT_TURNS: &str =
+    "SELECT CAST(COUNT(*) AS BIGINT) FROM turns WHERE platform = $1 AND scope = $2";
+const GET_SUMMARY: &str =
+    "SELECT text, turns_covered FROM summaries WHERE platform = $1 AND scope = $2";
+const SET_SUMMARY: &str = "INSERT INTO summaries (platform, scope, text, turns_covered, \
+     updated_at_ms) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (platform, scope) \
+     DO UPDATE SET text = excluded.text, turns_covered = excluded.turns_covered, \
+     updated_at_ms = excluded.updated_at_ms";
+const CLEAR_SUMMARY: &str = "DELETE FROM summaries WHERE platform = $1 AND scope = $2";
 /// Conversations with turns, newest activity first: `$1` a platform or '',
 /// `$2` a LIKE pattern (escaped with `\`) or '', `$3` the limit. A dashboard
 /// query: it reads every turn of the platform, which is fine at its pace.
@@ -308,7 +319,51 @@ impl HistoryStore for SqlStore {
     #[instrument(level = "debug", skip(self), fields(conversation = %key))]
     async fn clear_history(&self, key: &ConversationKey) -> Result<(), StoreError> {
         let args = vec![Arg::from(key.platform().as_str()), Arg::from(key.scope())];
+        // The summary first: should the second delete fail, the turns stay
+        // and a summary is simply made again.
+        self.execute(CLEAR_SUMMARY, args.clone()).await?;
         self.execute(CLEAR_HISTORY, args).await.map(drop)
+    }
+
+    #[instrument(level = "debug", skip(self), fields(conversation = %key))]
+    async fn turn_count(&self, key: &ConversationKey) -> Result<u64, StoreError> {
+        let count: i64 = reading!(self, pool => sqlx::query_scalar(COUNT_TURNS)
+            .bind(key.platform().as_str())
+            .bind(key.scope())
+            .fetch_one(pool)
+            .await)
+        .map_err(query_error)?;
+        Ok(rows::count(count))
+    }
+
+    #[instrument(level = "debug", skip(self), fields(conversation = %key))]
+    async fn summary(&self, key: &ConversationKey) -> Result<Option<RollingSummary>, StoreError> {
+        let row: Option<(String, i64)> = reading!(self, pool => sqlx::query_as(GET_SUMMARY)
+            .bind(key.platform().as_str())
+            .bind(key.scope())
+            .fetch_optional(pool)
+            .await)
+        .map_err(query_error)?;
+        Ok(row.map(|(text, covered)| RollingSummary {
+            text,
+            turns_covered: rows::count(covered),
+        }))
+    }
+
+    #[instrument(level = "debug", skip(self, summary), fields(conversation = %key))]
+    async fn save_summary(
+        &self,
+        key: &ConversationKey,
+        summary: &RollingSummary,
+    ) -> Result<(), StoreError> {
+        let args = vec![
+            Arg::from(key.platform().as_str()),
+            Arg::from(key.scope()),
+            Arg::from(summary.text.as_str()),
+            Arg::from(i64::try_from(summary.turns_covered).unwrap_or(i64::MAX)),
+            Arg::from(now_ms()),
+        ];
+        self.execute(SET_SUMMARY, args).await.map(drop)
     }
 
     #[instrument(level = "debug", skip(self))]

@@ -56,10 +56,11 @@ pub enum EngineError {
         /// The name.
         command: String,
     },
-    /// A fallback or a persona names a model there is not.
+    /// A fallback, a persona or the summary model names a model there is not.
     #[error("{place}: {error}")]
     UnknownModel {
-        /// Where the name was given (`fallback`, `personas.NAME.model`).
+        /// Where the name was given (`fallback`, `personas.NAME.model`,
+        /// `engine.summary_model`).
         place: String,
         /// Which name, and the models there are.
         error: UnknownModel,
@@ -216,6 +217,14 @@ impl EngineBuilder {
                 error,
             }
         })?;
+        if let Some(name) = &self.settings.summary_model {
+            models
+                .check(name)
+                .map_err(|error| EngineError::UnknownModel {
+                    place: "engine.summary_model".into(),
+                    error,
+                })?;
+        }
         check_persona_models(&self.personas, &models)?;
         let triggers = self.triggers.unwrap_or_else(|| {
             Triggers::new(TriggerSettings::default(), &[], self.settings.answer_bots)
@@ -234,7 +243,8 @@ impl EngineBuilder {
             self.settings.max_history_turns,
             self.clock,
         )
-        .with_money(self.prices, self.budget);
+        .with_money(self.prices, self.budget)
+        .with_summaries(self.settings.summarize);
         let job_holder = JobHolder::new(services.clock.now_unix_ms());
         let shared = Shared {
             services,
@@ -252,6 +262,7 @@ impl EngineBuilder {
             scheduler_stop: CancellationToken::new(),
             lanes: Default::default(),
             tasks: TaskTracker::new(),
+            summaries: Default::default(),
             shutdown: CancellationToken::new(),
             closed: AtomicBool::new(false),
             monitor: Default::default(),

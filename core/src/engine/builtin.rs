@@ -79,6 +79,8 @@ fn help(shared: &Shared) -> String {
 }
 
 async fn reset(shared: &Shared, message: &Incoming) -> String {
+    // A summary of the old history being written must not be saved after.
+    shared.summaries.stop(&message.key).await;
     match shared
         .services
         .stores

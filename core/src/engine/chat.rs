@@ -1,8 +1,8 @@
-//! Stage 4, deliver — a chat turn: build the prompt (persona, the history
-//! that fits, the message with any quote), let plugins adjust the request,
-//! then let the model work (`agent`, with the turn's tools from `toolbox`)
-//! while the courier streams what it says, and hand what came of it to
-//! stage 5, `record`.
+//! Stage 4, deliver — a chat turn: build the prompt (persona and rolling
+//! summary, the history that fits, the message with any quote), let plugins
+//! adjust the request, then let the model work (`agent`, with the turn's
+//! tools from `toolbox`) while the courier streams what it says, and hand
+//! what came of it — with the turns the prompt left out — to stage 5, `record`.
 
 use futures::StreamExt;
 use tokio::sync::mpsc;
@@ -33,7 +33,7 @@ pub(crate) async fn turn(exchange: &Exchange<'_>) {
     let text = turn_text(message);
     let toolbox = Toolbox::for_turn(exchange);
     let reserved = toolbox.definition_tokens();
-    let (mut request, window) = match services
+    let prompt = match services
         .prompt_for(message, &text, reserved, &exchange.model)
         .await
     {
@@ -52,6 +52,7 @@ pub(crate) async fn turn(exchange: &Exchange<'_>) {
             return;
         }
     };
+    let mut request = prompt.request;
     for registered in &exchange.engine.plugins {
         let mut cx = exchange.plugin(registered);
         let outcome = registered.plugin.before_model(&mut cx, &mut request).await;
@@ -63,9 +64,9 @@ pub(crate) async fn turn(exchange: &Exchange<'_>) {
             return;
         }
     }
-    if window.dropped_turns > 0 {
+    if prompt.window.dropped_turns > 0 {
         info!(
-            dropped = window.dropped_turns,
+            dropped = prompt.window.dropped_turns,
             "oldest turns left out to fit the context window"
         );
     }
@@ -86,7 +87,7 @@ pub(crate) async fn turn(exchange: &Exchange<'_>) {
     let (steps, streamed) = tokio::join!(working, delivering);
     record::observe(exchange, &streamed.end, started.elapsed());
     let asked = user_message(message, &text);
-    record::outcome(exchange, asked, steps, streamed).await;
+    record::outcome(exchange, asked, steps, streamed, prompt.forgotten).await;
 }
 
 /// Longest quoted message carried into a turn, in characters.

@@ -4,6 +4,8 @@
 //! plugin its context, and to report a plugin's failure. Stages take an
 //! `Exchange` and never call back into the stage that called them.
 
+use std::sync::Arc;
+
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
@@ -15,7 +17,7 @@ use crate::plugin::{Hook, PluginContext, PluginError, PluginFailure, Registered}
 
 /// One message being handled, and where its answer goes.
 pub(crate) struct Exchange<'a> {
-    pub(crate) engine: &'a Shared,
+    pub(crate) engine: &'a Arc<Shared>,
     pub(crate) courier: &'a Courier,
     pub(crate) message: Incoming,
     pub(crate) cancel: &'a CancellationToken,

@@ -16,6 +16,9 @@
 //! | 4. deliver: prompt, model and tools, courier | `chat`, `agent`, `toolbox`, `calls` |
 //! | 5. record: history, usage, after-reply hooks | `record` |
 //!
+//! After them, in the background: `summarize` (the rolling summary of the
+//! turns that no longer fit the context window).
+//!
 //! Beside them: `exchange` (the message on its way, with its helpers),
 //! `shared` (the state they read), `builder`, `scheduler` (jobs), and
 //! `monitor` (what [`Engine::stats`] reads: connections, load, activity).
@@ -38,6 +41,7 @@ mod route;
 mod scheduler;
 mod screen;
 mod shared;
+mod summarize;
 mod toolbox;
 mod trigger_command;
 mod triggers;
@@ -59,12 +63,12 @@ use crate::backend::ModelBackend;
 use crate::budget::{BudgetSettings, Prices};
 use crate::command::CommandSpec;
 use crate::delivery::Courier;
-use crate::message::{Incoming, Platform};
+use crate::message::{ConversationKey, Incoming, Platform};
 use crate::models::Models;
 use crate::outbox::Outbox;
 use crate::persona::Personas;
 use crate::settings::GroupSettings;
-use crate::store::Stores;
+use crate::store::{StoreError, Stores};
 use crate::tool::ToolSpec;
 use crate::trigger::Triggers;
 use shared::Shared;
@@ -153,6 +157,14 @@ impl Engine {
     /// The stores in use.
     pub fn store(&self) -> &Stores {
         &self.shared.services.stores
+    }
+
+    /// Forgets `key`'s history and its summary, as `/reset` does: a summary
+    /// being written for it is stopped first, so it cannot be saved over
+    /// the fresh start.
+    pub async fn clear_history(&self, key: &ConversationKey) -> Result<(), StoreError> {
+        self.shared.summaries.stop(key).await;
+        self.shared.services.stores.history.clear_history(key).await
     }
 
     /// What models cost (for usage reports).

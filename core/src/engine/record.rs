@@ -1,7 +1,8 @@
 //! Stage 5, record: what a delivered chat turn leaves behind. Only a reply
 //! that completed and reached the user enters history — with the tool calls
 //! and results on its way — while stopped, failed and blocked ones never do;
-//! then every plugin sees the reply ([`crate::Plugin::after_reply`]). (Each
+//! then the turns its prompt left out go to `summarize` (in the background)
+//! and every plugin sees the reply ([`crate::Plugin::after_reply`]). (Each
 //! model call's usage was recorded as it ended, by `agent`.)
 
 use std::time::Duration;
@@ -11,10 +12,12 @@ use tracing::{error, info, warn};
 use super::agent::Steps;
 use super::exchange::Exchange;
 use super::monitor::Event;
+use super::summarize;
 use crate::chat::ChatMessage;
 use crate::delivery::{StreamEnd, Streamed};
 use crate::plugin::Hook;
 use crate::store::Turn;
+use crate::summary::Forgotten;
 use crate::telemetry;
 
 /// Counts how a reply ended, `took` after its turn started (metrics and
@@ -38,12 +41,14 @@ pub(crate) fn observe(exchange: &Exchange<'_>, end: &StreamEnd, took: Duration) 
     }
 }
 
-/// Records how the reply to `asked`, made with tool `steps`, ended.
+/// Records how the reply to `asked`, made with tool `steps`, ended; once it
+/// is in history, the `forgotten` turns its prompt left out are summarised.
 pub(crate) async fn outcome(
     exchange: &Exchange<'_>,
     asked: ChatMessage,
     steps: Steps,
     streamed: Streamed,
+    forgotten: Option<Forgotten>,
 ) {
     match streamed.end {
         StreamEnd::Completed(_) => {}
@@ -75,6 +80,8 @@ pub(crate) async fn outcome(
         .await
     {
         error!(%error, "could not save the turn; it will be missing from history");
+    } else if let Some(forgotten) = forgotten {
+        summarize::start(exchange, forgotten);
     }
     after_reply(exchange, &turn.assistant.content).await;
 }

@@ -15,6 +15,7 @@ use super::lanes::Lanes;
 use super::limiter::Limiter;
 use super::monitor::Monitor;
 use super::scheduler::JobHolder;
+use super::summarize::Summaries;
 use super::triggers::TriggerState;
 use crate::approval::Approvals;
 use crate::command::CommandSpec;
@@ -59,6 +60,8 @@ pub(crate) struct Shared {
     pub(crate) lanes: Lanes<Queued>,
     pub(crate) parallel: Semaphore,
     pub(crate) tasks: TaskTracker,
+    /// The rolling summaries being written in the background.
+    pub(crate) summaries: Summaries,
     pub(crate) shutdown: CancellationToken,
     pub(crate) closed: AtomicBool,
     /// Connections, replies in flight, activity: what [`super::Engine::stats`] reads.

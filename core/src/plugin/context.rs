@@ -116,14 +116,15 @@ impl<'a> PluginContext<'a> {
         Ok(self.services.resolve_persona(self.incoming).await?)
     }
 
-    /// The request an ordinary chat turn would send for `text`: persona, the
-    /// history that fits, and `text` as the new user message.
+    /// The request an ordinary chat turn would send for `text`: persona (and
+    /// the conversation's rolling summary), the history that fits, and
+    /// `text` as the new user message.
     pub async fn prompt(&self, text: &str) -> Result<ChatRequest, PluginError> {
-        let (request, _) = self
+        let prompt = self
             .services
             .prompt_for(self.incoming, text, 0, self.model)
             .await?;
-        Ok(request)
+        Ok(prompt.request)
     }
 
     /// A request with just `system` and `user`, using the persona's sampling settings.

@@ -1,6 +1,7 @@
 //! [`CachedStore`]: keeps the recent turns of recently active conversations in
-//! memory, in front of any [`HistoryStore`], so the context window of a busy
-//! conversation is served without a database round trip.
+//! memory — with their turn count and rolling summary — in front of any
+//! [`HistoryStore`], so the context window of a busy conversation is served
+//! without a database round trip.
 //!
 //! The cache is an LRU capped at a number of conversations: memory is bounded by
 //! the cap, not by how many conversations the bot has ever seen. Writes go
@@ -22,7 +23,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use lru::LruCache;
 
-use super::{ConversationFilter, ConversationSummary, HistoryStore, StoreError, Turn};
+use super::{
+    ConversationFilter, ConversationSummary, HistoryStore, RollingSummary, StoreError, Turn,
+};
 use crate::message::ConversationKey;
 
 /// Turns kept per cached conversation at most, whatever window is asked for.
@@ -37,6 +40,9 @@ struct Entry {
     complete: bool,
     /// The key's stripe counter when the entry was read from the inner store.
     loaded_at: u64,
+    /// The conversation's turn count, and the stripe counter when it was
+    /// read from the inner store; `None` until asked for.
+    count: Option<(u64, u64)>,
 }
 
 /// A write-through LRU cache of recent turns (and of the persona overrides
@@ -47,6 +53,8 @@ pub struct CachedStore {
     cache: Mutex<LruCache<ConversationKey, Entry>>,
     /// Persona override per scope, `None` cached too (most scopes have none).
     personas: Mutex<LruCache<String, Option<String>>>,
+    /// Rolling summary per conversation, `None` cached too.
+    summaries: Mutex<LruCache<ConversationKey, Option<RollingSummary>>>,
     /// Turns kept per conversation: the largest window asked for so far, capped.
     keep: AtomicUsize,
     max_turns: usize,
@@ -76,6 +84,7 @@ impl CachedStore {
             personas: Mutex::new(LruCache::new(
                 NonZeroUsize::new(conversations.get().saturating_mul(4)).unwrap_or(conversations),
             )),
+            summaries: Mutex::new(LruCache::new(conversations)),
             keep: AtomicUsize::new(1),
             max_turns: DEFAULT_MAX_TURNS,
             stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
@@ -111,6 +120,12 @@ impl CachedStore {
 
     fn personas(&self) -> MutexGuard<'_, LruCache<String, Option<String>>> {
         self.personas.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn summaries(&self) -> MutexGuard<'_, LruCache<ConversationKey, Option<RollingSummary>>> {
+        self.summaries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn stripe(&self, key: &(impl std::hash::Hash + ?Sized)) -> &AtomicU64 {
@@ -157,6 +172,7 @@ impl HistoryStore for CachedStore {
             complete: turns.len() < want && turns.len() <= keep,
             turns: newest(turns.iter().cloned(), keep).into(),
             loaded_at: version,
+            count: None,
         };
         {
             let mut cache = self.lock();
@@ -183,6 +199,11 @@ impl HistoryStore for CachedStore {
                 .is_some_and(|entry| entry.loaded_at < started);
         if extend {
             if let Some(entry) = cache.get_mut(key) {
+                // A count read after this write began may include the turn already.
+                entry.count = entry
+                    .count
+                    .filter(|(_, read_at)| *read_at < started)
+                    .map(|(count, read_at)| (count + 1, read_at));
                 entry.turns.push_back(turn.clone());
                 while entry.turns.len() > keep {
                     entry.turns.pop_front();
@@ -201,7 +222,62 @@ impl HistoryStore for CachedStore {
         let mut cache = self.lock();
         self.stripe(key).fetch_add(1, Ordering::SeqCst);
         cache.pop(key);
+        drop(cache);
+        self.summaries().pop(key);
         cleared
+    }
+
+    async fn turn_count(&self, key: &ConversationKey) -> Result<u64, StoreError> {
+        let stripe = self.stripe(key);
+        let version = {
+            let mut cache = self.lock();
+            if let Some((count, _)) = cache.get(key).and_then(|entry| entry.count) {
+                return Ok(count);
+            }
+            stripe.load(Ordering::SeqCst)
+        };
+        let count = self.inner.turn_count(key).await?;
+        let mut cache = self.lock();
+        if stripe.load(Ordering::SeqCst) == version
+            && let Some(entry) = cache.get_mut(key)
+        {
+            entry.count = Some((count, version));
+        }
+        Ok(count)
+    }
+
+    async fn summary(&self, key: &ConversationKey) -> Result<Option<RollingSummary>, StoreError> {
+        let stripe = self.stripe(key);
+        let version = {
+            let mut summaries = self.summaries();
+            if let Some(summary) = summaries.get(key) {
+                return Ok(summary.clone());
+            }
+            stripe.load(Ordering::SeqCst)
+        };
+        let summary = self.inner.summary(key).await?;
+        let mut summaries = self.summaries();
+        if stripe.load(Ordering::SeqCst) == version {
+            summaries.put(key.clone(), summary.clone());
+        }
+        Ok(summary)
+    }
+
+    async fn save_summary(
+        &self,
+        key: &ConversationKey,
+        summary: &RollingSummary,
+    ) -> Result<(), StoreError> {
+        {
+            let _guard = self.summaries();
+            self.stripe(key).fetch_add(1, Ordering::SeqCst);
+        }
+        let written = self.inner.save_summary(key, summary).await;
+        let mut summaries = self.summaries();
+        self.stripe(key).fetch_add(1, Ordering::SeqCst);
+        // Read again next time, like a persona choice.
+        summaries.pop(key);
+        written
     }
 
     // Listings are for dashboards: read from the store of record.
@@ -289,6 +365,8 @@ mod tests {
     struct Probe {
         inner: MemoryStore,
         loads: AtomicUsize,
+        counts: AtomicUsize,
+        summary_reads: AtomicUsize,
         hold_load: Mutex<Option<(oneshot::Sender<()>, Arc<Notify>)>>,
         hold_append: Mutex<Option<(oneshot::Sender<()>, Arc<Notify>)>>,
     }
@@ -333,6 +411,24 @@ mod tests {
         }
         async fn clear_history(&self, key: &ConversationKey) -> Result<(), StoreError> {
             self.inner.clear_history(key).await
+        }
+        async fn turn_count(&self, key: &ConversationKey) -> Result<u64, StoreError> {
+            self.counts.fetch_add(1, Ordering::SeqCst);
+            self.inner.turn_count(key).await
+        }
+        async fn summary(
+            &self,
+            key: &ConversationKey,
+        ) -> Result<Option<RollingSummary>, StoreError> {
+            self.summary_reads.fetch_add(1, Ordering::SeqCst);
+            self.inner.summary(key).await
+        }
+        async fn save_summary(
+            &self,
+            key: &ConversationKey,
+            summary: &RollingSummary,
+        ) -> Result<(), StoreError> {
+            self.inner.save_summary(key, summary).await
         }
         async fn list_conversations(
             &self,
@@ -501,5 +597,58 @@ mod tests {
         release.notify_one();
         appending.await.unwrap();
         assert_eq!(store.load_turns(&key(1), 5).await.unwrap(), vec![turn(1)]);
+    }
+
+    #[tokio::test]
+    async fn turn_counts_and_summaries_are_cached_and_cleared_with_the_history() {
+        let (probe, store) = cached(10);
+        store.load_turns(&key(1), 5).await.unwrap();
+        store.append_turn(&key(1), &turn(1)).await.unwrap();
+        assert_eq!(store.turn_count(&key(1)).await.unwrap(), 1);
+        store.append_turn(&key(1), &turn(2)).await.unwrap();
+        assert_eq!(store.turn_count(&key(1)).await.unwrap(), 2);
+        assert_eq!(probe.counts.load(Ordering::SeqCst), 1, "counted once");
+
+        assert_eq!(store.summary(&key(1)).await.unwrap(), None);
+        let summary = RollingSummary {
+            text: "Alice asked twice.".into(),
+            turns_covered: 1,
+        };
+        store.save_summary(&key(1), &summary).await.unwrap();
+        assert_eq!(
+            probe.inner.summary(&key(1)).await.unwrap().as_ref(),
+            Some(&summary),
+            "written through"
+        );
+        assert_eq!(
+            store.summary(&key(1)).await.unwrap().as_ref(),
+            Some(&summary)
+        );
+        assert_eq!(
+            store.summary(&key(1)).await.unwrap().as_ref(),
+            Some(&summary)
+        );
+        assert_eq!(probe.summary_reads.load(Ordering::SeqCst), 2, "then cached");
+
+        store.clear_history(&key(1)).await.unwrap();
+        assert_eq!(store.summary(&key(1)).await.unwrap(), None);
+        store.load_turns(&key(1), 5).await.unwrap();
+        assert_eq!(store.turn_count(&key(1)).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_count_read_during_a_write_is_not_counted_twice() {
+        let (probe, store) = cached(10);
+        store.load_turns(&key(1), 5).await.unwrap();
+        let (reached, release) = Probe::hold(&probe.hold_append);
+        let appending = tokio::spawn({
+            let store = store.clone();
+            async move { store.append_turn(&key(1), &turn(1)).await.unwrap() }
+        });
+        reached.await.unwrap(); // written to the inner store, cache not yet updated
+        assert_eq!(store.turn_count(&key(1)).await.unwrap(), 1);
+        release.notify_one();
+        appending.await.unwrap();
+        assert_eq!(store.turn_count(&key(1)).await.unwrap(), 1);
     }
 }

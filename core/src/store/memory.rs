@@ -7,9 +7,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
+use tokio::sync::watch;
+
 use super::{
-    ConversationFilter, ConversationSummary, HistoryStore, JobStore, LeasedJob, ScheduledJob,
-    StateStore, StoreError, Turn, UsageRecord, UsageScope, UsageStore, UsageTotal, UserTotal,
+    ConversationFilter, ConversationSummary, HistoryStore, JobStore, LeasedJob, RollingSummary,
+    ScheduledJob, StateStore, StoreError, Turn, UsageRecord, UsageScope, UsageStore, UsageTotal,
+    UserTotal,
 };
 use crate::message::ConversationKey;
 
@@ -23,11 +26,17 @@ const USAGE_KEPT: usize = 10_000;
 pub struct MemoryStore {
     state: Mutex<State>,
     turns_kept: usize,
+    /// Summaries saved so far, for tests to wait on.
+    summaries_saved: watch::Sender<usize>,
 }
 
 #[derive(Debug, Default)]
 struct State {
     turns: HashMap<ConversationKey, VecDeque<Turn>>,
+    /// Turns appended per conversation since it was last cleared, the ones
+    /// no longer kept included: turn numbers never shift.
+    appended: HashMap<ConversationKey, u64>,
+    summaries: HashMap<ConversationKey, RollingSummary>,
     /// Each conversation's last append: (order of appends, Unix ms).
     active: HashMap<ConversationKey, (u64, i64)>,
     appends: u64,
@@ -89,6 +98,7 @@ impl MemoryStore {
         Self {
             state: Mutex::new(State::default()),
             turns_kept: turns_kept.max(1),
+            summaries_saved: watch::channel(0).0,
         }
     }
 
@@ -104,6 +114,13 @@ impl MemoryStore {
     /// Conversations with stored history (for tests).
     pub fn conversation_count(&self) -> usize {
         self.state().turns.len()
+    }
+
+    /// Waits until at least `n` summaries have been saved since the store
+    /// was made (for tests of work done in the background).
+    pub async fn wait_for_summaries(&self, n: usize) {
+        let mut saved = self.summaries_saved.subscribe();
+        let _ = saved.wait_for(|count| *count >= n).await;
     }
 }
 
@@ -132,6 +149,7 @@ impl HistoryStore for MemoryStore {
         while turns.len() > self.turns_kept {
             turns.pop_front();
         }
+        *state.appended.entry(key.clone()).or_default() += 1;
         state.appends += 1;
         let order = state.appends;
         let now = SystemTime::now()
@@ -145,6 +163,26 @@ impl HistoryStore for MemoryStore {
         let mut state = self.state();
         state.turns.remove(key);
         state.active.remove(key);
+        state.appended.remove(key);
+        state.summaries.remove(key);
+        Ok(())
+    }
+
+    async fn turn_count(&self, key: &ConversationKey) -> Result<u64, StoreError> {
+        Ok(self.state().appended.get(key).copied().unwrap_or(0))
+    }
+
+    async fn summary(&self, key: &ConversationKey) -> Result<Option<RollingSummary>, StoreError> {
+        Ok(self.state().summaries.get(key).cloned())
+    }
+
+    async fn save_summary(
+        &self,
+        key: &ConversationKey,
+        summary: &RollingSummary,
+    ) -> Result<(), StoreError> {
+        self.state().summaries.insert(key.clone(), summary.clone());
+        self.summaries_saved.send_modify(|saved| *saved += 1);
         Ok(())
     }
 
@@ -478,5 +516,30 @@ impl UsageStore for MemoryStore {
         users.sort_by_key(|user| std::cmp::Reverse(user.prompt_tokens + user.completion_tokens));
         users.truncate(limit);
         Ok(users)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::chat::ChatMessage;
+    use crate::message::Platform;
+
+    #[tokio::test]
+    async fn turns_it_forgets_still_count_so_turn_numbers_never_shift() {
+        let store = MemoryStore::with_turns_kept(2);
+        let key = ConversationKey::new(Platform::new("test"), "chat");
+        for n in 0..5 {
+            let turn = Turn::new(
+                ChatMessage::user(format!("q{n}")),
+                ChatMessage::assistant(format!("a{n}")),
+            );
+            store.append_turn(&key, &turn).await.unwrap();
+        }
+        assert_eq!(store.load_turns(&key, 10).await.unwrap().len(), 2);
+        assert_eq!(store.turn_count(&key).await.unwrap(), 5);
+        store.clear_history(&key).await.unwrap();
+        assert_eq!(store.turn_count(&key).await.unwrap(), 0);
     }
 }

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 
 use super::{
     ConversationFilter, ConversationSummary, HistoryStore, JobStore, LeasedJob, LockGuard, Locks,
-    ScheduledJob, StateStore, StoreError, Stores, Turn, UsageRecord, UsageScope, UsageStore,
-    UsageTotal, UserTotal,
+    RollingSummary, ScheduledJob, StateStore, StoreError, Stores, Turn, UsageRecord, UsageScope,
+    UsageStore, UsageTotal, UserTotal,
 };
 use crate::message::ConversationKey;
 use crate::telemetry;
@@ -57,6 +57,22 @@ impl HistoryStore for Metered<dyn HistoryStore> {
 
     async fn clear_history(&self, key: &ConversationKey) -> Result<(), StoreError> {
         timed("clear_history", self.0.clear_history(key)).await
+    }
+
+    async fn turn_count(&self, key: &ConversationKey) -> Result<u64, StoreError> {
+        timed("turn_count", self.0.turn_count(key)).await
+    }
+
+    async fn summary(&self, key: &ConversationKey) -> Result<Option<RollingSummary>, StoreError> {
+        timed("summary", self.0.summary(key)).await
+    }
+
+    async fn save_summary(
+        &self,
+        key: &ConversationKey,
+        summary: &RollingSummary,
+    ) -> Result<(), StoreError> {
+        timed("save_summary", self.0.save_summary(key, summary)).await
     }
 
     async fn list_conversations(

@@ -1,5 +1,6 @@
 //! What natter remembers between messages and across restarts, split by who
-//! needs it: [`HistoryStore`] (turns and persona choices), [`StateStore`]
+//! needs it: [`HistoryStore`] (turns, their [`RollingSummary`], persona and
+//! model choices), [`StateStore`]
 //! (plugins' state), [`JobStore`] (scheduled jobs) and [`UsageStore`] (the
 //! usage ledger). A database implements all four — that is a [`Store`] — and
 //! the engine holds one handle per part in [`Stores`], so a wrapper replaces
@@ -59,6 +60,24 @@ impl Turn {
             .chain(&self.steps)
             .chain(std::iter::once(&self.assistant))
     }
+}
+
+/// What a conversation's oldest turns said, in a few sentences: kept when
+/// they no longer fit the model's context window, and put at the top of the
+/// prompt in their place.
+///
+/// Turns are numbered 1, 2, 3, … in the order they were appended since the
+/// conversation's history was last cleared ([`HistoryStore::turn_count`] is
+/// the newest one's number). A store that forgets its oldest turns keeps
+/// counting, so a number always names the same turn and the summary's
+/// coverage never shifts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollingSummary {
+    /// The summary.
+    pub text: String,
+    /// How many of the conversation's oldest turns it covers: turns 1 to
+    /// `turns_covered`.
+    pub turns_covered: u64,
 }
 
 /// One row of the usage ledger: a model call and what it cost.
@@ -155,8 +174,22 @@ pub trait HistoryStore: Send + Sync {
     /// Adds a complete turn to `key`'s history, atomically.
     async fn append_turn(&self, key: &ConversationKey, turn: &Turn) -> Result<(), StoreError>;
 
-    /// Forgets `key`'s history.
+    /// Forgets `key`'s history and its summary; turn numbers start again at 1.
     async fn clear_history(&self, key: &ConversationKey) -> Result<(), StoreError>;
+
+    /// How many turns were appended to `key` since its history was last
+    /// cleared: the number of its newest turn (see [`RollingSummary`]).
+    async fn turn_count(&self, key: &ConversationKey) -> Result<u64, StoreError>;
+
+    /// `key`'s rolling summary, if one was saved since its history was last cleared.
+    async fn summary(&self, key: &ConversationKey) -> Result<Option<RollingSummary>, StoreError>;
+
+    /// Saves `summary` as `key`'s rolling summary, replacing the one before.
+    async fn save_summary(
+        &self,
+        key: &ConversationKey,
+        summary: &RollingSummary,
+    ) -> Result<(), StoreError>;
 
     /// Up to `limit` conversations with stored history that `filter` picks,
     /// the most recently active first (for dashboards).

@@ -6,8 +6,8 @@ use super::TEST_PLATFORM;
 use crate::chat::ChatMessage;
 use crate::message::ConversationKey;
 use crate::store::{
-    HistoryStore, JobStore, ScheduledJob, StateStore, Store, Stores, Turn, UsageRecord, UsageScope,
-    UsageStore, UsageTotal,
+    HistoryStore, JobStore, RollingSummary, ScheduledJob, StateStore, Store, Stores, Turn,
+    UsageRecord, UsageScope, UsageStore, UsageTotal,
 };
 
 /// The store conformance suite: every [`Store`] must pass it. `store` must be
@@ -30,8 +30,9 @@ pub async fn stores_conformance(stores: &Stores) {
 }
 
 /// What every [`HistoryStore`] must do: turns round-trip in order, windows
-/// keep the newest, conversations are isolated, persona choices are per scope.
-/// `store` must be empty.
+/// keep the newest, conversations are isolated, turns are counted, rolling
+/// summaries are saved, replaced and cleared with the history, persona
+/// choices are per scope. `store` must be empty.
 pub async fn history_conformance(store: &dyn HistoryStore) {
     let key = ConversationKey::new(TEST_PLATFORM, "conformance/a");
     let other = ConversationKey::new(TEST_PLATFORM, "conformance/b");
@@ -180,7 +181,78 @@ pub async fn history_conformance(store: &dyn HistoryStore) {
         .await
         .expect("unset");
 
+    summary_conformance(store).await;
     listing_conformance(store).await;
+}
+
+/// What [`HistoryStore::turn_count`], [`HistoryStore::summary`] and
+/// [`HistoryStore::save_summary`] must do: turns counted since the last
+/// clear, a summary per conversation that round-trips, is replaced by the
+/// next one, and goes with the history when it is cleared.
+async fn summary_conformance(store: &dyn HistoryStore) {
+    let key = ConversationKey::new(TEST_PLATFORM, "conformance/summary");
+    let other = ConversationKey::new(TEST_PLATFORM, "conformance/summary-other");
+    let turn = |n: usize| {
+        Turn::new(
+            ChatMessage::user(format!("q{n}")),
+            ChatMessage::assistant(format!("a{n}")),
+        )
+    };
+    assert_eq!(store.turn_count(&key).await.expect("count"), 0);
+    assert_eq!(store.summary(&key).await.expect("summary"), None);
+    for n in 0..3 {
+        store.append_turn(&key, &turn(n)).await.expect("append");
+    }
+    store.append_turn(&other, &turn(9)).await.expect("append");
+    assert_eq!(store.turn_count(&key).await.expect("count"), 3);
+    assert_eq!(store.turn_count(&other).await.expect("count"), 1);
+
+    let first = RollingSummary {
+        text: "Alice (\"Al\") asked about 'q0'; 100% sure ✓\nOpen: q1.".into(),
+        turns_covered: 2,
+    };
+    store.save_summary(&key, &first).await.expect("save");
+    assert_eq!(
+        store.summary(&key).await.expect("summary").as_ref(),
+        Some(&first),
+        "a summary round-trips"
+    );
+    assert_eq!(
+        store.summary(&other).await.expect("summary"),
+        None,
+        "summaries are per conversation"
+    );
+    let second = RollingSummary {
+        text: "Alice asked three things.".into(),
+        turns_covered: 3,
+    };
+    store.save_summary(&key, &second).await.expect("overwrite");
+    assert_eq!(
+        store.summary(&key).await.expect("summary").as_ref(),
+        Some(&second),
+        "the newest summary replaces the one before"
+    );
+    assert_eq!(
+        store.turn_count(&key).await.expect("count"),
+        3,
+        "saving a summary adds no turn"
+    );
+
+    store.clear_history(&key).await.expect("clear");
+    assert_eq!(
+        store.summary(&key).await.expect("summary"),
+        None,
+        "clearing the history clears its summary"
+    );
+    assert_eq!(store.turn_count(&key).await.expect("count"), 0);
+    store.append_turn(&key, &turn(5)).await.expect("append");
+    assert_eq!(
+        store.turn_count(&key).await.expect("count"),
+        1,
+        "turns are numbered from 1 again after a clear"
+    );
+    store.clear_history(&key).await.expect("clear");
+    store.clear_history(&other).await.expect("clear");
 }
 
 /// What [`HistoryStore::list_conversations`] must do: the most recently

@@ -432,8 +432,15 @@ async fn human_tells_the_user_when_the_team_chat_cannot_be_reached() {
 async fn old_turns_make_room_for_the_excerpts_in_a_small_context_window() {
     let backend = Arc::new(ScriptedBackend::new().with_context_window(1200));
     let plugin = SupportPlugin::new(settings()).unwrap();
+    // Summaries off: the old turns are simply dropped, and every request the
+    // scripted model sees is a reply.
     let bot = TestBot::with_parts(backend, Arc::new(RecordingOutbox::default()), |builder| {
-        builder.plugin(Arc::new(plugin), serde_json::Value::Null)
+        builder
+            .plugin(Arc::new(plugin), serde_json::Value::Null)
+            .settings(natter_core::EngineSettings {
+                summarize: false,
+                ..natter_core::EngineSettings::default()
+            })
     });
     // Turns outside the knowledge base's reach, long enough to fill the window.
     for n in 0..6 {

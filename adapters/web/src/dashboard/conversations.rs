@@ -252,7 +252,7 @@ pub(super) async fn reset(
         Ok(checked) => checked,
         Err(refused) => return refused.into_response(),
     };
-    match web.engine.store().history.clear_history(&key).await {
+    match web.engine.clear_history(&key).await {
         Ok(()) => {
             info!(%key, "history reset from the dashboard");
             back.into_response()
