@@ -82,7 +82,13 @@ fn user_turns(messages: &[ChatMessage]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mention_gets_a_reply_and_history_on_the_next_mention() {
-    let bot = Bot::start().await;
+    // `/reset` in a server is for admins by default; here anyone may.
+    let bot = Bot::start_with(|b| {
+        b.groups(natter_core::GroupSettings {
+            admin_only: Vec::new(),
+        })
+    })
+    .await;
     bot.backend.reply("Hello Alice!");
     let first = bot
         .fake

@@ -87,7 +87,18 @@ async fn streaming_20_long_replies_into_one_group_draws_no_429() {
         group_window_ms: 2_000,
         ..RateSettings::default()
     };
-    let h = Harness::with(|s| s.rate = rate.clone()).await;
+    // Twenty long replies overflow the window: a background summary would
+    // take one of the scripted replies.
+    let h = Harness::with_engine(
+        |s| s.rate = rate.clone(),
+        |b| {
+            b.settings(natter_core::EngineSettings {
+                summarize: false,
+                ..natter_core::EngineSettings::default()
+            })
+        },
+    )
+    .await;
     h.fake.enforce(Limits {
         per_chat: Some((1, Duration::from_millis(100))),
         per_group: Some((20, Duration::from_millis(2_000))),
