@@ -66,6 +66,27 @@ fn screenshot_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots"))
 }
 
+/// natter's standard output, kept open for as long as natter runs.
+type Stdout = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;
+
+/// Starts natter with `config`; returns it, the web chat's URL it prints,
+/// and the rest of its output.
+async fn serve(config: &std::path::Path) -> (tokio::process::Child, String, Stdout) {
+    let mut natter = common::spawn(config, &[], "warn");
+    let mut stdout = BufReader::new(natter.stdout.take().unwrap()).lines();
+    let url = tokio::time::timeout(WAIT, async {
+        while let Some(line) = stdout.next_line().await.unwrap() {
+            if let Some(url) = line.strip_prefix("natter web: ") {
+                return url.to_owned();
+            }
+        }
+        panic!("natter exited without serving the web chat");
+    })
+    .await
+    .expect("natter prints the web chat's URL");
+    (natter, url, stdout)
+}
+
 /// A JavaScript string literal of `text`.
 fn js(text: &str) -> String {
     serde_json::to_string(text).unwrap()
@@ -81,18 +102,7 @@ async fn chat_in_a_real_browser_then_find_the_turn_in_the_dashboard() {
     fake.set_chunk_delay(Duration::from_millis(40));
     let dir = tempfile::tempdir().unwrap();
     let config = config(&fake, dir.path());
-    let mut natter = common::spawn(&config, &[], "warn");
-    let mut stdout = BufReader::new(natter.stdout.take().unwrap()).lines();
-    let url = tokio::time::timeout(WAIT, async {
-        while let Some(line) = stdout.next_line().await.unwrap() {
-            if let Some(url) = line.strip_prefix("natter web: ") {
-                return url.to_owned();
-            }
-        }
-        panic!("natter exited without serving the web chat");
-    })
-    .await
-    .expect("natter prints the web chat's URL");
+    let (mut natter, url, _stdout) = serve(&config).await;
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
 
     let page = browser.page(1200, 760).await;
@@ -249,18 +259,7 @@ async fn the_dashboard_reloads_the_settings_file_and_refuses_a_broken_one() {
     let fake = FakeOpenAi::start().await;
     let dir = tempfile::tempdir().unwrap();
     let config = config(&fake, dir.path());
-    let mut natter = common::spawn(&config, &[], "warn");
-    let mut stdout = BufReader::new(natter.stdout.take().unwrap()).lines();
-    let url = tokio::time::timeout(WAIT, async {
-        while let Some(line) = stdout.next_line().await.unwrap() {
-            if let Some(url) = line.strip_prefix("natter web: ") {
-                return url.to_owned();
-            }
-        }
-        panic!("natter exited without serving the web chat");
-    })
-    .await
-    .expect("natter prints the web chat's URL");
+    let (mut natter, url, _stdout) = serve(&config).await;
     let page = browser.page(1200, 900).await;
     log_in(&page, &url).await;
     page.goto(&format!("{url}dashboard/setup")).await;
