@@ -59,6 +59,7 @@ fn message(conversation: usize, n: usize) -> Incoming {
         text: format!("message {n} from the benchmark"),
         addressed: Addressed::Private,
         replied_to_text: None,
+        attachments: Vec::new(),
     }
 }
 

@@ -81,8 +81,8 @@ pub use engine::{
     PlatformStatus, PluginInfo, Receipt, Reload, ReloadRefused, ReloadReport, ReloadRequest,
 };
 pub use message::{
-    Addressed, Author, ChannelKind, ChannelRef, ChannelRefError, ConversationKey, Incoming,
-    MessageId, Platform,
+    Addressed, Attachment, AttachmentKind, Author, ChannelKind, ChannelRef, ChannelRefError,
+    ConversationKey, Incoming, MessageId, Platform,
 };
 pub use models::{DEFAULT_MODEL, Models, NamedModel, UnknownModel};
 pub use moderator::{Moderation, Moderator};

@@ -330,6 +330,58 @@ pub enum Addressed {
     NotAddressed,
 }
 
+/// What kind of file came with a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachmentKind {
+    /// A photo or an image file.
+    Image,
+    /// A voice note.
+    Voice,
+    /// An audio file.
+    Audio,
+    /// A video or a video note.
+    Video,
+    /// Any other file.
+    File,
+}
+
+impl AttachmentKind {
+    /// Reads a MIME type (`image/png`, `audio/ogg`): an image, audio, video, or a file.
+    pub fn from_mime(mime: &str) -> Self {
+        match mime.split('/').next().map(str::trim) {
+            Some("image") => AttachmentKind::Image,
+            Some("audio") => AttachmentKind::Audio,
+            Some("video") => AttachmentKind::Video,
+            _ => AttachmentKind::File,
+        }
+    }
+}
+
+/// A file that came with a message, by reference: the platform's id or URL,
+/// never its bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// What it is.
+    pub kind: AttachmentKind,
+    /// The platform's file id or URL.
+    pub reference: String,
+    /// Its MIME type, where the platform says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime: Option<String>,
+}
+
+impl Attachment {
+    /// An attachment of `kind` at `reference`.
+    pub fn new(kind: AttachmentKind, reference: impl Into<String>) -> Self {
+        Self {
+            kind,
+            reference: reference.into(),
+            mime: None,
+        }
+    }
+}
+
 /// A message the engine may answer. Adapters fill it in.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Incoming {
@@ -347,6 +399,9 @@ pub struct Incoming {
     pub addressed: Addressed,
     /// The text of the message this one replies to, where the platform has one.
     pub replied_to_text: Option<String>,
+    /// Photos, voice notes and other files that came with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
 }
 
 impl Incoming {

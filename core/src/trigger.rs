@@ -372,6 +372,7 @@ mod tests {
             text: text.into(),
             addressed,
             replied_to_text: None,
+            attachments: Vec::new(),
         }
     }
 

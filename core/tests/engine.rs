@@ -628,3 +628,41 @@ async fn plugins_see_delivered_replies_but_not_failed_ones() {
         ["Sorry, the language model had an error. Please try again."]
     );
 }
+
+#[tokio::test]
+async fn a_photo_or_voice_note_is_said_to_be_unseen_and_the_caption_still_answered() {
+    use natter_core::{Attachment, AttachmentKind};
+    let bot = TestBot::new();
+    let mut photo = bot.private("what does this error mean?");
+    photo.attachments = vec![Attachment::new(AttachmentKind::Image, "file-1")];
+    assert_eq!(
+        bot.send(photo).await,
+        [
+            "I can't see images or videos here yet, so I'm answering your text only.",
+            "echo: what does this error mean?"
+        ]
+    );
+    let mut voice = bot.private("");
+    voice.attachments = vec![Attachment::new(AttachmentKind::Voice, "file-2")];
+    assert_eq!(
+        bot.send(voice).await,
+        ["I can't listen to voice or audio messages here yet — please tell me in words."]
+    );
+    assert_eq!(
+        bot.backend.requests().len(),
+        1,
+        "a voice note alone asks no model"
+    );
+
+    // In a group answering every message, a photo passed around is not a question.
+    let open = TestBot::with(|b| {
+        let settings = natter_core::TriggerSettings {
+            answer: Some(natter_core::Answer::All),
+            ..natter_core::TriggerSettings::default()
+        };
+        b.triggers(natter_core::Triggers::new(settings, &[TEST_PLATFORM], false).unwrap())
+    });
+    let mut shared = open.group("g", Author::user("a", "Alice"), Addressed::NotAddressed, "");
+    shared.attachments = vec![Attachment::new(AttachmentKind::Image, "file-3")];
+    assert!(open.send(shared).await.is_empty());
+}

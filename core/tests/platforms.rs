@@ -115,6 +115,7 @@ fn in_room(space: &str, room: &str, text: &str) -> Incoming {
         text: text.to_owned(),
         addressed: Addressed::Mentioned,
         replied_to_text: None,
+        attachments: Vec::new(),
     }
 }
 

@@ -103,6 +103,7 @@ where
                         text: text.to_owned(),
                         addressed: Addressed::Private,
                         replied_to_text: None,
+                        attachments: Vec::new(),
                     };
                     outbox.hold(&id);
                     let handled = inbox.submit(message).handled();

@@ -144,6 +144,7 @@ impl Policy {
             text: strip_mention(&msg.content, self.bot),
             addressed,
             replied_to_text: msg.referenced_message.as_ref().map(|m| m.content.clone()),
+            attachments: msg.attachments.iter().map(attachment).collect(),
         }
     }
 
@@ -203,11 +204,46 @@ pub(crate) fn strip_mention(text: &str, bot: UserId) -> String {
     out.trim().to_owned()
 }
 
+/// A Discord attachment as the engine's, by URL; its kind by content type.
+fn attachment(file: &serenity::model::channel::Attachment) -> natter_core::Attachment {
+    let mime = file.content_type.clone();
+    natter_core::Attachment {
+        kind: mime.as_deref().map_or(
+            natter_core::AttachmentKind::File,
+            natter_core::AttachmentKind::from_mime,
+        ),
+        reference: file.url.clone(),
+        mime,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn attachments_keep_their_url_and_kind_by_content_type() {
+        let file = |name: &str, mime: Option<&str>| {
+            let mut value = json!({
+                "id": "1", "filename": name, "size": 10,
+                "url": format!("https://cdn.example/{name}"),
+                "proxy_url": format!("https://media.example/{name}"),
+            });
+            if let Some(mime) = mime {
+                value["content_type"] = json!(mime);
+            }
+            serde_json::from_value::<serenity::model::channel::Attachment>(value).unwrap()
+        };
+        let image = attachment(&file("shot.png", Some("image/png")));
+        assert_eq!(image.kind, natter_core::AttachmentKind::Image);
+        assert_eq!(image.reference, "https://cdn.example/shot.png");
+        let voice = attachment(&file("voice-message.ogg", Some("audio/ogg")));
+        assert_eq!(voice.kind, natter_core::AttachmentKind::Audio);
+        let unknown = attachment(&file("notes", None));
+        assert_eq!(unknown.kind, natter_core::AttachmentKind::File);
+    }
 
     const BOT: u64 = 900;
 

@@ -14,6 +14,7 @@
 //! | `admins` | a group's admins by Telegram (`getChatAdministrators`), cached per chat, one lookup at a time |
 //! | `order` | a chat's messages handed to the engine in arrival order while one waits for its admin lookup |
 //! | `approval` | confirmations as inline keyboards: Allow/Refuse buttons, their callback data, presses answered |
+//! | `media` | the files a message carries (photos, voice notes, audio, documents) as engine attachments |
 //! | [`run`](mod@run) | start-up checks, command menu, long polling or webhook, shutdown |
 //!
 //! Splitting, pacing, coalescing of edits and retries are done by natter-core's
@@ -22,6 +23,7 @@
 mod admins;
 mod approval;
 pub mod error;
+mod media;
 mod order;
 pub mod outbox;
 pub mod render;

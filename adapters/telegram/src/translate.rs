@@ -61,11 +61,15 @@ impl Translator {
     }
 
     /// The engine message for `message`, or `None` when there is nothing to
-    /// hand over (no text, no sender, or a chat or user not allowed).
+    /// hand over (no text, caption or file, no sender, or a chat or user not allowed).
     pub fn translate(&self, message: &Message) -> Option<Incoming> {
-        let (text, raw) = match message.text() {
-            Some(text) => (text, message.entities()),
-            None => (message.caption()?, message.caption_entities()),
+        let attachments = crate::media::attachments(message);
+        let (text, raw) = match (message.text(), message.caption()) {
+            (Some(text), _) => (text, message.entities()),
+            (None, Some(caption)) => (caption, message.caption_entities()),
+            // A photo or voice note on its own is still a message.
+            (None, None) if !attachments.is_empty() => ("", None),
+            (None, None) => return None,
         };
         let valid = valid_entities(text, raw.unwrap_or_default());
         let entities = MessageEntityRef::parse(text, &valid);
@@ -148,6 +152,7 @@ impl Translator {
             text: text_out,
             addressed,
             replied_to_text: replied.and_then(|r| r.text().or(r.caption()).map(str::to_owned)),
+            attachments,
         })
     }
 

@@ -341,3 +341,65 @@ async fn the_model_cannot_link_to_a_user() {
     );
     h.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_photo_with_a_caption_is_said_to_be_unseen_and_the_caption_answered() {
+    let h = Harness::start().await;
+    h.backend.reply("It means the file is missing.");
+    let mut photo = private_text(&h, "");
+    let message = photo["message"].as_object_mut().unwrap();
+    message.remove("text");
+    message.insert("caption".into(), json!("what does this error mean?"));
+    message.insert(
+        "photo".into(),
+        json!([
+            {"file_id": "small", "file_unique_id": "s", "width": 90, "height": 60},
+            {"file_id": "large", "file_unique_id": "l", "width": 1280, "height": 853}
+        ]),
+    );
+    let id = h.inject(photo);
+    let calls = h
+        .fake
+        .wait_for(WITHIN, |calls| {
+            calls
+                .iter()
+                .filter(|c| c.method == "sendmessage" && c.ok() && c.chat() == Some(ALICE))
+                .count()
+                >= 2
+        })
+        .await;
+    let said: Vec<&str> = calls
+        .iter()
+        .filter(|c| c.method == "sendmessage" && c.ok() && c.chat() == Some(ALICE))
+        .filter_map(|c| c.text())
+        .collect();
+    assert_eq!(
+        said,
+        [
+            "I can't see images or videos here yet, so I'm answering your text only.",
+            "It means the file is missing."
+        ]
+    );
+    assert!(h.reply_to(id).await.ok());
+    let request = h.backend.last_request();
+    assert_eq!(
+        request.messages.last().map(|m| m.content.as_str()),
+        Some("what does this error mean?")
+    );
+
+    // A voice note alone: one sentence, no model.
+    let mut voice = private_text(&h, "");
+    let message = voice["message"].as_object_mut().unwrap();
+    message.remove("text");
+    message.insert(
+        "voice".into(),
+        json!({"file_id": "v1", "file_unique_id": "v", "duration": 3, "mime_type": "audio/ogg"}),
+    );
+    let id = h.inject(voice);
+    let reply = h.reply_to(id).await;
+    assert_eq!(
+        reply.text(),
+        Some("I can't listen to voice or audio messages here yet — please tell me in words.")
+    );
+    assert_eq!(h.backend.requests().len(), 1);
+}

@@ -13,7 +13,7 @@ use super::exchange::Exchange;
 use super::monitor::Event;
 use super::toolbox::Toolbox;
 use super::{agent, record};
-use crate::message::{Addressed, Incoming};
+use crate::message::{Addressed, AttachmentKind, Incoming};
 use crate::plugin::{Hook, PluginError};
 use crate::services::user_message;
 
@@ -21,6 +21,16 @@ use crate::services::user_message;
 pub(crate) async fn turn(exchange: &Exchange<'_>) {
     let services = &exchange.engine.services;
     let message = &exchange.message;
+    if let Some(note) = media_note(message) {
+        // Said only to someone who addressed the bot: in a channel answering
+        // every message, a photo shared among people is not a question.
+        if message.is_addressed() {
+            exchange.send(&note).await;
+        }
+        if message.text.trim().is_empty() {
+            return;
+        }
+    }
     match services.over_budget(message).await {
         Ok(None) => {}
         Ok(Some(refusal)) => {
@@ -88,6 +98,27 @@ pub(crate) async fn turn(exchange: &Exchange<'_>) {
     record::observe(exchange, &streamed.end, started.elapsed());
     let asked = user_message(message, &text);
     record::outcome(exchange, asked, steps, streamed, prompt.forgotten).await;
+}
+
+/// One sentence for the files the model is not given (yet): images and
+/// sound are not passed to models, so the person who sent them is told
+/// instead of getting an answer that pretends to have seen or heard them.
+fn media_note(message: &Incoming) -> Option<String> {
+    let has =
+        |kinds: &[AttachmentKind]| message.attachments.iter().any(|a| kinds.contains(&a.kind));
+    let images = has(&[AttachmentKind::Image, AttachmentKind::Video]);
+    let sound = has(&[AttachmentKind::Voice, AttachmentKind::Audio]);
+    let what = match (images, sound) {
+        (true, true) => "see images or listen to voice and audio messages",
+        (true, false) => "see images or videos",
+        (false, true) => "listen to voice or audio messages",
+        (false, false) => return None,
+    };
+    Some(if message.text.trim().is_empty() {
+        format!("I can't {what} here yet — please tell me in words.")
+    } else {
+        format!("I can't {what} here yet, so I'm answering your text only.")
+    })
 }
 
 /// Longest quoted message carried into a turn, in characters.

@@ -607,6 +607,7 @@ impl TestBot {
             text: text.to_owned(),
             addressed,
             replied_to_text: None,
+            attachments: Vec::new(),
         }
     }
 

@@ -74,6 +74,7 @@ impl Bot {
             text: text.to_owned(),
             addressed: Addressed::Private,
             replied_to_text: None,
+            attachments: Vec::new(),
         };
         let before = self.outbox.message_count();
         self.inbox.submit(message).handled().await;

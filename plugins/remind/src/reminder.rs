@@ -84,6 +84,7 @@ mod tests {
             text: "/remind 10m tea".into(),
             addressed: Addressed::Command,
             replied_to_text: None,
+            attachments: Vec::new(),
         }
     }
 

@@ -70,6 +70,7 @@ mod tests {
             text: "/human parcel lost".into(),
             addressed: Addressed::Command,
             replied_to_text: None,
+            attachments: Vec::new(),
         }
     }
 

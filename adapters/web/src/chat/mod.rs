@@ -140,6 +140,7 @@ async fn send(
         text: text.to_owned(),
         addressed: Addressed::Private,
         replied_to_text: None,
+        attachments: Vec::new(),
     };
     // The reply arrives through the feed; the receipt is not needed.
     drop(web.inbox.submit(message));
