@@ -23,8 +23,10 @@ pub const POLL: Duration = Duration::from_secs(1);
 
 /// Sections put in force by a reload, whole.
 const LIVE_SECTIONS: [&str; 5] = ["persona", "personas", "triggers", "groups", "budget"];
-/// Keys of platform sections put in force by a reload.
-const LIVE_PLATFORM_KEYS: [(&str, &[&str]); 2] = [
+/// Keys of other sections put in force by a reload.
+const LIVE_KEYS: [(&str, &[&str]); 3] = [
+    // The default of `[triggers] answer_bots`.
+    ("engine", &["answer_bots"]),
     (
         "telegram",
         &[
@@ -88,7 +90,7 @@ pub fn changes(old: &Settings, new: &Settings) -> Changes {
             changes.live.push(section.clone());
             continue;
         }
-        let live_keys = LIVE_PLATFORM_KEYS
+        let live_keys = LIVE_KEYS
             .iter()
             .find(|(name, _)| name == section)
             .map_or(&[][..], |(_, keys)| *keys);
@@ -361,6 +363,17 @@ mod tests {
             ["groups", "persona", "telegram.blocked_users"]
         );
         assert_eq!(changes.restart, ["store.url", "telegram.token"]);
+    }
+
+    #[test]
+    fn answering_bots_is_live_and_the_rest_of_engine_needs_a_restart() {
+        let old = Settings::default();
+        let mut new = old.clone();
+        new.engine.answer_bots = true;
+        new.engine.max_queue = 7;
+        let changes = changes(&old, &new);
+        assert_eq!(changes.live, ["engine.answer_bots"]);
+        assert_eq!(changes.restart, ["engine.max_queue"]);
     }
 
     #[test]

@@ -80,12 +80,13 @@ impl Feed {
     /// The author to ask Telegram about, when their admin status may matter:
     /// a human's message in a group that the engine may answer (a command,
     /// and also a mention or reply — budgets and admin-only tools read it
-    /// there), from someone not already an admin. `None` for group chatter,
-    /// private chats, bots (Telegram lists no bots) and when lookups are off.
+    /// there — or chatter the group's trigger rule answers), from someone not
+    /// already an admin. `None` for chatter the bot lets go, private chats,
+    /// bots (Telegram lists no bots) and when lookups are off.
     fn admin_question(&self, message: &Incoming) -> Option<i64> {
         if !self.admins.enabled()
             || message.channel.is_private()
-            || !message.is_addressed()
+            || !self.inbox.may_answer(message)
             || message.author.is_admin
             || message.author.is_bot
         {

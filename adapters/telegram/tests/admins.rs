@@ -301,3 +301,35 @@ async fn group_chatter_never_asks_telegram() {
     assert_eq!(lookups(&h), 0, "chatter cost a lookup");
     h.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn chatter_a_group_answers_learns_who_its_admins_are() {
+    let all = natter_core::TriggerSettings {
+        places: [(
+            format!("telegram:{GROUP}"),
+            natter_core::TriggerRule {
+                answer: Some(natter_core::Answer::All),
+                ..natter_core::TriggerRule::default()
+            },
+        )]
+        .into(),
+        ..natter_core::TriggerSettings::default()
+    };
+    let triggers = natter_core::Triggers::new(all, &[natter_telegram::PLATFORM], false).unwrap();
+    let h = Harness::with_engine(|s| s.rate = RateSettings::off(), |b| b.triggers(triggers)).await;
+    h.fake
+        .set_admins(GROUP, vec![administrator(user(ANN, "Ann"))]);
+    h.backend.reply("Lunch at noon.");
+    let asked = h.inject(in_group(&h, ann(), "lunch?"));
+    h.reply_to(asked).await;
+    assert_eq!(
+        lookups(&h),
+        1,
+        "answered chatter may need its author's standing"
+    );
+    h.backend.reply("Sure.");
+    let asked = h.inject(in_group(&h, ben(), "me too"));
+    h.reply_to(asked).await;
+    assert_eq!(lookups(&h), 1, "the group's list is kept");
+    h.stop().await.unwrap();
+}

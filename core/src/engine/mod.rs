@@ -70,7 +70,7 @@ use crate::persona::Personas;
 use crate::settings::GroupSettings;
 use crate::store::{StoreError, Stores};
 use crate::tool::ToolSpec;
-use crate::trigger::Triggers;
+use crate::trigger::{Triggers, Verdict};
 use shared::Shared;
 
 /// The conversation engine. Cheap to clone; clones share everything.
@@ -318,6 +318,18 @@ impl Inbox {
         decision: Decision,
     ) -> Answered {
         self.shared.approvals.answer(approval_id, user_id, decision)
+    }
+
+    /// True when the trigger rule of `message`'s channel may have it
+    /// answered (before cooldowns and rates): addressed to the bot, or
+    /// chatter the rule answers. Lets an adapter skip work — such as asking
+    /// who the group's admins are — for messages that will be let go.
+    pub fn may_answer(&self, message: &Incoming) -> bool {
+        self.shared
+            .triggers
+            .rule_for(&message.channel)
+            .verdict(message)
+            != Verdict::Ignore
     }
 
     /// Reports the platform's connection to its service (dashboards and
