@@ -16,12 +16,12 @@ use tracing::warn;
 
 use crate::backend::ModelError;
 use crate::budget::{BudgetSettings, Periods, Prices, thousands, until};
-use crate::chat::{ChatMessage, ChatRequest, Usage};
+use crate::chat::{ChatMessage, ChatRequest, GenerationParams, Usage};
 use crate::clock::Clock;
 use crate::delivery::Courier;
 use crate::history::{self, Window};
 use crate::live::Live;
-use crate::message::{Incoming, Platform};
+use crate::message::{ConversationKey, Incoming, Platform};
 use crate::models::{Models, NamedModel};
 use crate::persona::{Persona, Personas};
 use crate::place::Place;
@@ -306,13 +306,16 @@ impl Services {
                 reply_budget,
             )
         };
-        let recalled = if self.summarize {
-            self.recall(message, &turns).await
-        } else {
-            Recalled::default()
-        };
+        // Every turn loaded fits: the whole history goes word for word, and
+        // no summary is looked up (most conversations, most of the time).
+        let whole = fit(persona.system.clone(), &turns)?;
+        let everything_loaded = turns.len() < self.max_history_turns;
+        if !self.summarize || (whole.dropped_turns == 0 && everything_loaded) {
+            return Ok(Prompt::new(whole, params, key, None));
+        }
+        let recalled = self.recall(message, &turns).await;
         let uncovered = &turns[recalled.covered..];
-        let (mut window, dropped_uncovered) = match &recalled.summary {
+        let (window, dropped_uncovered) = match &recalled.summary {
             Some(summary) => {
                 match fit(
                     summary::with_summary(&persona.system, &summary.text),
@@ -321,29 +324,20 @@ impl Services {
                     Ok(window) => (window, true),
                     Err(ModelError::ContextOverflow { .. }) => {
                         warn!("the summary leaves no room for the message; leaving it out");
-                        (fit(persona.system, &turns)?, false)
+                        (whole, false)
                     }
                     Err(error) => return Err(error.into()),
                 }
             }
-            None => (fit(persona.system, uncovered)?, true),
+            // No summary covers anything: the window is the whole history's.
+            None => (whole, true),
         };
         let forgotten = match window.dropped_turns {
             0 => None,
-            _ if !self.summarize || !dropped_uncovered => None,
+            _ if !dropped_uncovered => None,
             dropped => self.forgotten(message, &turns, recalled, dropped).await,
         };
-        let request = ChatRequest {
-            messages: std::mem::take(&mut window.messages),
-            params,
-            conversation: Some(key.clone()),
-            ..ChatRequest::default()
-        };
-        Ok(Prompt {
-            request,
-            window,
-            forgotten,
-        })
+        Ok(Prompt::new(window, params, key, forgotten))
     }
 
     /// `message`'s rolling summary, if it has one, and how many of `turns`
@@ -435,6 +429,28 @@ pub(crate) struct Prompt {
     pub(crate) window: Window,
     /// Turns left out that no summary covers yet, when summaries are on.
     pub(crate) forgotten: Option<Forgotten>,
+}
+
+impl Prompt {
+    /// The prompt of `window` with `params`, for conversation `key`.
+    fn new(
+        mut window: Window,
+        params: GenerationParams,
+        key: &ConversationKey,
+        forgotten: Option<Forgotten>,
+    ) -> Self {
+        let request = ChatRequest {
+            messages: std::mem::take(&mut window.messages),
+            params,
+            conversation: Some(key.clone()),
+            ..ChatRequest::default()
+        };
+        Self {
+            request,
+            window,
+            forgotten,
+        }
+    }
 }
 
 /// A conversation's summary as a prompt uses it.

@@ -36,7 +36,10 @@ pub(crate) struct TriggerState {
     /// The `[triggers]` settings in force.
     pub(crate) settings: Live<Triggers>,
     set_at_run_time: RwLock<HashMap<String, TriggerRule>>,
-    refreshed: Mutex<Option<Instant>>,
+    /// When the copy was last read, as milliseconds after `born` (`u64::MAX`:
+    /// never): an atomic, since every message looks at it.
+    refreshed_ms: AtomicU64,
+    born: Instant,
     refreshing: AtomicBool,
     /// Counts saves, so a read that began before one does not undo it.
     saves: AtomicU64,
@@ -49,7 +52,8 @@ impl TriggerState {
         Self {
             settings: Live::new(settings),
             set_at_run_time: RwLock::new(HashMap::new()),
-            refreshed: Mutex::new(None),
+            refreshed_ms: AtomicU64::new(u64::MAX),
+            born: Instant::now(),
             refreshing: AtomicBool::new(false),
             saves: AtomicU64::new(0),
             quiet_until: Mutex::new(HashMap::new()),
@@ -80,6 +84,11 @@ impl TriggerState {
     /// Whether `message` is answered: its rule's verdict, and for what the
     /// rule answers unasked, the channel's cooldown (which an answer starts).
     pub(crate) fn admits(&self, message: &Incoming) -> bool {
+        // A person who addressed the bot is answered whatever the rule: no
+        // need to work the rule out (nearly every message it gets).
+        if message.is_addressed() && !message.author.is_bot {
+            return true;
+        }
         let rule = self.rule_for(&message.channel);
         match rule.verdict(message) {
             Verdict::Ignore => false,
@@ -142,15 +151,17 @@ impl TriggerState {
         Ok(())
     }
 
+    fn since_born_ms(&self) -> u64 {
+        u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
+    }
+
     /// Starts reading the run-time rules again if the copy is older than
     /// [`REFRESH`] (or was never read) and no read is under way.
     pub(crate) fn refresh_if_stale(shared: &Arc<Shared>) {
         let state = &shared.triggers;
-        let stale = state
-            .refreshed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_none_or(|at| at.elapsed() >= REFRESH);
+        let refreshed = state.refreshed_ms.load(Ordering::Relaxed);
+        let stale = refreshed == u64::MAX
+            || state.since_born_ms().saturating_sub(refreshed) >= REFRESH.as_millis() as u64;
         if !stale || state.refreshing.swap(true, Ordering::SeqCst) {
             return;
         }
@@ -175,10 +186,9 @@ impl TriggerState {
                 }
                 Err(error) => warn!(%error, "could not read the trigger rules set by /trigger"),
             }
-            *state
-                .refreshed
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+            state
+                .refreshed_ms
+                .store(state.since_born_ms(), Ordering::Relaxed);
             state.refreshing.store(false, Ordering::SeqCst);
         });
     }
