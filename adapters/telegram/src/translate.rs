@@ -474,16 +474,30 @@ mod tests {
     }
 
     #[test]
-    fn captions_are_text_and_media_without_text_is_skipped() {
+    fn captions_are_text_and_media_come_as_attachments() {
         let mut photo = message(group(), "", json!([]));
         photo.as_object_mut().unwrap().remove("text");
         photo.as_object_mut().unwrap().remove("entities");
         photo["photo"] = json!([{"file_id": "f", "file_unique_id": "u", "width": 1, "height": 1}]);
-        assert!(translate(&TelegramSettings::default(), photo.clone()).is_none());
+        let alone = translate(&TelegramSettings::default(), photo.clone()).unwrap();
+        assert_eq!(alone.text, "");
+        assert_eq!(alone.addressed, Addressed::NotAddressed);
+        assert_eq!(
+            alone.attachments,
+            [natter_core::Attachment::new(
+                natter_core::AttachmentKind::Image,
+                "f"
+            )]
+        );
         photo["caption"] = json!("look @natter_bot");
         photo["caption_entities"] = json!([entity("mention", 5, 11)]);
         let incoming = translate(&TelegramSettings::default(), photo).unwrap();
         assert_eq!(incoming.text, "look");
         assert_eq!(incoming.addressed, Addressed::Mentioned);
+        assert_eq!(incoming.attachments.len(), 1);
+
+        let mut nothing = message(group(), "", json!([]));
+        nothing.as_object_mut().unwrap().remove("text");
+        assert!(translate(&TelegramSettings::default(), nothing).is_none());
     }
 }
