@@ -284,12 +284,13 @@ async fn the_dashboard_reloads_the_settings_file_and_refuses_a_broken_one() {
     // A good one: the page shows the new persona text at once.
     std::fs::write(
         &config,
-        original.replace("You are a pirate.", "You are a parrot."),
+        original.replace("You are a pirate.", "You are a parrot.")
+            + "\n[triggers.places.\"telegram:-100987\"]\nanswer = \"all\"\n",
     )
     .unwrap();
     let reloaded = press_reload(&page).await;
     assert!(
-        reloaded == "Settings reloaded: personas."
+        reloaded == "Settings reloaded: personas, triggers."
             || reloaded == "Settings reread: nothing to change now.",
         "the button, or the file watcher just before it, reloaded: {reloaded}"
     );
@@ -298,5 +299,22 @@ async fn the_dashboard_reloads_the_settings_file_and_refuses_a_broken_one() {
             .unwrap();
     assert!(main.contains("You are a parrot."), "{main}");
     assert!(!main.contains("You are a pirate."), "{main}");
+    let rules: Vec<String> = serde_json::from_value(
+        page.eval("[...document.querySelectorAll('table.triggers tr')].map(r => r.innerText)")
+            .await,
+    )
+    .unwrap();
+    assert!(
+        rules
+            .iter()
+            .any(|r| r.starts_with("everywhere") && r.contains("mention")),
+        "{rules:?}"
+    );
+    assert!(
+        rules
+            .iter()
+            .any(|r| r.starts_with("telegram:-100987") && r.contains("all")),
+        "the reloaded rule is listed: {rules:?}"
+    );
     natter.kill().await.unwrap();
 }

@@ -171,6 +171,17 @@ impl FromStr for Place {
     }
 }
 
+impl Place {
+    /// The place the store's scope string `scope` names (the inverse of
+    /// [`Place::scope`]), if it names one.
+    pub fn from_scope(scope: &str) -> Option<Place> {
+        if !scope.contains('/') {
+            return scope.parse().ok();
+        }
+        old_form(scope)?.parse().ok()
+    }
+}
+
 /// The new spelling of a place written the old way (`discord/channel/1`,
 /// `discord/server/2`, `telegram/channel/3/thread/4`), if it is one.
 fn old_form(s: &str) -> Option<String> {
@@ -225,6 +236,20 @@ mod tests {
         let mut without_platform = scopes;
         without_platform.pop();
         assert_eq!(without_platform, thread.scopes());
+    }
+
+    #[test]
+    fn scopes_read_back_as_places() {
+        for written in [
+            "telegram",
+            "discord:server:42",
+            "discord:123",
+            "telegram:-100/7",
+        ] {
+            let place: Place = written.parse().expect(written);
+            assert_eq!(Place::from_scope(&place.scope()), Some(place));
+        }
+        assert_eq!(Place::from_scope("discord/nonsense"), None);
     }
 
     #[test]

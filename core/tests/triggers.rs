@@ -199,6 +199,15 @@ async fn admins_set_rules_with_trigger_and_others_may_only_look() {
     );
     let set = bot.send(say(admin(), "/trigger all")).await;
     assert_eq!(set, ["Here from now on: I answer every message."]);
+    let (_, set_in_chat) = bot.engine.trigger_rules();
+    assert_eq!(
+        set_in_chat,
+        [(
+            natter_core::Place::Channel(TEST_PLATFORM, "c".into()),
+            rule(Answer::All)
+        )],
+        "a dashboard lists it by place"
+    );
     let chatter = in_channel(&bot, "c", None, alice(), Addressed::NotAddressed, "hi");
     assert_eq!(bot.send(chatter).await, ["echo: hi"]);
 

@@ -67,10 +67,11 @@ use crate::message::{ConversationKey, Incoming, Platform};
 use crate::models::Models;
 use crate::outbox::Outbox;
 use crate::persona::Personas;
+use crate::place::Place;
 use crate::settings::GroupSettings;
 use crate::store::{StoreError, Stores};
 use crate::tool::ToolSpec;
-use crate::trigger::{Triggers, Verdict};
+use crate::trigger::{TriggerRule, Triggers, Verdict};
 use shared::Shared;
 
 /// The conversation engine. Cheap to clone; clones share everything.
@@ -175,6 +176,13 @@ impl Engine {
     /// The personas in force.
     pub fn personas(&self) -> Arc<Personas> {
         self.shared.services.personas.get()
+    }
+
+    /// The trigger rules: the `[triggers]` settings in force, and the rules
+    /// admins set with `/trigger`, by place (as this process last read them).
+    pub fn trigger_rules(&self) -> (Arc<Triggers>, Vec<(Place, TriggerRule)>) {
+        let triggers = &self.shared.triggers;
+        (triggers.settings.get(), triggers.all_set())
     }
 
     /// Puts `reload`'s settings in force for every message from now on;

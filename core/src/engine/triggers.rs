@@ -72,6 +72,20 @@ impl TriggerState {
             .resolve(&places, |scope| chosen.get(scope).cloned())
     }
 
+    /// Every rule set at run time, by place, sorted.
+    pub(crate) fn all_set(&self) -> Vec<(Place, TriggerRule)> {
+        let chosen = self
+            .set_at_run_time
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut rules: Vec<(Place, TriggerRule)> = chosen
+            .iter()
+            .filter_map(|(scope, rule)| Some((Place::from_scope(scope)?, rule.clone())))
+            .collect();
+        rules.sort_by(|a, b| a.0.cmp(&b.0));
+        rules
+    }
+
     /// The rule set at run time for `scope`, if any.
     pub(crate) fn set_for(&self, scope: &str) -> Option<TriggerRule> {
         self.set_at_run_time

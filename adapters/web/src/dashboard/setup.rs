@@ -47,6 +47,66 @@ struct PluginRow {
     tools: Vec<ToolRow>,
 }
 
+/// A place's trigger rule, each part blank where it falls back.
+#[derive(Serialize)]
+struct TriggerRow {
+    place: String,
+    origin: &'static str,
+    answer: String,
+    keywords: String,
+    cooldown: String,
+    bots: String,
+}
+
+impl TriggerRow {
+    fn new(place: String, origin: &'static str, rule: &natter_core::TriggerRule) -> Self {
+        Self {
+            place,
+            origin,
+            answer: rule.answer.map(|a| a.to_string()).unwrap_or_default(),
+            keywords: rule
+                .keywords
+                .as_ref()
+                .map(|k| k.join(", "))
+                .unwrap_or_default(),
+            cooldown: rule
+                .cooldown_secs
+                .map(|secs| format!("{secs} s"))
+                .unwrap_or_default(),
+            bots: rule
+                .answer_bots
+                .map(|on| if on { "yes" } else { "no" }.to_owned())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// The trigger rules: the default, settings' places, then `/trigger`'s.
+fn trigger_rows(web: &Web) -> Vec<TriggerRow> {
+    let (triggers, set_in_chat) = web.engine.trigger_rules();
+    let settings = triggers.settings();
+    let mut everywhere = settings.default_rule();
+    everywhere.answer = Some(everywhere.answer.unwrap_or_default());
+    everywhere.cooldown_secs = Some(everywhere.cooldown_secs.unwrap_or(0));
+    let mut rows = vec![TriggerRow::new(
+        "everywhere".to_owned(),
+        "settings",
+        &everywhere,
+    )];
+    rows.extend(
+        settings
+            .places
+            .iter()
+            .map(|(place, rule)| TriggerRow::new(place.clone(), "settings", rule)),
+    );
+    rows.extend(
+        set_in_chat
+            .iter()
+            .map(|(place, rule)| TriggerRow::new(place.to_string(), "/trigger", rule)),
+    );
+    rows
+}
+
 /// What the reload button did, shown above the page.
 #[derive(Serialize)]
 struct Notice {
@@ -172,6 +232,7 @@ fn render(web: &Web, authed: &Authed, notice: Option<Notice>) -> Response {
             section => "setup",
             csrf => authed.session.csrf.clone(),
             notice => minijinja::Value::from(minijinja::value::Serde(notice)),
+            triggers => minijinja::Value::from(minijinja::value::Serde(trigger_rows(web))),
             personas => minijinja::Value::from(minijinja::value::Serde(personas)),
             plugins => minijinja::Value::from(minijinja::value::Serde(plugins)),
             builtins => minijinja::Value::from(minijinja::value::Serde(builtins)),
