@@ -192,16 +192,11 @@ impl ChannelRef {
     /// The persona scopes containing this channel, most specific first:
     /// `platform/thread/T`, `platform/channel/C`, `platform/server/S`.
     pub fn scopes(&self) -> Vec<String> {
-        let p = self.platform;
-        let mut scopes = Vec::with_capacity(3);
-        if let Some(thread) = &self.thread {
-            scopes.push(format!("{p}/channel/{}/thread/{thread}", self.channel));
-        }
-        scopes.push(format!("{p}/channel/{}", self.channel));
-        if let Some(server) = &self.server {
-            scopes.push(format!("{p}/server/{server}"));
-        }
-        scopes
+        crate::place::Place::containing(self)
+            .iter()
+            .filter(|place| !matches!(place, crate::place::Place::Platform(_)))
+            .map(crate::place::Place::scope)
+            .collect()
     }
 }
 

@@ -109,6 +109,21 @@ impl Place {
         places
     }
 
+    /// Where a command that sets something (`/persona NAME`, `/trigger all`)
+    /// sets it in `channel`: with a last word `server`, the channel's server
+    /// (`None` outside one), else the narrowest place. Returns the arguments
+    /// without that word.
+    pub fn to_set<'a>(channel: &ChannelRef, args: &'a str) -> (&'a str, bool, Option<Place>) {
+        let places = Place::containing(channel);
+        match args.rsplit_once(char::is_whitespace) {
+            Some((rest, last)) if last.eq_ignore_ascii_case("server") => {
+                let server = places.into_iter().find(|p| matches!(p, Place::Server(..)));
+                (rest.trim(), true, server)
+            }
+            _ => (args, false, places.into_iter().next()),
+        }
+    }
+
     /// Reads `written`, accepting only the platforms in `known`.
     pub fn parse_known(written: &str, known: &[Platform]) -> Result<Place, PlaceError> {
         let place: Place = written.parse()?;

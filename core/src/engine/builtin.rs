@@ -10,6 +10,7 @@ use super::exchange::Exchange;
 use super::shared::Shared;
 use crate::command::{Command, CommandSpec};
 use crate::message::Incoming;
+use crate::place::Place;
 
 /// The built-in commands, as `/help` lists them.
 pub(crate) fn specs() -> Vec<CommandSpec> {
@@ -161,21 +162,9 @@ async fn persona(shared: &Shared, message: &Incoming, command: &Command) -> Stri
             }
         };
     }
-    let (arg, server_wide) = match arg.rsplit_once(char::is_whitespace) {
-        Some((name, last)) if last.eq_ignore_ascii_case("server") => (name.trim(), true),
-        _ => (arg, false),
-    };
-    let scope = if server_wide {
-        if message.channel.server.is_none() {
-            return "This chat is not part of a server: /persona NAME sets it for this chat."
-                .into();
-        }
-        message.channel.scopes().pop()
-    } else {
-        message.channel.scopes().into_iter().next()
-    };
-    let Some(scope) = scope else {
-        return "Sorry, I can't change the persona here.".into();
+    let (arg, server_wide, place) = Place::to_set(&message.channel, arg);
+    let Some(scope) = place.as_ref().map(Place::scope) else {
+        return "This chat is not part of a server: /persona NAME sets it for this chat.".into();
     };
     let choice = if arg.eq_ignore_ascii_case("reset") {
         None

@@ -333,14 +333,7 @@ impl Inbox {
     /// chatter the rule answers. Lets an adapter skip work — such as asking
     /// who the group's admins are — for messages that will be let go.
     pub fn may_answer(&self, message: &Incoming) -> bool {
-        if message.is_addressed() && !message.author.is_bot {
-            return true;
-        }
-        self.shared
-            .triggers
-            .rule_for(&message.channel)
-            .verdict(message)
-            != Verdict::Ignore
+        self.shared.triggers.verdict(message).0 != Verdict::Ignore
     }
 
     /// Reports the platform's connection to its service (dashboards and

@@ -33,22 +33,9 @@ pub(crate) async fn run(shared: &Shared, message: &Incoming, args: &str) -> Stri
         let rule = shared.triggers.rule_for(&message.channel);
         return format!("Here: {}\n{USAGE}", rule.describe());
     }
-    let (args, server_wide) = match args.rsplit_once(char::is_whitespace) {
-        Some((rest, last)) if last.eq_ignore_ascii_case("server") => (rest.trim(), true),
-        _ if args.eq_ignore_ascii_case("server") => ("", true),
-        _ => (args, false),
-    };
-    let places = Place::containing(&message.channel);
-    let place = if server_wide {
-        match places.iter().find(|p| matches!(p, Place::Server(..))) {
-            Some(place) => place,
-            None => return "This chat is not part of a server.".into(),
-        }
-    } else {
-        match places.first() {
-            Some(place) => place,
-            None => return "Sorry, I can't change that here.".into(),
-        }
+    let (args, server_wide, place) = Place::to_set(&message.channel, args);
+    let Some(place) = place else {
+        return "This chat is not part of a server.".into();
     };
     let scope = place.scope();
     let mut rule = shared.triggers.set_for(&scope).unwrap_or_default();

@@ -98,17 +98,22 @@ impl TriggerState {
     /// Whether `message` is answered: its rule's verdict, and for what the
     /// rule answers unasked, the channel's cooldown (which an answer starts).
     pub(crate) fn admits(&self, message: &Incoming) -> bool {
-        // A person who addressed the bot is answered whatever the rule: no
-        // need to work the rule out (nearly every message it gets).
+        match self.verdict(message) {
+            (Verdict::Ignore, _) => false,
+            (Verdict::Asked, _) => true,
+            (Verdict::Unasked, cooldown) => self.cool_down(&message.channel, cooldown),
+        }
+    }
+
+    /// The rule's verdict on `message`, with the channel's cooldown. A person
+    /// who addressed the bot is answered whatever the rule, so the rule is
+    /// not worked out for them (nearly every message the bot gets).
+    pub(crate) fn verdict(&self, message: &Incoming) -> (Verdict, Duration) {
         if message.is_addressed() && !message.author.is_bot {
-            return true;
+            return (Verdict::Asked, Duration::ZERO);
         }
         let rule = self.rule_for(&message.channel);
-        match rule.verdict(message) {
-            Verdict::Ignore => false,
-            Verdict::Asked => true,
-            Verdict::Unasked => self.cool_down(&message.channel, rule.cooldown),
-        }
+        (rule.verdict(message), rule.cooldown)
     }
 
     /// True (and the channel's quiet time starts) unless `channel` is still

@@ -118,10 +118,6 @@ impl CachedStore {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn personas(&self) -> MutexGuard<'_, LruCache<String, Option<String>>> {
-        self.personas.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     fn summaries(&self) -> MutexGuard<'_, LruCache<ConversationKey, Option<RollingSummary>>> {
         self.summaries
             .lock()
@@ -131,6 +127,57 @@ impl CachedStore {
     fn stripe(&self, key: &(impl std::hash::Hash + ?Sized)) -> &AtomicU64 {
         let index = (self.hasher.hash_one(key) as usize) % self.stripes.len();
         &self.stripes[index]
+    }
+
+    /// `key`'s value from `lru`, else from `read` (the inner store), kept
+    /// unless a write to the same key began meanwhile (its stripe moved on).
+    async fn read_through<K, V>(
+        &self,
+        lru: &Mutex<LruCache<K, V>>,
+        key: K,
+        read: impl Future<Output = Result<V, StoreError>>,
+    ) -> Result<V, StoreError>
+    where
+        K: std::hash::Hash + Eq,
+        V: Clone,
+    {
+        let stripe = self.stripe(&key);
+        let version = {
+            let mut cached = lru.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(value) = cached.get(&key) {
+                return Ok(value.clone());
+            }
+            stripe.load(Ordering::SeqCst)
+        };
+        let value = read.await?;
+        let mut cached = lru.lock().unwrap_or_else(PoisonError::into_inner);
+        if stripe.load(Ordering::SeqCst) == version {
+            cached.put(key, value.clone());
+        }
+        Ok(value)
+    }
+
+    /// Runs `write` (to the inner store) for `key`, moving its stripe on
+    /// before and after so no read racing it is kept, and forgets the cached
+    /// value: read again next time, simpler than proving no lookup raced it.
+    async fn write_through<K, V>(
+        &self,
+        lru: &Mutex<LruCache<K, V>>,
+        key: &K,
+        write: impl Future<Output = Result<(), StoreError>>,
+    ) -> Result<(), StoreError>
+    where
+        K: std::hash::Hash + Eq,
+    {
+        {
+            let _guard = lru.lock().unwrap_or_else(PoisonError::into_inner);
+            self.stripe(key).fetch_add(1, Ordering::SeqCst);
+        }
+        let written = write.await;
+        let mut cached = lru.lock().unwrap_or_else(PoisonError::into_inner);
+        self.stripe(key).fetch_add(1, Ordering::SeqCst);
+        cached.pop(key);
+        written
     }
 
     /// Marks the start of a history write; returns the stripe's new counter.
@@ -247,20 +294,8 @@ impl HistoryStore for CachedStore {
     }
 
     async fn summary(&self, key: &ConversationKey) -> Result<Option<RollingSummary>, StoreError> {
-        let stripe = self.stripe(key);
-        let version = {
-            let mut summaries = self.summaries();
-            if let Some(summary) = summaries.get(key) {
-                return Ok(summary.clone());
-            }
-            stripe.load(Ordering::SeqCst)
-        };
-        let summary = self.inner.summary(key).await?;
-        let mut summaries = self.summaries();
-        if stripe.load(Ordering::SeqCst) == version {
-            summaries.put(key.clone(), summary.clone());
-        }
-        Ok(summary)
+        self.read_through(&self.summaries, key.clone(), self.inner.summary(key))
+            .await
     }
 
     async fn save_summary(
@@ -268,16 +303,8 @@ impl HistoryStore for CachedStore {
         key: &ConversationKey,
         summary: &RollingSummary,
     ) -> Result<(), StoreError> {
-        {
-            let _guard = self.summaries();
-            self.stripe(key).fetch_add(1, Ordering::SeqCst);
-        }
-        let written = self.inner.save_summary(key, summary).await;
-        let mut summaries = self.summaries();
-        self.stripe(key).fetch_add(1, Ordering::SeqCst);
-        // Read again next time, like a persona choice.
-        summaries.pop(key);
-        written
+        self.write_through(&self.summaries, key, self.inner.save_summary(key, summary))
+            .await
     }
 
     // Listings are for dashboards: read from the store of record.
@@ -290,20 +317,12 @@ impl HistoryStore for CachedStore {
     }
 
     async fn persona_override(&self, scope: &str) -> Result<Option<String>, StoreError> {
-        let stripe = self.stripe(scope);
-        let version = {
-            let mut personas = self.personas();
-            if let Some(persona) = personas.get(scope) {
-                return Ok(persona.clone());
-            }
-            stripe.load(Ordering::SeqCst)
-        };
-        let persona = self.inner.persona_override(scope).await?;
-        let mut personas = self.personas();
-        if stripe.load(Ordering::SeqCst) == version {
-            personas.put(scope.to_owned(), persona.clone());
-        }
-        Ok(persona)
+        self.read_through(
+            &self.personas,
+            scope.to_owned(),
+            self.inner.persona_override(scope),
+        )
+        .await
     }
 
     async fn set_persona_override(
@@ -311,16 +330,9 @@ impl HistoryStore for CachedStore {
         scope: &str,
         persona: Option<&str>,
     ) -> Result<(), StoreError> {
-        {
-            let _guard = self.personas();
-            self.stripe(scope).fetch_add(1, Ordering::SeqCst);
-        }
-        let written = self.inner.set_persona_override(scope, persona).await;
-        let mut personas = self.personas();
-        self.stripe(scope).fetch_add(1, Ordering::SeqCst);
-        // Read again next time: simpler than proving no lookup raced the write.
-        personas.pop(scope);
-        written
+        let write = self.inner.set_persona_override(scope, persona);
+        self.write_through(&self.personas, &scope.to_owned(), write)
+            .await
     }
 
     // Model choices are rare and read once per message: not worth caching.
