@@ -316,5 +316,7 @@ async fn the_dashboard_reloads_the_settings_file_and_refuses_a_broken_one() {
             .any(|r| r.starts_with("telegram:-100987") && r.contains("all")),
         "the reloaded rule is listed: {rules:?}"
     );
+    page.screenshot(&screenshot_dir().join("web-setup.png"))
+        .await;
     natter.kill().await.unwrap();
 }
