@@ -21,6 +21,10 @@ pub struct Capabilities {
     /// them well (or an operator who wants the first word sooner) says no,
     /// and its turns carry no tool definitions.
     pub tools: bool,
+    /// Whether the model can see pictures (image content parts). A model
+    /// that cannot gets none: its users are told so, and their captions
+    /// are answered.
+    pub vision: bool,
 }
 
 impl Capabilities {
@@ -35,7 +39,15 @@ impl Capabilities {
             model: model.into(),
             context_window,
             tools: true,
+            vision: false,
         }
+    }
+
+    /// The same capabilities, shown pictures only when `vision` is true.
+    #[must_use]
+    pub fn with_vision(mut self, vision: bool) -> Self {
+        self.vision = vision;
+        self
     }
 
     /// The same capabilities, offered tools only when `tools` is true.
@@ -242,10 +254,15 @@ pub fn estimate_message_tokens(messages: &[ChatMessage]) -> usize {
                     PER_MESSAGE + estimate_tokens(&call.name) + estimate_tokens(&call.arguments)
                 })
                 .sum();
-            PER_MESSAGE + estimate_tokens(&m.content) + calls
+            PER_MESSAGE + estimate_tokens(&m.content) + calls + m.images.len() * IMAGE_TOKENS
         })
         .sum()
 }
+
+/// What one picture costs in a prompt, in tokens: OpenAI's price for a
+/// detailed picture of up to 1024 pixels a side (85 plus 170 for each of
+/// four tiles), about what other vision models take for one too.
+pub const IMAGE_TOKENS: usize = 765;
 
 #[cfg(test)]
 mod tests {

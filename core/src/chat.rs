@@ -51,6 +51,47 @@ pub struct ChatMessage {
     /// The call a tool message answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
+    /// Pictures that come with a user message's text: its image content
+    /// parts, sent to models that can see ([`crate::Capabilities::vision`])
+    /// and left out for the others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<ImagePart>,
+}
+
+/// A picture in a message, ready for a model: encoded (JPEG or PNG), within
+/// the size limits, and named by where it came from.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImagePart {
+    /// Where the original is: the platform's file id or URL. Kept so history
+    /// can say which picture a turn was about; never fetched by a model.
+    pub reference: String,
+    /// The MIME type of `data` (`image/jpeg`, `image/png`).
+    pub mime: String,
+    /// The encoded picture, base64 (standard alphabet, padded).
+    pub base64: String,
+}
+
+impl ImagePart {
+    /// The picture as a `data:` URL, the form OpenAI-compatible servers take.
+    pub fn data_url(&self) -> String {
+        format!("data:{};base64,{}", self.mime, self.base64)
+    }
+
+    /// Size of the encoded picture in bytes (about ¾ of its base64 text).
+    pub fn encoded_len(&self) -> usize {
+        self.base64.len() / 4 * 3
+    }
+}
+
+impl std::fmt::Debug for ImagePart {
+    /// Without the picture: a log line with megabytes of base64 helps nobody.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImagePart")
+            .field("reference", &self.reference)
+            .field("mime", &self.mime)
+            .field("bytes", &self.encoded_len())
+            .finish()
+    }
 }
 
 impl ChatMessage {
@@ -62,6 +103,7 @@ impl ChatMessage {
             name: None,
             tool_calls: Vec::new(),
             tool_call_id: None,
+            images: Vec::new(),
         }
     }
 
@@ -94,6 +136,13 @@ impl ChatMessage {
             tool_call_id: Some(call_id.into()),
             ..Self::new(Role::Tool, content)
         }
+    }
+
+    /// The same message with `images` after its text.
+    #[must_use]
+    pub fn with_images(mut self, images: Vec<ImagePart>) -> Self {
+        self.images = images;
+        self
     }
 
     /// The same message, attributed to `name`.

@@ -22,6 +22,7 @@
 //! | [`place`] | one syntax for where settings apply: platform, server, channel, thread |
 //! | [`trigger`] | when natter answers in groups: mention, all, keywords, cooldown |
 //! | [`live`] | settings a reload replaces while messages are handled |
+//! | [`media`] | pictures and voice: preparing pictures for models, transcription and image services, their limits |
 //! | [`history`] | fitting a conversation into the model's token budget |
 //! | [`summary`] | rolling summaries of the turns that no longer fit: the request, the cut, the prompt |
 //! | [`command`] | parsing `/commands` and describing them for `/help` |
@@ -48,6 +49,7 @@ pub mod delivery;
 pub mod engine;
 pub mod history;
 pub mod live;
+pub mod media;
 pub mod message;
 pub mod models;
 pub mod moderator;
@@ -71,6 +73,7 @@ pub use backend::{Capabilities, ModelBackend, ModelError, estimate_tokens};
 pub use budget::{BudgetSettings, Price, Prices, UserLimits};
 pub use chat::{
     ChatMessage, ChatRequest, ChatResponse, ChatStream, Completion, FinishReason, GenerationParams,
+    ImagePart,
     Role, StreamEvent, Usage,
 };
 pub use clock::{Clock, SystemClock, TokioClock};
@@ -86,7 +89,14 @@ pub use message::{
 };
 pub use models::{DEFAULT_MODEL, Models, NamedModel, UnknownModel};
 pub use moderator::{Moderation, Moderator};
-pub use outbox::{DeliveryError, LengthUnit, Outbox, PlatformLimits, Rate, Rendered, TextFormat};
+pub use media::{
+    AudioClip, GeneratedImage, ImageGenerator, ImageLimits, MediaError, MediaSettings, Transcriber,
+    Transcript, VoiceLimits,
+};
+pub use outbox::{
+    DeliveryError, DownloadError, LengthUnit, Outbox, OutgoingImage, PlatformLimits, Rate, Rendered,
+    TextFormat,
+};
 pub use persona::{Persona, PersonaError, PersonaSettings, Personas};
 pub use place::{Place, PlaceError};
 pub use plugin::{

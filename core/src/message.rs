@@ -364,6 +364,15 @@ pub struct Attachment {
     /// Its MIME type, where the platform says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mime: Option<String>,
+    /// Its size in bytes, where the platform says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// How long it plays, in seconds (voice, audio, video), where the platform says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<u32>,
+    /// Its file name, where the platform says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
 }
 
 impl Attachment {
@@ -373,7 +382,24 @@ impl Attachment {
             kind,
             reference: reference.into(),
             mime: None,
+            size: None,
+            seconds: None,
+            file_name: None,
         }
+    }
+
+    /// The same attachment with MIME type `mime`.
+    #[must_use]
+    pub fn with_mime(mut self, mime: impl Into<String>) -> Self {
+        self.mime = Some(mime.into());
+        self
+    }
+
+    /// The same attachment, `seconds` long.
+    #[must_use]
+    pub fn with_seconds(mut self, seconds: u32) -> Self {
+        self.seconds = Some(seconds);
+        self
     }
 }
 

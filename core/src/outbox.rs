@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::approval::ApprovalRequest;
-use crate::message::{ChannelRef, MessageId};
+use crate::message::{Attachment, ChannelRef, MessageId};
 
 /// How a platform measures message length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,6 +126,51 @@ impl Rendered {
     }
 }
 
+/// A picture to post, with the caption shown under it.
+#[derive(Clone)]
+pub struct OutgoingImage {
+    /// The encoded picture.
+    pub bytes: Vec<u8>,
+    /// Its MIME type (`image/png`, `image/jpeg`).
+    pub mime: String,
+    /// A file name with the right extension, for platforms that show one.
+    pub file_name: String,
+    /// Shown with it, already rendered for the platform; may be empty.
+    pub caption: Rendered,
+}
+
+impl std::fmt::Debug for OutgoingImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutgoingImage")
+            .field("mime", &self.mime)
+            .field("file_name", &self.file_name)
+            .field("bytes", &self.bytes.len())
+            .field("caption", &self.caption.text)
+            .finish()
+    }
+}
+
+/// Why a file that came with a message could not be fetched.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DownloadError {
+    /// It is larger than the limit.
+    #[error("the file is larger than {limit} bytes")]
+    TooLarge {
+        /// The limit.
+        limit: u64,
+    },
+    /// This platform does not hand out files (the console, for one).
+    #[error("this platform cannot fetch files")]
+    Unsupported,
+    /// The platform no longer has it, or refused.
+    #[error("the platform refused the download: {0}")]
+    Refused(String),
+    /// A temporary failure; trying again may work.
+    #[error("the download failed: {0}")]
+    Failed(String),
+}
+
 /// Why a send or edit failed. The delivery driver acts on the variant.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -190,6 +235,34 @@ pub trait Outbox: Send + Sync {
         id: &MessageId,
         text: &Rendered,
     ) -> Result<(), DeliveryError>;
+
+    /// The bytes of a file that came with a message, at most `limit` of
+    /// them: a larger file fails with [`DownloadError::TooLarge`] without
+    /// being read whole. The default fetches nothing.
+    async fn download(&self, file: &Attachment, limit: u64) -> Result<Vec<u8>, DownloadError> {
+        let _ = (file, limit);
+        Err(DownloadError::Unsupported)
+    }
+
+    /// Posts a picture in `to`, with its caption. The default, for a
+    /// platform that shows no pictures, posts the caption with a note.
+    async fn send_image(
+        &self,
+        to: &ChannelRef,
+        image: &OutgoingImage,
+        reply_to: Option<&MessageId>,
+    ) -> Result<MessageId, DeliveryError> {
+        let note = "(I made a picture, but this chat can't show pictures.)";
+        let text = if image.caption.text.is_empty() {
+            Rendered::new(note, image.caption.format)
+        } else {
+            Rendered::new(
+                format!("{}\n\n{note}", image.caption.text),
+                image.caption.format,
+            )
+        };
+        self.send(to, &text, reply_to).await
+    }
 
     /// Asks `approval.question` in `to`. The default sends it with a line
     /// saying to answer `/yes` or `/no`; a platform with buttons overrides it

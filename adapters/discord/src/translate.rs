@@ -207,14 +207,13 @@ pub(crate) fn strip_mention(text: &str, bot: UserId) -> String {
 /// A Discord attachment as the engine's, by URL; its kind by content type.
 fn attachment(file: &serenity::model::channel::Attachment) -> natter_core::Attachment {
     let mime = file.content_type.clone();
-    natter_core::Attachment {
-        kind: mime.as_deref().map_or(
-            natter_core::AttachmentKind::File,
-            natter_core::AttachmentKind::from_mime,
-        ),
-        reference: file.url.clone(),
-        mime,
-    }
+    let kind = mime.as_deref().map_or(
+        natter_core::AttachmentKind::File,
+        natter_core::AttachmentKind::from_mime,
+    );
+    let mut attachment = natter_core::Attachment::new(kind, file.url.clone());
+    attachment.mime = mime;
+    attachment
 }
 
 #[cfg(test)]

@@ -9,11 +9,9 @@ use teloxide::types::{FileMeta, Message};
 pub(crate) fn attachments(message: &Message) -> Vec<Attachment> {
     let mut found = Vec::new();
     let mut add = |kind, file: &FileMeta, mime: Option<String>| {
-        found.push(Attachment {
-            kind,
-            reference: file.id.0.clone(),
-            mime,
-        });
+        let mut attachment = Attachment::new(kind, file.id.0.clone());
+        attachment.mime = mime;
+        found.push(attachment);
     };
     if let Some(largest) = message
         .photo()
