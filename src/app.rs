@@ -131,7 +131,18 @@ impl App {
             .prices(models.prices)
             .personas(settings.personas()?)
             .triggers(settings.triggers()?)
-            .groups(settings.groups.clone());
+            .groups(settings.groups.clone())
+            .media(crate::media::limits(
+                &settings.vision,
+                &settings.transcription,
+            ));
+        let openai = &settings.model.openai;
+        if let Some(transcriber) = settings.transcription.build(openai)? {
+            builder = builder.transcriber(transcriber);
+        }
+        if let Some(generator) = settings.image_generation.build(openai)? {
+            builder = builder.image_generator(generator);
+        }
         let custom: Vec<String> = self.plugins.iter().map(|p| p.name().to_owned()).collect();
         for (name, backend) in models.named {
             builder = builder.model(name, backend);

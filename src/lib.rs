@@ -23,6 +23,7 @@
 //! | [`app`] | building the engine from settings and running the platforms |
 //! | [`check`] | `natter check`: validated, redacted effective settings |
 //! | [`logging`] | the tracing subscriber |
+//! | [`media`] | `[transcription]` and `[image_generation]`: voice to text and `/image` pictures |
 //! | [`models`] | the models `[model]` and `[models.NAME]` name, built (local ones loaded once, lazily) |
 //! | [`plugins`] | the plugins natter ships with |
 //! | [`reload`] | settings reloaded live on `SIGHUP` or a change of the file |
@@ -30,6 +31,7 @@
 pub mod app;
 pub mod check;
 pub mod logging;
+pub mod media;
 pub mod models;
 pub mod plugin_section;
 pub mod plugins;

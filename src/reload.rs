@@ -145,6 +145,16 @@ fn secrets<'a>(
             new.model.openai.api_key.as_ref(),
         ),
         (
+            "transcription.api_key",
+            old.transcription.api_key.as_ref(),
+            new.transcription.api_key.as_ref(),
+        ),
+        (
+            "image_generation.api_key",
+            old.image_generation.api_key.as_ref(),
+            new.image_generation.api_key.as_ref(),
+        ),
+        (
             "telegram.token",
             old.telegram.token.as_ref(),
             new.telegram.token.as_ref(),

@@ -95,6 +95,12 @@ pub struct Settings {
     pub budget: BudgetSettings,
     /// `[mcp.servers.NAME]`: MCP servers whose tools the model may call.
     pub mcp: McpSettings,
+    /// `[vision]`: how many pictures of what size reach a model that sees.
+    pub vision: natter_core::ImageLimits,
+    /// `[transcription]`: voice notes to text (on when it names a model).
+    pub transcription: crate::media::TranscriptionSettings,
+    /// `[image_generation]`: `/image` pictures (on when it names a model).
+    pub image_generation: crate::media::ImageGenerationSettings,
     /// `[plugins.NAME]`: natter's `enabled` switch and each plugin's own settings.
     #[serde(deserialize_with = "crate::plugin_section::deserialize_sections")]
     pub plugins: BTreeMap<String, PluginSection>,
@@ -497,6 +503,18 @@ impl Settings {
             key: e.key,
             reason: e.reason,
         })?;
+        if let Some((key, reason)) = self.vision.invalid() {
+            return Err(value(&format!("vision.{key}"), reason));
+        }
+        if self.transcription.enabled() && self.transcription.max_seconds == 0 {
+            return Err(value("transcription.max_seconds", "must be at least 1"));
+        }
+        if self.image_generation.enabled() && self.image_generation.size.trim().is_empty() {
+            return Err(value(
+                "image_generation.size",
+                "name a size, e.g. \"1024x1024\"",
+            ));
+        }
         if let Some(level) = &self.log.level {
             check_log_level(level).map_err(|reason| value("log.level", &reason))?;
         }

@@ -178,6 +178,7 @@ mod tests {
             prompt_tokens: 2_000_000,
             completion_tokens: 500_000,
             calls: 3,
+            ..UsageTotal::default()
         };
         let prices = Prices::from([(
             "gpt".to_owned(),

@@ -73,8 +73,7 @@ pub use backend::{Capabilities, ModelBackend, ModelError, estimate_tokens};
 pub use budget::{BudgetSettings, Price, Prices, UserLimits};
 pub use chat::{
     ChatMessage, ChatRequest, ChatResponse, ChatStream, Completion, FinishReason, GenerationParams,
-    ImagePart,
-    Role, StreamEvent, Usage,
+    ImagePart, Role, StreamEvent, Usage,
 };
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use command::{Command, CommandSpec};
@@ -83,19 +82,19 @@ pub use engine::{
     Connection, Engine, EngineBuilder, EngineError, EngineStats, Inbox, MinuteActivity,
     PlatformStatus, PluginInfo, Receipt, Reload, ReloadRefused, ReloadReport, ReloadRequest,
 };
+pub use media::{
+    AudioClip, GeneratedImage, ImageGenerator, ImageLimits, MediaError, MediaSettings, Transcriber,
+    Transcript, VoiceLimits,
+};
 pub use message::{
     Addressed, Attachment, AttachmentKind, Author, ChannelKind, ChannelRef, ChannelRefError,
     ConversationKey, Incoming, MessageId, Platform,
 };
 pub use models::{DEFAULT_MODEL, Models, NamedModel, UnknownModel};
 pub use moderator::{Moderation, Moderator};
-pub use media::{
-    AudioClip, GeneratedImage, ImageGenerator, ImageLimits, MediaError, MediaSettings, Transcriber,
-    Transcript, VoiceLimits,
-};
 pub use outbox::{
-    DeliveryError, DownloadError, LengthUnit, Outbox, OutgoingImage, PlatformLimits, Rate, Rendered,
-    TextFormat,
+    DeliveryError, DownloadError, LengthUnit, Outbox, OutgoingImage, PlatformLimits, Rate,
+    Rendered, TextFormat,
 };
 pub use persona::{Persona, PersonaError, PersonaSettings, Personas};
 pub use place::{Place, PlaceError};

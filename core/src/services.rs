@@ -16,11 +16,12 @@ use tracing::warn;
 
 use crate::backend::ModelError;
 use crate::budget::{BudgetSettings, Periods, Prices, thousands, until};
-use crate::chat::{ChatMessage, ChatRequest, GenerationParams, Usage};
+use crate::chat::{ChatMessage, ChatRequest, GenerationParams, ImagePart, Usage};
 use crate::clock::Clock;
 use crate::delivery::Courier;
 use crate::history::{self, Window};
 use crate::live::Live;
+use crate::media::{ImageGenerator, MediaSettings, Transcriber};
 use crate::message::{ConversationKey, Incoming, Platform};
 use crate::models::{Models, NamedModel};
 use crate::persona::{Persona, Personas};
@@ -52,6 +53,19 @@ pub(crate) struct Services {
     pub(crate) prices: Prices,
     /// How much one person or chat may spend (a reload replaces it).
     pub(crate) budget: Live<BudgetSettings>,
+    /// Pictures and voice: limits, and the services that hear and draw.
+    pub(crate) media: MediaServices,
+}
+
+/// What pictures and voice need beside the chat model.
+#[derive(Default)]
+pub(crate) struct MediaServices {
+    /// `[vision]` and the voice limits.
+    pub(crate) settings: MediaSettings,
+    /// Speech to text, when `[transcription]` is set up.
+    pub(crate) transcriber: Option<Arc<dyn Transcriber>>,
+    /// Text to picture, when `[image_generation]` is set up.
+    pub(crate) generator: Option<Arc<dyn ImageGenerator>>,
 }
 
 impl Services {
@@ -75,7 +89,14 @@ impl Services {
             job_added: Notify::new(),
             prices: Prices::new(),
             budget: Live::new(BudgetSettings::default()),
+            media: MediaServices::default(),
         }
+    }
+
+    /// The same services with pictures and voice set up as `media` says.
+    pub(crate) fn with_media(mut self, media: MediaServices) -> Self {
+        self.media = media;
+        self
     }
 
     /// The same services, prompts carrying rolling summaries when `summarize`.
@@ -130,15 +151,46 @@ impl Services {
             usage.prompt_tokens,
             usage.completion_tokens,
         );
-        let record = UsageRecord {
+        self.record(UsageRecord {
             key: message.key.clone(),
             user_id: message.author.id.clone(),
             backend: model.capabilities.backend.clone(),
             model: model.capabilities.model.clone(),
             prompt_tokens: usage.prompt_tokens,
             completion_tokens: usage.completion_tokens,
+            audio_seconds: 0,
+            images: 0,
             at_unix_ms: self.clock.now_unix_ms(),
-        };
+        })
+        .await;
+    }
+
+    /// Adds one call of a media service (`service` is `transcription` or
+    /// `images`) made for `message` to the usage ledger: the seconds of
+    /// voice it heard or the pictures it made.
+    pub(crate) async fn record_media_usage(
+        &self,
+        message: &Incoming,
+        service: &str,
+        model: &str,
+        audio_seconds: u32,
+        images: u32,
+    ) {
+        self.record(UsageRecord {
+            key: message.key.clone(),
+            user_id: message.author.id.clone(),
+            backend: service.to_owned(),
+            model: model.to_owned(),
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            audio_seconds,
+            images,
+            at_unix_ms: self.clock.now_unix_ms(),
+        })
+        .await;
+    }
+
+    async fn record(&self, record: UsageRecord) {
         if let Err(error) = self.stores.usage.record_usage(&record).await {
             warn!(%error, "could not record usage");
         }
@@ -283,6 +335,7 @@ impl Services {
         &self,
         message: &Incoming,
         text: &str,
+        images: Vec<ImagePart>,
         reserved: usize,
         model: &NamedModel,
     ) -> Result<Prompt, PluginError> {
@@ -302,9 +355,10 @@ impl Services {
                 model.capabilities.context_window,
                 ChatMessage::system(system),
                 turns,
-                user_message(message, text),
+                user_message(message, text).with_images(images.clone()),
                 reply_budget,
             )
+            .map(|window| without_pictures_unless(model.capabilities.vision, window))
         };
         // Every turn loaded fits: the whole history goes word for word, and
         // no summary is looked up (most conversations, most of the time).
@@ -461,6 +515,18 @@ struct Recalled {
     covered: usize,
     /// Turns older than the loaded ones, when counted.
     before: Option<u64>,
+}
+
+/// `window` as a model sees it: pictures only for one that can see (the
+/// history of a conversation that moved to a model without vision keeps
+/// them, but they are not sent), and only those history kept a copy of.
+fn without_pictures_unless(vision: bool, mut window: Window) -> Window {
+    for message in &mut window.messages {
+        message
+            .images
+            .retain(|image| vision && !image.base64.is_empty());
+    }
+    window
 }
 
 /// The user message as history stores it: named in group chats.

@@ -638,7 +638,7 @@ async fn a_photo_or_voice_note_is_said_to_be_unseen_and_the_caption_still_answer
     assert_eq!(
         bot.send(photo).await,
         [
-            "I can't see images or videos here yet, so I'm answering your text only.",
+            "I can't see pictures with this model, so I'm answering with what I have.",
             "echo: what does this error mean?"
         ]
     );
@@ -646,7 +646,7 @@ async fn a_photo_or_voice_note_is_said_to_be_unseen_and_the_caption_still_answer
     voice.attachments = vec![Attachment::new(AttachmentKind::Voice, "file-2")];
     assert_eq!(
         bot.send(voice).await,
-        ["I can't listen to voice or audio messages here yet — please tell me in words."]
+        ["I can't listen to voice or audio messages here — please tell me in words."]
     );
     assert_eq!(
         bot.backend.requests().len(),

@@ -1,12 +1,13 @@
 //! Rows as the database holds them and the natter-core values they stand for.
 
 use natter_core::store::{LeasedJob, ScheduledJob};
-use natter_core::{ChatMessage, Role, StoreError, Turn};
+use natter_core::{ChatMessage, ImagePart, Role, StoreError, Turn};
 
 use crate::error::corrupt_json;
 
 /// A turn row: role, name and content of the user message, then of the
-/// reply, then the tool steps as JSON (NULL for none).
+/// reply, then the tool steps and the user message's pictures as JSON (NULL
+/// for none).
 pub(crate) type TurnRow = (
     String,
     Option<String>,
@@ -14,6 +15,7 @@ pub(crate) type TurnRow = (
     String,
     Option<String>,
     String,
+    Option<String>,
     Option<String>,
 );
 
@@ -58,6 +60,7 @@ pub(crate) fn turn(row: TurnRow) -> Result<Turn, StoreError> {
         assistant_name,
         assistant_content,
         steps,
+        images,
     ) = row;
     let steps = match steps {
         Some(text) => {
@@ -65,8 +68,14 @@ pub(crate) fn turn(row: TurnRow) -> Result<Turn, StoreError> {
         }
         None => Vec::new(),
     };
+    let images = match images {
+        Some(text) => {
+            serde_json::from_str(&text).map_err(|e| corrupt_json("the pictures of a turn", e))?
+        }
+        None => Vec::new(),
+    };
     Ok(Turn {
-        user: message(&user_role, user_name, user_content)?,
+        user: message(&user_role, user_name, user_content)?.with_images(images),
         steps,
         assistant: message(&assistant_role, assistant_name, assistant_content)?,
     })
@@ -80,6 +89,17 @@ pub(crate) fn steps_text(steps: &[ChatMessage]) -> Result<Option<String>, StoreE
     serde_json::to_string(steps)
         .map(Some)
         .map_err(|e| StoreError::Query(format!("cannot store a turn's tool steps: {e}")))
+}
+
+/// A user message's pictures as stored: a JSON array of image parts (each a
+/// reference with its small copy), or NULL for none.
+pub(crate) fn images_text(images: &[ImagePart]) -> Result<Option<String>, StoreError> {
+    if images.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(images)
+        .map(Some)
+        .map_err(|e| StoreError::Query(format!("cannot store a turn's pictures: {e}")))
 }
 
 /// The job a row stands for.

@@ -66,11 +66,11 @@ pub struct SqliteTuning {
 }
 
 const LOAD_TURNS: &str = "SELECT user_role, user_name, user_content, \
-     assistant_role, assistant_name, assistant_content, steps \
+     assistant_role, assistant_name, assistant_content, steps, user_images \
      FROM turns WHERE platform = $1 AND scope = $2 ORDER BY id DESC LIMIT $3";
 const APPEND_TURN: &str = "INSERT INTO turns (platform, scope, \
      user_role, user_name, user_content, assistant_role, assistant_name, assistant_content, \
-     steps, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+     steps, user_images, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 const CLEAR_HISTORY: &str = "DELETE FROM turns WHERE platform = $1 AND scope = $2";
 /// Turns are never deleted one by one, so the count is the newest turn's number.
 const COUNT_TURNS: &str =
@@ -111,22 +111,26 @@ const PLUGIN_DELETE: &str = "DELETE FROM plugin_state WHERE namespace = $1 AND k
 const PLUGIN_LIST: &str = "SELECT key, value FROM plugin_state \
      WHERE namespace = $1 AND key >= $2 AND substr(key, 1, length($2)) = $2 ORDER BY key";
 const TOTALS_OF_USER: &str = "SELECT model, CAST(SUM(prompt_tokens) AS BIGINT), \
-     CAST(SUM(completion_tokens) AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM usage_ledger \
+     CAST(SUM(completion_tokens) AS BIGINT), CAST(COUNT(*) AS BIGINT), \
+     CAST(SUM(audio_seconds) AS BIGINT), CAST(SUM(images) AS BIGINT) FROM usage_ledger \
      WHERE platform = $1 AND user_id = $2 AND at_ms >= $3 AND at_ms < $4 \
      GROUP BY model ORDER BY model";
 const TOTALS_OF_CONVERSATION: &str = "SELECT model, CAST(SUM(prompt_tokens) AS BIGINT), \
-     CAST(SUM(completion_tokens) AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM usage_ledger \
+     CAST(SUM(completion_tokens) AS BIGINT), CAST(COUNT(*) AS BIGINT), \
+     CAST(SUM(audio_seconds) AS BIGINT), CAST(SUM(images) AS BIGINT) FROM usage_ledger \
      WHERE platform = $1 AND scope = $2 AND at_ms >= $3 AND at_ms < $4 \
      GROUP BY model ORDER BY model";
 const TOTALS_OF_EVERYONE: &str = "SELECT model, CAST(SUM(prompt_tokens) AS BIGINT), \
-     CAST(SUM(completion_tokens) AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM usage_ledger \
+     CAST(SUM(completion_tokens) AS BIGINT), CAST(COUNT(*) AS BIGINT), \
+     CAST(SUM(audio_seconds) AS BIGINT), CAST(SUM(images) AS BIGINT) FROM usage_ledger \
      WHERE at_ms >= $1 AND at_ms < $2 GROUP BY model ORDER BY model";
 const TOP_USERS: &str = "SELECT platform, user_id, CAST(SUM(prompt_tokens) AS BIGINT), \
      CAST(SUM(completion_tokens) AS BIGINT) FROM usage_ledger \
      WHERE at_ms >= $1 AND at_ms < $2 GROUP BY platform, user_id \
      ORDER BY SUM(prompt_tokens) + SUM(completion_tokens) DESC, platform, user_id LIMIT $3";
 const RECORD_USAGE: &str = "INSERT INTO usage_ledger (platform, scope, user_id, backend, model, \
-     prompt_tokens, completion_tokens, at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+     prompt_tokens, completion_tokens, audio_seconds, images, at_ms) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 const SCHEDULE_JOB: &str = "INSERT INTO scheduled_jobs (namespace, owner, due_ms, payload) \
      VALUES ($1, $2, $3, $4) RETURNING id";
 /// Leases due jobs nobody holds: `$1` now, `$2` the limit, `$3` the holder,
@@ -301,6 +305,7 @@ impl HistoryStore for SqlStore {
     async fn append_turn(&self, key: &ConversationKey, turn: &Turn) -> Result<(), StoreError> {
         // One row holds the whole turn: it is committed whole or not at all.
         let steps = rows::steps_text(&turn.steps)?;
+        let images = rows::images_text(&turn.user.images)?;
         let args = vec![
             Arg::from(key.platform().as_str()),
             Arg::from(key.scope()),
@@ -311,6 +316,7 @@ impl HistoryStore for SqlStore {
             Arg::from(turn.assistant.name.as_deref()),
             Arg::from(turn.assistant.content.as_str()),
             Arg::from(steps),
+            Arg::from(images),
             Arg::from(now_ms()),
         ];
         self.insert("turns", APPEND_TURN, args).await
@@ -608,6 +614,8 @@ impl UsageStore for SqlStore {
             Arg::from(record.model.as_str()),
             Arg::from(i64::from(record.prompt_tokens)),
             Arg::from(i64::from(record.completion_tokens)),
+            Arg::from(i64::from(record.audio_seconds)),
+            Arg::from(i64::from(record.images)),
             Arg::from(record.at_unix_ms),
         ];
         self.insert("usage_ledger", RECORD_USAGE, args).await
@@ -632,17 +640,21 @@ impl UsageStore for SqlStore {
             UsageScope::Everyone => (TOTALS_OF_EVERYONE, Vec::new()),
         };
         args.extend([Arg::from(since_ms), Arg::from(until_ms)]);
-        let rows: Vec<(String, i64, i64, i64)> = reading!(self, pool =>
+        let rows: Vec<(String, i64, i64, i64, i64, i64)> = reading!(self, pool =>
             bind_all!(sqlx::query_as(sql), &args).fetch_all(pool).await)
         .map_err(query_error)?;
         Ok(rows
             .into_iter()
-            .map(|(model, prompt, completion, calls)| UsageTotal {
-                model,
-                prompt_tokens: rows::count(prompt),
-                completion_tokens: rows::count(completion),
-                calls: rows::count(calls),
-            })
+            .map(
+                |(model, prompt, completion, calls, audio, images)| UsageTotal {
+                    model,
+                    prompt_tokens: rows::count(prompt),
+                    completion_tokens: rows::count(completion),
+                    calls: rows::count(calls),
+                    audio_seconds: rows::count(audio),
+                    images: rows::count(images),
+                },
+            )
             .collect())
     }
 

@@ -14,7 +14,7 @@ use natter_core::{
 };
 
 use crate::base_url::BaseUrl;
-use crate::context::{ASSUMED_CONTEXT, ContextSource, without_asking};
+use crate::context::{ASSUMED_CONTEXT, ContextSource, known_vision, without_asking};
 use crate::discovery::{DISCOVERY_TIMEOUT, discover};
 use crate::http::Http;
 use crate::settings::OpenAiSettings;
@@ -57,6 +57,8 @@ pub struct OpenAiBackend {
     moderation_model: String,
     tokens: TokenCounter,
     tool_support: ToolSupport,
+    /// Whether the model sees pictures: configured, known or discovered.
+    vision: Option<bool>,
 }
 
 impl std::fmt::Debug for OpenAiBackend {
@@ -77,7 +79,7 @@ impl OpenAiBackend {
     /// none says, assumes 8192 tokens and logs a warning.
     pub async fn connect(settings: OpenAiSettings) -> Result<Self, OpenAiError> {
         let mut backend = Self::new(settings)?;
-        if backend.context_source != ContextSource::Assumed {
+        if backend.context_source != ContextSource::Assumed && backend.vision.is_some() {
             return Ok(backend);
         }
         let asked = discover(
@@ -87,7 +89,16 @@ impl OpenAiBackend {
             &backend.model,
         )
         .await;
-        match asked {
+        if backend.vision.is_none() {
+            backend.vision = asked.vision;
+            if let Some(vision) = asked.vision {
+                info!(model = %backend.model, vision, "the server says whether the model sees pictures");
+            }
+        }
+        if backend.context_source != ContextSource::Assumed {
+            return Ok(backend);
+        }
+        match asked.context {
             Some((tokens, server)) => {
                 backend.context_window = tokens;
                 backend.context_source = ContextSource::Discovered(server);
@@ -127,6 +138,7 @@ impl OpenAiBackend {
             .build()
             .map_err(|e| OpenAiError::Client(e.to_string()))?;
         let (context_window, context_source) = without_asking(settings.context, &settings.model);
+        let vision = settings.vision.or_else(|| known_vision(&settings.model));
         Ok(Self {
             http: Http {
                 client,
@@ -146,6 +158,7 @@ impl OpenAiBackend {
             context_source,
             base,
             tool_support: ToolSupport::default(),
+            vision,
         })
     }
 
@@ -192,6 +205,7 @@ impl OpenAiBackend {
 impl ModelBackend for OpenAiBackend {
     fn capabilities(&self) -> Capabilities {
         Capabilities::new("openai", &self.model, self.context_window)
+            .with_vision(self.vision.unwrap_or(false))
     }
 
     fn count_tokens(&self, messages: &[ChatMessage]) -> usize {

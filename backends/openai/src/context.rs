@@ -99,3 +99,54 @@ mod tests {
         );
     }
 }
+
+/// Whether one of OpenAI's models can see pictures, by its name; `None`
+/// for a name natter does not know (the server is asked, else no).
+pub(crate) fn known_vision(model: &str) -> Option<bool> {
+    let name = model
+        .rsplit('/')
+        .next()
+        .unwrap_or(model)
+        .to_ascii_lowercase();
+    let blind = [
+        "gpt-3.5",
+        "o1-mini",
+        "o1-preview",
+        "o3-mini",
+        "gpt-4-0613",
+        "gpt-4-32k",
+    ];
+    if blind.iter().any(|prefix| name.starts_with(prefix)) || name == "gpt-4" {
+        return Some(false);
+    }
+    let seeing = [
+        "gpt-4o",
+        "chatgpt-4o",
+        "gpt-4.1",
+        "gpt-4.5",
+        "gpt-4-turbo",
+        "gpt-5",
+        "o1",
+        "o3",
+        "o4",
+    ];
+    seeing
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+        .then_some(true)
+}
+
+#[cfg(test)]
+mod vision_tests {
+    use super::known_vision;
+
+    #[test]
+    fn openai_models_are_known_to_see_or_not() {
+        assert_eq!(known_vision("gpt-4o-mini"), Some(true));
+        assert_eq!(known_vision("openai/gpt-4.1"), Some(true));
+        assert_eq!(known_vision("o3-mini"), Some(false));
+        assert_eq!(known_vision("gpt-3.5-turbo"), Some(false));
+        assert_eq!(known_vision("gpt-4"), Some(false));
+        assert_eq!(known_vision("llama3.2"), None);
+    }
+}

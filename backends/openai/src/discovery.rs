@@ -1,4 +1,5 @@
-//! Asking the server for the model's context window, where it can say:
+//! Asking the server for the model's context window (and whether it can see
+//! pictures), where it can say:
 //!
 //! | server | asked | the window |
 //! |---|---|---|
@@ -36,13 +37,23 @@ pub(crate) const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(3);
 /// machines with less than 24 GiB of VRAM; 2048 before version 0.6).
 pub(crate) const OLLAMA_DEFAULT_CONTEXT: usize = 4096;
 
-/// The model's context window as the server says it, and which server said.
+/// What the server says of the model.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Discovered {
+    /// Its context window, and which server said.
+    pub(crate) context: Option<(usize, Server)>,
+    /// Whether it can see pictures: llama.cpp's server says in
+    /// `modalities.vision`, Ollama in `capabilities`.
+    pub(crate) vision: Option<bool>,
+}
+
+/// What the server says of the model: its context window and whether it sees.
 pub(crate) async fn discover(
     client: &reqwest::Client,
     base: &BaseUrl,
     key: Option<&SecretString>,
     model: &str,
-) -> Option<(usize, Server)> {
+) -> Discovered {
     let show = client
         .post(format!("{}/api/show", base.root()))
         .json(&serde_json::json!({ "model": model }));
@@ -53,6 +64,15 @@ pub(crate) async fn discover(
         fetch::<ModelList>(models, key, "vLLM"),
         fetch::<Props>(props, key, "llama.cpp server"),
     );
+    let vision = llamacpp
+        .as_ref()
+        .and_then(|props| props.modalities.as_ref().map(|m| m.vision))
+        .or_else(|| {
+            ollama
+                .as_ref()
+                .and_then(|show| show.capabilities.as_ref())
+                .map(|capabilities| capabilities.iter().any(|c| c == "vision"))
+        });
     let found = [
         (ollama.and_then(OllamaShow::context), Server::Ollama),
         (
@@ -64,10 +84,11 @@ pub(crate) async fn discover(
             Server::LlamaCpp,
         ),
     ];
-    found.into_iter().find_map(|(tokens, server)| {
+    let context = found.into_iter().find_map(|(tokens, server)| {
         let tokens = usize::try_from(tokens?).ok().filter(|&t| t > 0)?;
         Some((tokens, server))
-    })
+    });
+    Discovered { context, vision }
 }
 
 /// The answer to `request`, if it is a success in the expected shape.
@@ -100,6 +121,9 @@ struct OllamaShow {
     parameters: Option<String>,
     #[serde(default)]
     model_info: Map<String, Value>,
+    /// `["completion", "vision", "tools"]` (Ollama 0.6 and later).
+    #[serde(default)]
+    capabilities: Option<Vec<String>>,
 }
 
 impl OllamaShow {
@@ -151,6 +175,15 @@ impl ModelList {
 #[derive(Deserialize)]
 struct Props {
     default_generation_settings: GenerationSettings,
+    /// `{"vision": true, "audio": false}` (with a multimodal projector loaded).
+    #[serde(default)]
+    modalities: Option<Modalities>,
+}
+
+#[derive(Deserialize)]
+struct Modalities {
+    #[serde(default)]
+    vision: bool,
 }
 
 #[derive(Deserialize)]

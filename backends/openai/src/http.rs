@@ -9,6 +9,7 @@ use std::io::ErrorKind;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
+use reqwest::RequestBuilder;
 use reqwest::header::RETRY_AFTER;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -172,12 +173,24 @@ impl Http {
         body: &(impl Serialize + Sync),
         whole_timeout: Option<Duration>,
     ) -> Result<reqwest::Response, ModelError> {
+        self.post_built(url, |request| request.json(body), whole_timeout)
+            .await
+    }
+
+    /// Posts to `url` with the body `attach` puts on the request, built
+    /// anew for each attempt (a multipart form cannot be sent twice).
+    pub(crate) async fn post_built(
+        &self,
+        url: &str,
+        attach: impl Fn(RequestBuilder) -> RequestBuilder + Sync,
+        whole_timeout: Option<Duration>,
+    ) -> Result<reqwest::Response, ModelError> {
         let backoff = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(500))
             .with_max_delay(Duration::from_secs(8))
             .with_max_times(self.max_retries)
             .with_jitter();
-        let attempt = || self.post_once(url, body, whole_timeout);
+        let attempt = || self.post_once(url, &attach, whole_timeout);
         attempt
             .retry(backoff)
             .when(|failure: &Failure| failure.retryable(self.max_retry_wait))
@@ -194,10 +207,10 @@ impl Http {
     async fn post_once(
         &self,
         url: &str,
-        body: &(impl Serialize + Sync),
+        attach: &(impl Fn(RequestBuilder) -> RequestBuilder + Sync),
         whole_timeout: Option<Duration>,
     ) -> Result<reqwest::Response, Failure> {
-        let mut request = self.client.post(url).json(body);
+        let mut request = attach(self.client.post(url));
         if let Some(key) = &self.key {
             request = request.bearer_auth(key.expose_secret());
         }

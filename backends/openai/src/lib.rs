@@ -38,12 +38,14 @@
 //! | `tool_support` | servers that cannot call tools: recognising, remembering, answering without |
 //! | `http` | sending a request, with retries |
 //! | `tokens` | counting tokens: tiktoken for OpenAI models, an estimate otherwise |
+//! | `media` | speech to text ([`OpenAiTranscriber`]) and text to picture ([`OpenAiImages`]) |
 
 mod backend;
 mod base_url;
 mod context;
 mod discovery;
 mod http;
+mod media;
 pub mod settings;
 mod sse;
 mod tokens;
@@ -53,4 +55,5 @@ mod wire;
 
 pub use backend::{OpenAiBackend, OpenAiError};
 pub use context::{ASSUMED_CONTEXT, ContextSource, Server};
+pub use media::{EndpointSettings, OpenAiImages, OpenAiTranscriber};
 pub use settings::OpenAiSettings;

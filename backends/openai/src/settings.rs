@@ -48,6 +48,10 @@ pub struct OpenAiSettings {
     /// Ask for token usage at the end of streams (`stream_options.include_usage`).
     /// Turn off for servers that reject the option.
     pub stream_usage: bool,
+    /// Whether the model can see pictures (image content parts). Unset:
+    /// known for OpenAI's models, else asked of the server when natter
+    /// starts (llama.cpp's server and Ollama say), else no.
+    pub vision: Option<bool>,
     /// The model `POST {base_url}/moderations` uses when a plugin asks for a
     /// moderation check (the moderation plugin's `openai_moderation`).
     pub moderation_model: String,
@@ -66,6 +70,7 @@ impl Default for OpenAiSettings {
             deadline_secs: 90,
             context: None,
             stream_usage: true,
+            vision: None,
             moderation_model: "omni-moderation-latest".into(),
         }
     }
@@ -89,6 +94,7 @@ impl std::fmt::Debug for OpenAiSettings {
             deadline_secs,
             context,
             stream_usage,
+            vision,
             moderation_model,
         } = self;
         f.debug_struct("OpenAiSettings")
@@ -102,6 +108,7 @@ impl std::fmt::Debug for OpenAiSettings {
             .field("deadline_secs", deadline_secs)
             .field("context", context)
             .field("stream_usage", stream_usage)
+            .field("vision", vision)
             .field("moderation_model", moderation_model)
             .finish()
     }

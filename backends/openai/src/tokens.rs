@@ -21,7 +21,8 @@ use std::num::NonZeroUsize;
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use lru::LruCache;
-use natter_core::{ChatMessage, ToolCall, backend::estimate_message_tokens};
+use natter_core::backend::{IMAGE_TOKENS, estimate_message_tokens};
+use natter_core::{ChatMessage, ToolCall};
 use tiktoken_rs::CoreBPE;
 
 /// Framing tokens per message in OpenAI chat formats.
@@ -62,7 +63,10 @@ impl TokenCounter {
             None
         };
         match bpe {
-            Some(bpe) => messages.iter().map(|m| self.cached(bpe, m)).sum(),
+            Some(bpe) => messages
+                .iter()
+                .map(|m| self.cached(bpe, m) + m.images.len() * IMAGE_TOKENS)
+                .sum(),
             None => estimate_message_tokens(messages),
         }
     }

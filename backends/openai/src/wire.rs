@@ -41,13 +41,55 @@ pub(crate) struct StreamOptions {
 pub(crate) struct Message<'a> {
     pub role: &'static str,
     /// `null` for an assistant message that only calls tools, as OpenAI sends it.
-    pub content: Option<&'a str>,
+    pub content: Option<Content<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<CallOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<&'a str>,
+}
+
+/// A message's content: its text, or — with pictures — a list of parts,
+/// the text first.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub(crate) enum Content<'a> {
+    Text(&'a str),
+    Parts(Vec<Part<'a>>),
+}
+
+/// `{"type": "text", "text": …}` or `{"type": "image_url", "image_url": {"url": "data:…"}}`.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum Part<'a> {
+    Text { text: &'a str },
+    ImageUrl { image_url: ImageUrl },
+}
+
+#[derive(Serialize)]
+pub(crate) struct ImageUrl {
+    pub url: String,
+}
+
+impl<'a> Content<'a> {
+    fn of(message: &'a ChatMessage) -> Self {
+        if message.images.is_empty() {
+            return Content::Text(&message.content);
+        }
+        let text = (!message.content.is_empty()).then_some(Part::Text {
+            text: &message.content,
+        });
+        Content::Parts(
+            text.into_iter()
+                .chain(message.images.iter().map(|image| Part::ImageUrl {
+                    image_url: ImageUrl {
+                        url: image.data_url(),
+                    },
+                }))
+                .collect(),
+        )
+    }
 }
 
 /// `{"type": "function", "function": {"name", "description", "parameters"}}`.
@@ -162,7 +204,7 @@ impl<'a> Message<'a> {
             && message.content.is_empty();
         Self {
             role: message.role.as_str(),
-            content: (!calls_only).then_some(message.content.as_str()),
+            content: (!calls_only).then(|| Content::of(message)),
             name: message.name.as_deref().and_then(sanitize_name),
             tool_calls: message.tool_calls.iter().map(CallOut::from_call).collect(),
             tool_call_id: message.tool_call_id.as_deref(),
@@ -370,5 +412,28 @@ mod tests {
         assert_eq!(sanitize_name("Ana María").as_deref(), Some("Ana_María"));
         assert_eq!(sanitize_name("<|>"), None);
         assert_eq!(sanitize_name(&"x".repeat(80)).map(|n| n.len()), Some(64));
+    }
+
+    #[test]
+    fn pictures_go_as_content_parts_after_the_text() {
+        let image = natter_core::ImagePart {
+            reference: "file-1".into(),
+            mime: "image/png".into(),
+            base64: "iVBORw0KGgo=".into(),
+        };
+        let with = ChatMessage::user("what is this?").with_images(vec![image.clone()]);
+        let json = serde_json::to_value(Message::from_chat(&with)).unwrap();
+        assert_eq!(
+            json["content"],
+            serde_json::json!([
+                {"type": "text", "text": "what is this?"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+            ])
+        );
+        let alone = ChatMessage::user("").with_images(vec![image]);
+        let json = serde_json::to_value(Message::from_chat(&alone)).unwrap();
+        assert_eq!(json["content"].as_array().map(Vec::len), Some(1));
+        let plain = serde_json::to_value(Message::from_chat(&ChatMessage::user("hi"))).unwrap();
+        assert_eq!(plain["content"], "hi");
     }
 }

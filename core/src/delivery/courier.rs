@@ -17,7 +17,7 @@ use crate::approval::ApprovalRequest;
 use crate::backend::ModelError;
 use crate::chat::{ChatStream, Completion, StreamEvent};
 use crate::message::{ChannelRef, MessageId, Platform};
-use crate::outbox::{DeliveryError, Outbox, PlatformLimits, Rendered};
+use crate::outbox::{DeliveryError, Outbox, OutgoingImage, PlatformLimits, Rendered};
 use crate::telemetry;
 
 /// Attempts at delivering one final part before giving up.
@@ -261,6 +261,48 @@ impl Courier {
             attempt += 1;
             self.pacer.acquire(self.pace_key(to)).await;
             match self.outbox.send_approval(to, &approval, reply_to).await {
+                Err(DeliveryError::RetryAfter(wait)) if attempt < FINAL_ATTEMPTS => {
+                    telemetry::platform_rate_limited(self.platform);
+                    telemetry::delivery_retry(self.platform);
+                    self.pacer.hold(self.pace_key(to), wait);
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Posts a picture in `to` with `caption` (Markdown, screened by the
+    /// output filters like any text; a blocked caption is replaced by the
+    /// filter's notice), paced and retried like any send.
+    pub async fn send_image(
+        &self,
+        to: &ChannelRef,
+        bytes: Vec<u8>,
+        mime: &str,
+        caption: &str,
+        reply_to: Option<&MessageId>,
+    ) -> Result<MessageId, DeliveryError> {
+        let caption = match screen_whole(&self.filters, to, caption) {
+            Released::Text(text) => text,
+            Released::Blocked(notice) => notice,
+        };
+        let extension = match mime {
+            "image/jpeg" => "jpg",
+            "image/webp" => "webp",
+            "image/gif" => "gif",
+            _ => "png",
+        };
+        let image = OutgoingImage {
+            bytes,
+            mime: mime.to_owned(),
+            file_name: format!("picture.{extension}"),
+            caption: self.outbox.render(&caption),
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.pacer.acquire(self.pace_key(to)).await;
+            match self.outbox.send_image(to, &image, reply_to).await {
                 Err(DeliveryError::RetryAfter(wait)) if attempt < FINAL_ATTEMPTS => {
                     telemetry::platform_rate_limited(self.platform);
                     telemetry::delivery_retry(self.platform);

@@ -22,10 +22,11 @@ use crate::clock::{Clock, SystemClock};
 use crate::command::{Command, CommandSpec};
 use crate::delivery::OutputFilter;
 use crate::live::Live;
+use crate::media::{ImageGenerator, MediaSettings, Transcriber};
 use crate::models::{Models, UnknownModel};
 use crate::persona::Personas;
 use crate::plugin::{DefaultErrorHandler, Plugin, PluginErrorHandler, Registered};
-use crate::services::Services;
+use crate::services::{MediaServices, Services};
 use crate::settings::{EngineSettings, GroupSettings, LimitSettings, ModelDefaults};
 use crate::store::{MemoryStore, Stores};
 use crate::tool::ToolSettings;
@@ -84,6 +85,7 @@ pub struct EngineBuilder {
     triggers: Option<Triggers>,
     groups: GroupSettings,
     clock: Arc<dyn Clock>,
+    media: MediaServices,
 }
 
 impl EngineBuilder {
@@ -106,7 +108,28 @@ impl EngineBuilder {
             triggers: None,
             groups: GroupSettings::default(),
             clock: Arc::new(SystemClock),
+            media: MediaServices::default(),
         }
+    }
+
+    /// The limits on pictures and voice (`[vision]`, `[transcription]`).
+    pub fn media(mut self, settings: MediaSettings) -> Self {
+        self.media.settings = settings;
+        self
+    }
+
+    /// The speech-to-text service voice notes go through; without one,
+    /// their senders are asked to write instead.
+    pub fn transcriber(mut self, transcriber: Arc<dyn Transcriber>) -> Self {
+        self.media.transcriber = Some(transcriber);
+        self
+    }
+
+    /// The service plugins make pictures with
+    /// ([`PluginContext::generate_image`](crate::PluginContext::generate_image)).
+    pub fn image_generator(mut self, generator: Arc<dyn ImageGenerator>) -> Self {
+        self.media.generator = Some(generator);
+        self
     }
 
     /// The clock scheduled jobs run by (default: the system clock; tests use
@@ -244,7 +267,8 @@ impl EngineBuilder {
             self.clock,
         )
         .with_money(self.prices, self.budget)
-        .with_summaries(self.settings.summarize);
+        .with_summaries(self.settings.summarize)
+        .with_media(self.media);
         let job_holder = JobHolder::new(services.clock.now_unix_ms());
         let shared = Shared {
             services,

@@ -13,7 +13,8 @@ use super::exchange::Exchange;
 use super::monitor::Event;
 use super::toolbox::Toolbox;
 use super::{agent, record};
-use crate::message::{Addressed, AttachmentKind, Incoming};
+use crate::media::intake::{for_history, look};
+use crate::message::{Addressed, Incoming};
 use crate::plugin::{Hook, PluginError};
 use crate::services::user_message;
 
@@ -21,15 +22,16 @@ use crate::services::user_message;
 pub(crate) async fn turn(exchange: &Exchange<'_>) {
     let services = &exchange.engine.services;
     let message = &exchange.message;
-    if let Some(note) = media_note(message) {
+    let sight = look(services, exchange.courier, message, &exchange.model).await;
+    if let Some(note) = &sight.note {
         // Said only to someone who addressed the bot: in a channel answering
         // every message, a photo shared among people is not a question.
         if message.is_addressed() {
-            exchange.send(&note).await;
+            exchange.send(note).await;
         }
-        if message.text.trim().is_empty() {
-            return;
-        }
+    }
+    if message.text.trim().is_empty() && sight.images.is_empty() {
+        return;
     }
     match services.over_budget(message).await {
         Ok(None) => {}
@@ -44,7 +46,13 @@ pub(crate) async fn turn(exchange: &Exchange<'_>) {
     let toolbox = Toolbox::for_turn(exchange);
     let reserved = toolbox.definition_tokens();
     let prompt = match services
-        .prompt_for(message, &text, reserved, &exchange.model)
+        .prompt_for(
+            message,
+            &text,
+            sight.images.clone(),
+            reserved,
+            &exchange.model,
+        )
         .await
     {
         Ok(prepared) => prepared,
@@ -96,29 +104,9 @@ pub(crate) async fn turn(exchange: &Exchange<'_>) {
     );
     let (steps, streamed) = tokio::join!(working, delivering);
     record::observe(exchange, &streamed.end, started.elapsed());
-    let asked = user_message(message, &text);
+    let kept = for_history(services, &sight.images).await;
+    let asked = user_message(message, &text).with_images(kept);
     record::outcome(exchange, asked, steps, streamed, prompt.forgotten).await;
-}
-
-/// One sentence for the files the model is not given (yet): images and
-/// sound are not passed to models, so the person who sent them is told
-/// instead of getting an answer that pretends to have seen or heard them.
-fn media_note(message: &Incoming) -> Option<String> {
-    let has =
-        |kinds: &[AttachmentKind]| message.attachments.iter().any(|a| kinds.contains(&a.kind));
-    let images = has(&[AttachmentKind::Image, AttachmentKind::Video]);
-    let sound = has(&[AttachmentKind::Voice, AttachmentKind::Audio]);
-    let what = match (images, sound) {
-        (true, true) => "see images or listen to voice and audio messages",
-        (true, false) => "see images or videos",
-        (false, true) => "listen to voice or audio messages",
-        (false, false) => return None,
-    };
-    Some(if message.text.trim().is_empty() {
-        format!("I can't {what} here yet — please tell me in words.")
-    } else {
-        format!("I can't {what} here yet, so I'm answering your text only.")
-    })
 }
 
 /// Longest quoted message carried into a turn, in characters.

@@ -64,10 +64,7 @@ pub fn prepare(
     let format = image::guess_format(bytes).map_err(|_| PictureError::NotAPicture)?;
     let passable = matches!(format, ImageFormat::Jpeg | ImageFormat::Png);
     let picture = decode(bytes, format)?;
-    if passable
-        && bytes.len() <= max_bytes
-        && picture.width().max(picture.height()) <= max_side
-    {
+    if passable && bytes.len() <= max_bytes && picture.width().max(picture.height()) <= max_side {
         return Ok(part(reference, format.to_mime_type(), bytes));
     }
     shrink(&picture, reference, max_side, max_bytes)

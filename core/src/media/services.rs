@@ -140,6 +140,9 @@ impl MediaError {
 /// Speech to text.
 #[async_trait]
 pub trait Transcriber: Send + Sync {
+    /// The model's name, for the usage ledger.
+    fn model(&self) -> &str;
+
     /// What is said in `clip`.
     async fn transcribe(&self, clip: AudioClip) -> Result<Transcript, MediaError>;
 }

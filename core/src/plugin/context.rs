@@ -9,8 +9,10 @@ use super::error::PluginError;
 use super::registered::Registered;
 use super::state::PluginState;
 use crate::backend::{ModelBackend, estimate_tokens};
-use crate::chat::{ChatMessage, ChatRequest, Usage};
+use crate::chat::{ChatMessage, ChatRequest, ImagePart, Usage};
 use crate::delivery::{Courier, StreamEnd};
+use crate::media::GeneratedImage;
+use crate::media::intake::look;
 use crate::message::{Author, ChannelRef, Incoming};
 use crate::models::NamedModel;
 use crate::persona::Persona;
@@ -122,9 +124,62 @@ impl<'a> PluginContext<'a> {
     pub async fn prompt(&self, text: &str) -> Result<ChatRequest, PluginError> {
         let prompt = self
             .services
-            .prompt_for(self.incoming, text, 0, self.model)
+            .prompt_for(self.incoming, text, Vec::new(), 0, self.model)
             .await?;
         Ok(prompt.request)
+    }
+
+    /// Whether the conversation's model can see pictures.
+    pub fn can_see(&self) -> bool {
+        self.model.capabilities.vision
+    }
+
+    /// The message's pictures, fetched and prepared for the model (within
+    /// `[vision]`'s limits), with the sentence about any it is not given —
+    /// no pictures at all when the model cannot see. Attach them to a
+    /// request's user message with [`ChatMessage::with_images`].
+    pub async fn pictures(&self) -> (Vec<ImagePart>, Option<String>) {
+        let sight = look(self.services, self.courier, self.incoming, self.model).await;
+        (sight.images, sight.note)
+    }
+
+    /// A picture of `prompt` from the image service (`[image_generation]`),
+    /// within the author's budget and counted in the usage ledger. Fails
+    /// with a sentence for the user when no image service is set up.
+    pub async fn generate_image(&self, prompt: &str) -> Result<GeneratedImage, PluginError> {
+        let Some(generator) = self.services.media.generator.clone() else {
+            return Err(PluginError::usage(
+                "I can't make pictures here: no image service is set up.",
+            ));
+        };
+        self.within_budget().await?;
+        let image = tokio::select! {
+            () = self.cancel.cancelled() => return Err(PluginError::Stopped),
+            image = generator.generate(prompt) => image?,
+        };
+        self.services
+            .record_media_usage(self.incoming, "images", generator.model(), 0, 1)
+            .await;
+        Ok(image)
+    }
+
+    /// Replies with `image` and `caption` (Markdown) under it.
+    pub async fn reply_image(
+        &mut self,
+        image: GeneratedImage,
+        caption: &str,
+    ) -> Result<(), PluginError> {
+        self.user_told = true;
+        self.courier
+            .send_image(
+                &self.incoming.channel,
+                image.bytes,
+                &image.mime,
+                caption,
+                Some(&self.incoming.id),
+            )
+            .await?;
+        Ok(())
     }
 
     /// A request with just `system` and `user`, using the persona's sampling settings.

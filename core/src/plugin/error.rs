@@ -2,6 +2,7 @@
 //! (what went wrong, in variants the engine's failure handler acts on).
 
 use crate::backend::ModelError;
+use crate::media::MediaError;
 use crate::message::Platform;
 use crate::outbox::DeliveryError;
 use crate::store::StoreError;
@@ -25,6 +26,9 @@ pub enum PluginError {
     /// The model failed.
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// A transcription or image service failed.
+    #[error(transparent)]
+    Media(#[from] MediaError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

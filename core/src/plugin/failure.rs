@@ -115,6 +115,7 @@ impl PluginFailure {
                 Some(format!("Sorry, {platform} is not connected right now."))
             }
             PluginError::Model(model) => (!self.user_told).then(|| model.user_message()),
+            PluginError::Media(media) => (!self.user_told).then(|| media.user_message()),
             PluginError::Config { .. } => {
                 Some(format!("Sorry, the {plugin} plugin is misconfigured."))
             }
@@ -133,6 +134,7 @@ impl PluginFailure {
         match &self.error {
             PluginError::Usage(_) | PluginError::Stopped | PluginError::Blocked => {}
             PluginError::Model(_)
+            | PluginError::Media(_)
             | PluginError::Delivery(_)
             | PluginError::PlatformUnavailable(_) => {
                 warn!(plugin, %hook, ?conversation, error = %self.error, "plugin failed");

@@ -483,6 +483,8 @@ impl UsageStore for MemoryStore {
             total.prompt_tokens += u64::from(row.prompt_tokens);
             total.completion_tokens += u64::from(row.completion_tokens);
             total.calls += 1;
+            total.audio_seconds += u64::from(row.audio_seconds);
+            total.images += u64::from(row.images);
         }
         Ok(totals.into_values().collect())
     }

@@ -95,6 +95,12 @@ pub struct UsageRecord {
     pub prompt_tokens: u32,
     /// Generated tokens.
     pub completion_tokens: u32,
+    /// Seconds of voice transcribed.
+    #[serde(default)]
+    pub audio_seconds: u32,
+    /// Pictures made.
+    #[serde(default)]
+    pub images: u32,
     /// When, in milliseconds since the Unix epoch.
     pub at_unix_ms: i64,
 }
@@ -350,6 +356,12 @@ pub struct UsageTotal {
     pub completion_tokens: u64,
     /// Model calls.
     pub calls: u64,
+    /// Seconds of voice transcribed.
+    #[serde(default)]
+    pub audio_seconds: u64,
+    /// Pictures made.
+    #[serde(default)]
+    pub images: u64,
 }
 
 /// One user's tokens over a span of time.

@@ -45,9 +45,11 @@ use crate::chat::{
 use crate::clock::TokioClock;
 use crate::engine::{Engine, EngineBuilder, Inbox};
 use crate::message::{
-    Addressed, Author, ChannelRef, ConversationKey, Incoming, MessageId, Platform,
+    Addressed, Attachment, Author, ChannelRef, ConversationKey, Incoming, MessageId, Platform,
 };
-use crate::outbox::{DeliveryError, Outbox, PlatformLimits, Rendered};
+use crate::outbox::{
+    DeliveryError, DownloadError, Outbox, OutgoingImage, PlatformLimits, Rendered,
+};
 use crate::plugin::Plugin;
 use crate::tool::ToolCall;
 
@@ -83,6 +85,7 @@ pub struct ScriptedBackend {
     model: String,
     context_window: usize,
     takes_tools: bool,
+    sees: bool,
     dropped_streams: Arc<AtomicUsize>,
     record_requests: bool,
     next_call: AtomicU64,
@@ -104,6 +107,7 @@ impl ScriptedBackend {
             model: "script".into(),
             context_window: 4096,
             takes_tools: true,
+            sees: false,
             dropped_streams: Arc::new(AtomicUsize::new(0)),
             record_requests: true,
             next_call: AtomicU64::new(0),
@@ -126,6 +130,12 @@ impl ScriptedBackend {
     /// The same backend, saying in its capabilities that it takes no tools.
     pub fn without_tools(mut self) -> Self {
         self.takes_tools = false;
+        self
+    }
+
+    /// The same backend, saying in its capabilities that it sees pictures.
+    pub fn with_vision(mut self) -> Self {
+        self.sees = true;
         self
     }
 
@@ -225,7 +235,9 @@ impl Drop for DropGuard {
 #[async_trait]
 impl ModelBackend for ScriptedBackend {
     fn capabilities(&self) -> Capabilities {
-        Capabilities::new("scripted", &self.model, self.context_window).with_tools(self.takes_tools)
+        Capabilities::new("scripted", &self.model, self.context_window)
+            .with_tools(self.takes_tools)
+            .with_vision(self.sees)
     }
 
     fn count_tokens(&self, messages: &[ChatMessage]) -> usize {
@@ -378,6 +390,9 @@ pub struct RecordingOutbox {
     next_id: AtomicU64,
     failures: Mutex<VecDeque<(Op, DeliveryError)>>,
     writes: tokio::sync::watch::Sender<usize>,
+    files: Mutex<BTreeMap<String, Vec<u8>>>,
+    downloads: Mutex<Vec<String>>,
+    images: Mutex<Vec<(ChannelRef, OutgoingImage)>>,
 }
 
 impl Default for RecordingOutbox {
@@ -396,7 +411,25 @@ impl RecordingOutbox {
             next_id: AtomicU64::new(1),
             failures: Mutex::new(VecDeque::new()),
             writes: tokio::sync::watch::channel(0).0,
+            files: Mutex::new(BTreeMap::new()),
+            downloads: Mutex::new(Vec::new()),
+            images: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Makes `bytes` downloadable as the attachment `reference`.
+    pub fn add_file(&self, reference: &str, bytes: Vec<u8>) {
+        lock(&self.files).insert(reference.to_owned(), bytes);
+    }
+
+    /// The references of every download asked for, in order.
+    pub fn downloads(&self) -> Vec<String> {
+        lock(&self.downloads).clone()
+    }
+
+    /// Every picture posted, with where.
+    pub fn images(&self) -> Vec<(ChannelRef, OutgoingImage)> {
+        lock(&self.images).clone()
     }
 
     /// Waits until at least `n` sends and edits have succeeded.
@@ -506,6 +539,31 @@ impl Outbox for RecordingOutbox {
         });
         self.count_write();
         Ok(())
+    }
+
+    async fn download(&self, file: &Attachment, limit: u64) -> Result<Vec<u8>, DownloadError> {
+        lock(&self.downloads).push(file.reference.clone());
+        let bytes = lock(&self.files)
+            .get(&file.reference)
+            .cloned()
+            .ok_or_else(|| DownloadError::Refused(format!("no file {}", file.reference)))?;
+        if bytes.len() as u64 > limit {
+            return Err(DownloadError::TooLarge { limit });
+        }
+        Ok(bytes)
+    }
+
+    async fn send_image(
+        &self,
+        to: &ChannelRef,
+        image: &OutgoingImage,
+        reply_to: Option<&MessageId>,
+    ) -> Result<MessageId, DeliveryError> {
+        let _ = reply_to;
+        let n = self.next_id.fetch_add(1, Ordering::SeqCst);
+        lock(&self.images).push((to.clone(), image.clone()));
+        self.count_write();
+        Ok(MessageId(n.to_string()))
     }
 }
 

@@ -37,10 +37,16 @@ pub async fn history_conformance(store: &dyn HistoryStore) {
     let key = ConversationKey::new(TEST_PLATFORM, "conformance/a");
     let other = ConversationKey::new(TEST_PLATFORM, "conformance/b");
     let turn = |n: usize| {
-        Turn::new(
-            ChatMessage::user(format!("question {n}")).with_name("Alice"),
-            ChatMessage::assistant(format!("answer {n} ✓")),
-        )
+        let mut user = ChatMessage::user(format!("question {n}")).with_name("Alice");
+        if n == 2 {
+            // A picture travels with its turn: by reference, with its small copy.
+            user = user.with_images(vec![crate::chat::ImagePart {
+                reference: "file-2".into(),
+                mime: "image/jpeg".into(),
+                base64: "/9j/4AAQSkZJRg==".into(),
+            }]);
+        }
+        Turn::new(user, ChatMessage::assistant(format!("answer {n} ✓")))
     };
 
     // History: append, windowed load, isolation, clear.
@@ -486,6 +492,8 @@ pub async fn usage_conformance(store: &dyn UsageStore) {
         model: model.into(),
         prompt_tokens: prompt,
         completion_tokens: 5,
+        audio_seconds: if model == "big" { 30 } else { 0 },
+        images: if model == "big" { 2 } else { 0 },
         at_unix_ms: at,
     };
     for record in [
@@ -507,6 +515,8 @@ pub async fn usage_conformance(store: &dyn UsageStore) {
         prompt_tokens: prompt,
         completion_tokens: 5 * calls,
         calls,
+        audio_seconds: if model == "big" { 30 * calls } else { 0 },
+        images: if model == "big" { 2 * calls } else { 0 },
     };
     assert_eq!(
         store.usage_totals(&alice, 0, 5_000).await.expect("totals"),

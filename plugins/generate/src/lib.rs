@@ -1,9 +1,13 @@
-//! # natter-plugin-generate — `/write` poems, stories, articles, summaries, emails, slogans
+//! # natter-plugin-generate — `/write` poems, stories, articles, summaries, emails, slogans; `/image` pictures
 //!
 //! `/write <kind> <topic…> [--words N] [--tone T] [--lang L] [--audience A]`
 //! asks the model for a piece and streams it into the chat like any reply,
 //! split at the platform's limit, never truncated. `/write` alone lists the
 //! kinds with an example.
+//!
+//! `/image <prompt>` makes a picture through the image service
+//! (`[image_generation]`) and sends it as a photo; without one set up, it
+//! says so in one sentence.
 //!
 //! | module | owns |
 //! |---|---|
@@ -11,6 +15,7 @@
 //! | [`kinds`] | built-in kinds, merged with the settings, prompts as minijinja templates |
 //! | [`options`] | parsing the topic and `--options` after the kind |
 //! | [`follow_up`] | when a piece enters the chat history |
+//! | [`picture`] | `/image`: a picture from the image service |
 //! | [`error`] | what can be wrong with the settings |
 //!
 //! Each kind's prompt is a template, so a kind is added without code:
@@ -28,6 +33,7 @@ pub mod error;
 pub mod follow_up;
 pub mod kinds;
 pub mod options;
+pub mod picture;
 pub mod settings;
 
 use async_trait::async_trait;
@@ -181,6 +187,7 @@ impl Plugin for GeneratePlugin {
                 "Write a poem, story, article, summary, email or slogan",
             )
             .usage("<kind> <topic…> [--words N] [--tone T] [--lang L] [--audience A]"),
+            CommandSpec::new("image", "Make a picture").usage("<what to draw>"),
         ]
     }
 
@@ -190,6 +197,9 @@ impl Plugin for GeneratePlugin {
         cx: &mut PluginContext<'_>,
         cmd: Command,
     ) -> Result<(), PluginError> {
+        if cmd.name == "image" {
+            return picture::draw(cx, &cmd.args).await;
+        }
         if cmd.args.is_empty() {
             let listing = self.listing();
             return cx.reply(&listing).await;

@@ -43,6 +43,7 @@ use serde_json::{Value, json};
 
 mod discovery;
 mod hang_up;
+mod media;
 mod schema;
 mod tools;
 mod validate;
@@ -50,6 +51,7 @@ mod validate;
 pub use discovery::{DiscoveryRequest, Server};
 pub use hang_up::HangUp;
 use hang_up::HangUps;
+pub use media::{PICTURE_PNG_BASE64, TranscriptionRequest};
 use tools::FakeCall;
 pub use tools::ToolCallStyle;
 
@@ -100,6 +102,20 @@ impl Recorded {
             .collect()
     }
 
+    /// The `data:` URLs of every picture its messages carry, in order.
+    pub fn image_urls(&self) -> Vec<String> {
+        self.body["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["content"].as_array())
+            .flatten()
+            .filter(|part| part["type"] == "image_url")
+            .filter_map(|part| part["image_url"]["url"].as_str())
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// Its `tool_choice`, if it had one.
     pub fn tool_choice(&self) -> Option<&Value> {
         self.body.get("tool_choice")
@@ -124,6 +140,13 @@ struct Inner {
     /// Requests counted but not kept (see [`FakeOpenAi::forget_requests`]).
     forgotten: usize,
     forget_requests: bool,
+    /// What the transcription endpoint hears.
+    transcript: String,
+    transcriptions: Vec<TranscriptionRequest>,
+    refused_image_words: Vec<String>,
+    image_requests: Vec<Value>,
+    /// Whether discovery says the model sees pictures.
+    vision: bool,
 }
 
 /// The running fake. Dropping it leaves the server running until the runtime ends.
@@ -153,10 +176,17 @@ impl FakeOpenAi {
             holding: tokio::sync::watch::channel(false).0,
             forgotten: 0,
             forget_requests: false,
+            transcript: "hello from a voice note".into(),
+            transcriptions: Vec::new(),
+            refused_image_words: Vec::new(),
+            image_requests: Vec::new(),
+            vision: false,
         }));
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
             .route("/v1/moderations", post(moderations))
+            .route("/v1/audio/transcriptions", post(media::transcriptions))
+            .route("/v1/images/generations", post(media::generations))
             .route("/v1/models", get(discovery::models))
             .route("/api/show", post(discovery::ollama_show))
             .route("/props", get(discovery::props))
@@ -303,6 +333,35 @@ impl FakeOpenAi {
         self.inner.lock().unwrap().moderation_requests.clone()
     }
 
+    /// What the transcription endpoint answers from now on.
+    pub fn set_transcript(&self, text: &str) {
+        self.inner.lock().unwrap().transcript = text.to_owned();
+    }
+
+    /// Every transcription request so far.
+    pub fn transcriptions(&self) -> Vec<TranscriptionRequest> {
+        self.inner.lock().unwrap().transcriptions.clone()
+    }
+
+    /// Image prompts containing any of `words` are refused from now on, as
+    /// OpenAI's safety system refuses them.
+    pub fn refuse_image_words(&self, words: &[&str]) {
+        self.inner.lock().unwrap().refused_image_words =
+            words.iter().map(|w| w.to_lowercase()).collect();
+    }
+
+    /// Every image generation request so far (its JSON, with the
+    /// `authorization` it came with added).
+    pub fn image_requests(&self) -> Vec<Value> {
+        self.inner.lock().unwrap().image_requests.clone()
+    }
+
+    /// From now on, say in discovery that the model sees pictures (llama.cpp's
+    /// `/props` `modalities.vision`, Ollama's `capabilities`).
+    pub fn advertise_vision(&self, vision: bool) {
+        self.inner.lock().unwrap().vision = vision;
+    }
+
     /// Every request so far.
     pub fn requests(&self) -> Vec<Recorded> {
         self.inner.lock().unwrap().requests.clone()
@@ -317,10 +376,29 @@ impl FakeOpenAi {
             .map(|m| {
                 (
                     m["role"].as_str().unwrap_or_default().to_owned(),
-                    m["content"].as_str().unwrap_or_default().to_owned(),
+                    text_of(&m["content"]),
                 )
             })
             .collect()
+    }
+}
+
+/// A message's content as text: the string, or its text parts with
+/// `[image]` for each picture part.
+pub fn text_of(content: &Value) -> String {
+    match content {
+        Value::String(text) => text.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .map(|part| match part["type"].as_str() {
+                Some("text") => part["text"].as_str().unwrap_or_default().to_owned(),
+                Some("image_url") => "[image]".to_owned(),
+                _ => String::new(),
+            })
+            .filter(|text| !text.is_empty())
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
     }
 }
 
@@ -345,7 +423,7 @@ fn generate(
         let last = body["messages"]
             .as_array()
             .and_then(|m| m.last())
-            .and_then(|m| m["content"].as_str())
+            .map(|m| text_of(&m["content"]))
             .unwrap_or_default();
         format!("echo: {last}")
     });
@@ -418,13 +496,7 @@ fn usage_for(body: &Value, completion_tokens: usize) -> Value {
         .as_array()
         .map(|m| {
             m.iter()
-                .map(|m| {
-                    m["content"]
-                        .as_str()
-                        .unwrap_or("")
-                        .split_whitespace()
-                        .count()
-                })
+                .map(|m| text_of(&m["content"]).split_whitespace().count())
                 .sum()
         })
         .unwrap_or(0);

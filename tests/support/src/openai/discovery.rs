@@ -88,7 +88,10 @@ pub(super) async fn ollama_show(State(inner): Shared, headers: HeaderMap, body: 
     if !record(&inner, "POST /api/show", &headers, Some(body.clone())) {
         return stall().await;
     }
-    let server = inner.lock().unwrap().server.clone();
+    let (server, vision) = {
+        let inner = inner.lock().unwrap();
+        (inner.server.clone(), inner.vision)
+    };
     let Server::Ollama {
         model,
         context_length,
@@ -120,7 +123,7 @@ pub(super) async fn ollama_show(State(inner): Shared, headers: HeaderMap, body: 
             "llama.context_length": context_length,
             "llama.embedding_length": 3072,
         },
-        "capabilities": ["completion", "tools"],
+        "capabilities": if vision { json!(["completion", "vision", "tools"]) } else { json!(["completion", "tools"]) },
     }))
     .into_response()
 }
@@ -154,7 +157,10 @@ pub(super) async fn props(State(inner): Shared, headers: HeaderMap) -> Response 
     if !record(&inner, "GET /props", &headers, None) {
         return stall().await;
     }
-    let server = inner.lock().unwrap().server.clone();
+    let (server, vision) = {
+        let inner = inner.lock().unwrap();
+        (inner.server.clone(), inner.vision)
+    };
     let Server::LlamaCpp { n_ctx, .. } = server else {
         return not_found();
     };
@@ -166,6 +172,7 @@ pub(super) async fn props(State(inner): Shared, headers: HeaderMap) -> Response 
         "total_slots": 1,
         "model_path": "/models/model.gguf",
         "chat_template": "{{ messages }}",
+        "modalities": {"vision": vision, "audio": false},
     }))
     .into_response()
 }
