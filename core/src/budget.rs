@@ -45,10 +45,12 @@ impl Price {
 /// Prices by model name (as backends report it in their capabilities).
 pub type Prices = HashMap<String, Price>;
 
-/// What `totals` cost, when every model in them has a price.
+/// What `totals` cost, when every model in them that used tokens has a
+/// price (voice heard and pictures made use none, and are not priced).
 pub fn cost(totals: &[UsageTotal], prices: &Prices) -> Option<f64> {
     totals
         .iter()
+        .filter(|total| total.prompt_tokens + total.completion_tokens > 0)
         .map(|total| prices.get(&total.model).map(|price| price.cost(total)))
         .sum()
 }

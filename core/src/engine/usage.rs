@@ -115,14 +115,35 @@ fn section(name: &str, totals: &[UsageTotal], prices: &Prices) -> String {
         text.push_str(&format!(" (${dollars:.4})"));
     }
     for total in totals {
-        text.push_str(&format!(
-            "\n  {}: {} in, {} out, {} call{}",
-            total.model,
-            thousands(total.prompt_tokens),
-            thousands(total.completion_tokens),
-            total.calls,
-            if total.calls == 1 { "" } else { "s" }
-        ));
+        let plural = |n: u64| if n == 1 { "" } else { "s" };
+        let line = if total.audio_seconds > 0 {
+            format!(
+                "{}: {} of voice heard",
+                total.model,
+                voice_length(total.audio_seconds)
+            )
+        } else if total.images > 0 {
+            format!("{}: {} picture{} made", total.model, total.images, plural(total.images))
+        } else {
+            format!(
+                "{}: {} in, {} out, {} call{}",
+                total.model,
+                thousands(total.prompt_tokens),
+                thousands(total.completion_tokens),
+                total.calls,
+                plural(total.calls)
+            )
+        };
+        text.push_str(&format!("\n  {line}"));
     }
     text
+}
+
+/// `seconds` of voice as "45 s" or "12 min 5 s".
+fn voice_length(seconds: u64) -> String {
+    match (seconds / 60, seconds % 60) {
+        (0, s) => format!("{s} s"),
+        (m, 0) => format!("{m} min"),
+        (m, s) => format!("{m} min {s} s"),
+    }
 }
