@@ -268,7 +268,10 @@ async fn a_voice_note_is_transcribed_shown_answered_and_counted() {
     let heard = totals.iter().find(|t| t.model == "whisper-test").unwrap();
     assert_eq!(heard.audio_seconds, 7, "{totals:?}");
     let usage = bot.say("/usage").await.join("\n");
-    assert!(usage.contains("whisper-test: 7 s of voice heard"), "{usage}");
+    assert!(
+        usage.contains("whisper-test: 7 s of voice heard"),
+        "{usage}"
+    );
     // History keeps the words, so the next turn knows what was asked.
     let turns = store.load_turns(&user_key(), 10).await.unwrap();
     assert_eq!(turns[0].user.content, "what's the weather like");

@@ -123,7 +123,12 @@ fn section(name: &str, totals: &[UsageTotal], prices: &Prices) -> String {
                 voice_length(total.audio_seconds)
             )
         } else if total.images > 0 {
-            format!("{}: {} picture{} made", total.model, total.images, plural(total.images))
+            format!(
+                "{}: {} picture{} made",
+                total.model,
+                total.images,
+                plural(total.images)
+            )
         } else {
             format!(
                 "{}: {} in, {} out, {} call{}",
