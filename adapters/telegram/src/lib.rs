@@ -9,12 +9,13 @@
 //! | [`error`] | [`TelegramError`]: why the adapter could not start or keep running |
 //! | [`render`] | the model's Markdown as Telegram HTML, and back to plain text |
 //! | [`translate`] | a Telegram message as a [`natter_core::Incoming`]: triggers, keys, mention stripping |
-//! | [`outbox`] | [`TelegramOutbox`]: `sendMessage`, `editMessageText`, `sendChatAction` and Telegram's limits |
+//! | [`outbox`] | [`TelegramOutbox`]: `sendMessage`, `editMessageText`, `sendChatAction`, `sendPhoto` and Telegram's limits |
 //! | `safety` | never a message that renders to nothing, never a user link the message should not carry |
 //! | `admins` | a group's admins by Telegram (`getChatAdministrators`), cached per chat, one lookup at a time |
 //! | `order` | a chat's messages handed to the engine in arrival order while one waits for its admin lookup |
 //! | `approval` | confirmations as inline keyboards: Allow/Refuse buttons, their callback data, presses answered |
-//! | `media` | the files a message carries (photos, voice notes, audio, documents) as engine attachments |
+//! | `media` | the files a message carries (photos, voice notes, audio, documents) as engine attachments, with size, length, name and type |
+//! | `download` | an attachment's bytes: `getFile`, then the file from the Bot API server, within a size limit |
 //! | [`run`](mod@run) | start-up checks, command menu, long polling or webhook, shutdown |
 //!
 //! Splitting, pacing, coalescing of edits and retries are done by natter-core's
@@ -22,6 +23,7 @@
 
 mod admins;
 mod approval;
+mod download;
 pub mod error;
 mod media;
 mod order;

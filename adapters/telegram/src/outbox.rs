@@ -9,11 +9,16 @@
 //! - 429 becomes [`DeliveryError::RetryAfter`] with Telegram's `retry_after`;
 //! - 400 "can't parse entities" is answered by sending the same text as plain
 //!   text at once, so the reply is never lost.
+//!
+//! Pictures go out with `sendPhoto` (`photo`), and files that came with a
+//! message are fetched by `crate::download`.
+
+mod photo;
 
 use async_trait::async_trait;
 use natter_core::{
-    ApprovalRequest, ChannelRef, DeliveryError, MessageId, Outbox, PlatformLimits, Rendered,
-    TextFormat,
+    ApprovalRequest, Attachment, ChannelRef, DeliveryError, DownloadError, MessageId, Outbox,
+    OutgoingImage, PlatformLimits, Rendered, TextFormat,
 };
 use teloxide::payloads::{EditMessageTextSetters, SendChatActionSetters, SendMessageSetters};
 use teloxide::prelude::Requester;
@@ -302,6 +307,24 @@ impl Outbox for TelegramOutbox {
                 Failed::Delivery(error) => Err(error),
             },
         }
+    }
+
+    /// `getFile`, then the file from `{api_url}/file/bot<token>/…`, within `limit`.
+    #[instrument(skip_all, fields(kind = ?file.kind, size = ?file.size))]
+    async fn download(&self, file: &Attachment, limit: u64) -> Result<Vec<u8>, DownloadError> {
+        crate::download::download(&self.bot, file, limit).await
+    }
+
+    /// `sendPhoto` with the caption under the picture, or after it when
+    /// longer than Telegram allows. Returns the picture's message id.
+    #[instrument(skip_all, fields(chat = %to.channel, topic = ?to.thread, image = ?image))]
+    async fn send_image(
+        &self,
+        to: &ChannelRef,
+        image: &OutgoingImage,
+        reply_to: Option<&MessageId>,
+    ) -> Result<MessageId, DeliveryError> {
+        self.post_photo(to, image, reply_to).await
     }
 
     /// The question with ✅ Allow and ❌ Refuse buttons under it.

@@ -482,13 +482,10 @@ mod tests {
         let alone = translate(&TelegramSettings::default(), photo.clone()).unwrap();
         assert_eq!(alone.text, "");
         assert_eq!(alone.addressed, Addressed::NotAddressed);
-        assert_eq!(
-            alone.attachments,
-            [natter_core::Attachment::new(
-                natter_core::AttachmentKind::Image,
-                "f"
-            )]
-        );
+        let mut photo_file = natter_core::Attachment::new(natter_core::AttachmentKind::Image, "f")
+            .with_mime("image/jpeg");
+        photo_file.file_name = Some("photo.jpg".into());
+        assert_eq!(alone.attachments, [photo_file]);
         photo["caption"] = json!("look @natter_bot");
         photo["caption_entities"] = json!([entity("mention", 5, 11)]);
         let incoming = translate(&TelegramSettings::default(), photo).unwrap();

@@ -27,6 +27,24 @@
 //!   a group it knows of otherwise, 400 "chat not found" for one it does
 //!   not, and 400 for a private chat, as Telegram does.
 //! - [`FakeTelegram::delay`] makes a method answer late (a slow Bot API).
+//! - Files: [`FakeTelegram::add_file`] / [`FakeTelegram::add_file_at`]
+//!   register bytes under a new `file_id` ([`FakeFile`]); `getFile` answers
+//!   `file_id`, `file_unique_id`, `file_size` and `file_path` (400 "invalid
+//!   file_id" for unknown ids, 400 "file is too big" over the cloud API's
+//!   20 MB), and `GET /file/bot<token>/<file_path>` serves the bytes
+//!   (recorded in [`FakeTelegram::downloads`]). [`FakeTelegram::set_file_size`]
+//!   makes `getFile` declare another size, or none.
+//! - `sendPhoto` takes the picture as a `multipart/form-data` upload (by
+//!   `attach://` reference, as teloxide sends it, or as the `photo` part) or
+//!   a known `file_id`; the caption is checked like a message's text (HTML,
+//!   at most 1024 UTF-16 units). The upload is on the [`Call`]
+//!   ([`Call::file`], [`Call::files`]) and the message ([`BotMessage::photo`]),
+//!   and becomes a file the bot can `getFile` again; the answer is a Message
+//!   with a `photo` array and the `caption`. An `editMessageText` of it is
+//!   refused, as Telegram refuses it.
+//! - Media updates: [`updates::photo`], [`updates::voice`], [`updates::audio`]
+//!   and [`updates::document`] make messages carrying a [`FakeFile`];
+//!   [`updates::with_entity`] marks up a caption as well as a text.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -51,6 +69,10 @@ pub const BOT_USERNAME: &str = "natter_test_bot";
 const MAX_POLL: Duration = Duration::from_secs(5);
 /// Telegram's message length limit, in UTF-16 code units of visible text.
 const MAX_TEXT: usize = 4096;
+/// Telegram's caption length limit, in UTF-16 code units of visible text.
+pub const MAX_CAPTION: usize = 1024;
+/// The largest file the cloud Bot API hands out with `getFile`.
+pub const MAX_DOWNLOAD: u64 = 20 * 1024 * 1024;
 /// Tags Telegram's HTML parse mode accepts.
 const TAGS: &[&str] = &[
     "b",
@@ -84,6 +106,8 @@ pub struct Call {
     pub status: u16,
     /// The `result` answered (the sent message for `sendMessage`), or null.
     pub result: Value,
+    /// The files uploaded with it (`multipart/form-data`), in order.
+    pub files: Vec<Upload>,
 }
 
 impl Call {
@@ -97,9 +121,24 @@ impl Call {
         self.params.get("text").and_then(Value::as_str)
     }
 
+    /// The `caption` parameter, if any.
+    pub fn caption(&self) -> Option<&str> {
+        self.params.get("caption").and_then(Value::as_str)
+    }
+
+    /// The first file uploaded with it: (file name, bytes).
+    pub fn file(&self) -> Option<(String, Vec<u8>)> {
+        self.files
+            .first()
+            .map(|f| (f.file_name.clone(), f.bytes.clone()))
+    }
+
     /// True for sends and edits of messages (what Telegram rate-limits).
     pub fn is_write(&self) -> bool {
-        matches!(self.method.as_str(), "sendmessage" | "editmessagetext")
+        matches!(
+            self.method.as_str(),
+            "sendmessage" | "editmessagetext" | "sendphoto"
+        )
     }
 
     /// True if it succeeded.
@@ -157,6 +196,55 @@ pub struct BotMessage {
     pub reply_to: Option<i64>,
     /// The inline keyboard under it now, if any (`{"inline_keyboard": […]}`).
     pub reply_markup: Option<Value>,
+    /// The picture, for a `sendPhoto` (then `text` is its caption, maybe empty).
+    pub photo: Option<Photo>,
+}
+
+/// A file uploaded in a `multipart/form-data` request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upload {
+    /// The form field it came in: `photo`, the id of an `attach://` reference.
+    pub field: String,
+    /// Its file name, as the client gave it (may be empty).
+    pub file_name: String,
+    /// Its content type, if the client gave one.
+    pub content_type: Option<String>,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// A file the fake holds, as `getFile` describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FakeFile {
+    /// Its `file_id`, to put in updates and give to `getFile`.
+    pub id: String,
+    /// Its `file_unique_id`.
+    pub unique_id: String,
+    /// Its `file_path` (served at `/file/bot<token>/<file_path>`).
+    pub path: String,
+    /// Its size in bytes, when it was added.
+    pub size: u64,
+}
+
+/// A picture the bot posted with `sendPhoto`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Photo {
+    /// The file it became at the fake (downloadable with `getFile`).
+    pub file: FakeFile,
+    /// The upload's file name.
+    pub file_name: String,
+    /// The bytes uploaded.
+    pub bytes: Vec<u8>,
+}
+
+/// A file registered with the fake.
+struct StoredFile {
+    file: FakeFile,
+    bytes: Vec<u8>,
+    /// What `getFile` declares instead of the real size; `Some(None)` leaves it out.
+    declared: Option<Option<u64>>,
+    /// No longer served at its path.
+    expired: bool,
 }
 
 impl BotMessage {
@@ -206,6 +294,12 @@ struct Inner {
     admins: HashMap<i64, Vec<Value>>,
     /// Per method (lowercase), how long its calls wait before they are answered.
     delays: HashMap<String, Duration>,
+    /// Files by `file_id`.
+    files: BTreeMap<String, StoredFile>,
+    /// Files added so far (for fresh ids).
+    files_added: u64,
+    /// The paths of file downloads asked for, in order.
+    downloads: Vec<String>,
 }
 
 struct Shared {
@@ -315,6 +409,44 @@ impl FakeTelegram {
     /// Makes every answered `getUpdates` wait `delay` first (0 by default).
     pub fn set_poll_delay(&self, delay: Duration) {
         self.shared.lock().poll_delay = delay;
+    }
+
+    /// Registers `bytes` as a file under a new `file_id`, at file path
+    /// `documents/file_<n>`; put it in an update with [`updates::photo`],
+    /// [`updates::voice`] and the like.
+    pub fn add_file(&self, bytes: impl Into<Vec<u8>>) -> FakeFile {
+        let mut inner = self.shared.lock();
+        let path = format!("documents/file_{}", inner.files_added);
+        store_file(&mut inner, &path, bytes.into())
+    }
+
+    /// Registers `bytes` as a file under a new `file_id` at file path `path`
+    /// (`voice/file_3.oga`; an absolute path is what a Bot API server
+    /// started with `--local` answers).
+    pub fn add_file_at(&self, path: &str, bytes: impl Into<Vec<u8>>) -> FakeFile {
+        store_file(&mut self.shared.lock(), path, bytes.into())
+    }
+
+    /// Makes `getFile` of `file_id` declare `size` bytes (`None`: leave
+    /// `file_size` out, as Telegram rarely does) whatever the file holds;
+    /// over [`MAX_DOWNLOAD`], `getFile` refuses it as "file is too big".
+    pub fn set_file_size(&self, file_id: &str, size: Option<u64>) {
+        if let Some(stored) = self.shared.lock().files.get_mut(file_id) {
+            stored.declared = Some(size);
+        }
+    }
+
+    /// Stops serving `file_id`'s bytes at its path (404, as for a
+    /// `file_path` older than the hour Telegram keeps it); `getFile` still answers.
+    pub fn expire_file(&self, file_id: &str) {
+        if let Some(stored) = self.shared.lock().files.get_mut(file_id) {
+            stored.expired = true;
+        }
+    }
+
+    /// The file paths asked for at `/file/bot<token>/…`, in order (found or not).
+    pub fn downloads(&self) -> Vec<String> {
+        self.shared.lock().downloads.clone()
     }
 
     /// Queues an update (its `update_id` is filled in) and returns its id.
@@ -559,6 +691,8 @@ impl FakeTelegram {
 pub mod updates {
     use serde_json::{Value, json};
 
+    use super::FakeFile;
+
     /// A human user.
     pub fn user(id: i64, first_name: &str) -> Value {
         json!({"id": id, "is_bot": false, "first_name": first_name})
@@ -628,24 +762,126 @@ pub mod updates {
         update
     }
 
-    /// The same update with entities found by `needle` (first occurrence) of `kind`.
+    /// The same update with entities found by `needle` (first occurrence) of
+    /// `kind`: in its text, or in its caption (`caption_entities`) if it has none.
     pub fn with_entity(update: Value, kind: &str, needle: &str) -> Value {
-        let text = update["message"]["text"].as_str().unwrap_or_default();
+        let (field, list) = if update["message"]["text"].is_string() {
+            ("text", "entities")
+        } else {
+            ("caption", "caption_entities")
+        };
+        let text = update["message"][field].as_str().unwrap_or_default();
         let start = text.find(needle).expect("needle in text");
         let offset = text[..start].encode_utf16().count();
         let length = needle.encode_utf16().count();
-        let mut entities = update["message"]["entities"]
+        let mut entities = update["message"][list]
             .as_array()
             .cloned()
             .unwrap_or_default();
         entities.push(json!({"type": kind, "offset": offset, "length": length}));
-        with(update, "entities", Value::Array(entities))
+        with(update, list, Value::Array(entities))
     }
 
     /// A message in forum topic `thread` of `chat`.
     pub fn in_topic(update: Value, thread: i64) -> Value {
         let update = with(update, "message_thread_id", json!(thread));
         with(update, "is_topic_message", json!(true))
+    }
+
+    /// A message without text, carrying `field` = `value` (a photo, a voice note…).
+    fn media(message_id: i64, chat: Value, from: Value, field: &str, value: Value) -> Value {
+        let mut update = text(message_id, chat, from, "");
+        if let Some(message) = update["message"].as_object_mut() {
+            message.remove("text");
+            message.insert(field.to_owned(), value);
+        }
+        update
+    }
+
+    /// `file`'s ids and size, as every file object in an update starts.
+    fn file_fields(file: &FakeFile) -> serde_json::Map<String, Value> {
+        let mut fields = serde_json::Map::new();
+        fields.insert("file_id".into(), json!(file.id));
+        fields.insert("file_unique_id".into(), json!(file.unique_id));
+        fields.insert("file_size".into(), json!(file.size));
+        fields
+    }
+
+    /// A photo message: `file` as the largest of its sizes (1280×960, after
+    /// a 90×90 thumbnail whose id the fake does not know), with `caption`.
+    pub fn photo(
+        message_id: i64,
+        chat: Value,
+        from: Value,
+        file: &FakeFile,
+        caption: Option<&str>,
+    ) -> Value {
+        let thumbnail = json!({
+            "file_id": format!("{}-thumb", file.id),
+            "file_unique_id": format!("{}-thumb", file.unique_id),
+            "file_size": 1_000, "width": 90, "height": 90,
+        });
+        let mut large = file_fields(file);
+        large.insert("width".into(), json!(1280));
+        large.insert("height".into(), json!(960));
+        let update = media(
+            message_id,
+            chat,
+            from,
+            "photo",
+            json!([thumbnail, Value::Object(large)]),
+        );
+        match caption {
+            Some(caption) => with(update, "caption", json!(caption)),
+            None => update,
+        }
+    }
+
+    /// A voice note `seconds` long, of type `mime` (Telegram's are `audio/ogg`).
+    pub fn voice(
+        message_id: i64,
+        chat: Value,
+        from: Value,
+        file: &FakeFile,
+        seconds: u32,
+        mime: &str,
+    ) -> Value {
+        let mut voice = file_fields(file);
+        voice.insert("duration".into(), json!(seconds));
+        voice.insert("mime_type".into(), json!(mime));
+        media(message_id, chat, from, "voice", Value::Object(voice))
+    }
+
+    /// An audio file (a song, a recording sent as a file) `seconds` long.
+    pub fn audio(
+        message_id: i64,
+        chat: Value,
+        from: Value,
+        file: &FakeFile,
+        seconds: u32,
+        file_name: &str,
+        mime: &str,
+    ) -> Value {
+        let mut audio = file_fields(file);
+        audio.insert("duration".into(), json!(seconds));
+        audio.insert("file_name".into(), json!(file_name));
+        audio.insert("mime_type".into(), json!(mime));
+        media(message_id, chat, from, "audio", Value::Object(audio))
+    }
+
+    /// A file sent as a document (an image sent uncompressed, a PDF).
+    pub fn document(
+        message_id: i64,
+        chat: Value,
+        from: Value,
+        file: &FakeFile,
+        file_name: &str,
+        mime: &str,
+    ) -> Value {
+        let mut document = file_fields(file);
+        document.insert("file_name".into(), json!(file_name));
+        document.insert("mime_type".into(), json!(mime));
+        media(message_id, chat, from, "document", Value::Object(document))
     }
 }
 
@@ -678,6 +914,9 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let path = uri.path().trim_start_matches('/');
+    if let Some(rest) = path.strip_prefix("file/bot") {
+        return serve_file(&shared, rest);
+    }
     let Some((token, method)) = path
         .strip_prefix("bot")
         .and_then(|rest| rest.split_once('/'))
@@ -689,12 +928,15 @@ async fn handle(
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let params: Value = if body.is_empty() {
-        json!({})
+    let (params, files) = if body.is_empty() {
+        (json!({}), Vec::new())
     } else if let Some(boundary) = content_type.split("boundary=").nth(1) {
-        multipart_fields(&String::from_utf8_lossy(&body), boundary.trim_matches('"'))
+        form_fields(&body, boundary.trim_matches('"'))
     } else {
-        serde_json::from_slice(&body).unwrap_or(json!({}))
+        (
+            serde_json::from_slice(&body).unwrap_or(json!({})),
+            Vec::new(),
+        )
     };
     let arrived = Instant::now();
     if method != "getupdates"
@@ -711,7 +953,7 @@ async fn handle(
         // Never answered: the sender waits until it gives up or dies.
         return std::future::pending::<Response>().await;
     } else {
-        answer(&mut shared.lock(), &method, &params, arrived)
+        answer(&mut shared.lock(), &method, &params, &files, arrived)
     };
     let call = Call {
         method,
@@ -719,6 +961,7 @@ async fn handle(
         at: arrived,
         status,
         result: answer.get("result").cloned().unwrap_or(Value::Null),
+        files,
     };
     {
         let mut inner = shared.lock();
@@ -753,26 +996,207 @@ fn held(shared: &Shared, method: &str, params: &Value) -> bool {
     hold
 }
 
-/// The text fields of a `multipart/form-data` body (teloxide uses it for
-/// methods that may carry files, such as `setWebhook`), JSON values decoded.
-fn multipart_fields(body: &str, boundary: &str) -> Value {
+/// The fields of a `multipart/form-data` body (teloxide uses it for methods
+/// that may carry files, such as `setWebhook` and `sendPhoto`): text fields
+/// as parameters, JSON values decoded (but `text` and `caption` kept as
+/// written), and file parts as uploads.
+fn form_fields(body: &[u8], boundary: &str) -> (Value, Vec<Upload>) {
     let mut fields = serde_json::Map::new();
-    for part in body.split(&format!("--{boundary}")) {
-        let Some((head, value)) = part.split_once("\r\n\r\n") else {
-            continue;
-        };
-        let Some(name) = head
-            .split("name=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-        else {
-            continue;
-        };
-        let value = value.strip_suffix("\r\n").unwrap_or(value);
-        let decoded = serde_json::from_str(value).unwrap_or_else(|_| json!(value));
-        fields.insert(name.to_owned(), decoded);
+    let mut files = Vec::new();
+    for part in form_parts(body, boundary) {
+        match part.file_name {
+            Some(file_name) => files.push(Upload {
+                field: part.name,
+                file_name,
+                content_type: part.content_type,
+                bytes: part.body,
+            }),
+            None => {
+                let value = String::from_utf8_lossy(&part.body).into_owned();
+                let decoded = match part.name.as_str() {
+                    "text" | "caption" => json!(value),
+                    _ => serde_json::from_str(&value).unwrap_or_else(|_| json!(value)),
+                };
+                fields.insert(part.name, decoded);
+            }
+        }
     }
-    Value::Object(fields)
+    (Value::Object(fields), files)
+}
+
+/// One part of a `multipart/form-data` body.
+pub(crate) struct FormPart {
+    /// Its field name.
+    pub(crate) name: String,
+    /// Its file name, for a file.
+    pub(crate) file_name: Option<String>,
+    /// Its `Content-Type`, if given.
+    pub(crate) content_type: Option<String>,
+    /// Its bytes.
+    pub(crate) body: Vec<u8>,
+}
+
+/// Where `needle` first occurs in `hay` at or after `from`.
+fn find_bytes(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    hay.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|at| at + from)
+}
+
+/// The parts of a `multipart/form-data` body delimited by `boundary`
+/// (RFC 7578), bytes kept as they are. Shared with the fake Discord.
+pub(crate) fn form_parts(body: &[u8], boundary: &str) -> Vec<FormPart> {
+    let delimiter = format!("--{boundary}").into_bytes();
+    let mut parts = Vec::new();
+    let Some(mut at) = find_bytes(body, &delimiter, 0) else {
+        return parts;
+    };
+    loop {
+        let start = at + delimiter.len();
+        if body[start..].starts_with(b"--") {
+            break;
+        }
+        let Some(next) = find_bytes(body, &delimiter, start) else {
+            break;
+        };
+        let chunk = &body[start..next];
+        let chunk = chunk.strip_prefix(b"\r\n").unwrap_or(chunk);
+        let chunk = chunk.strip_suffix(b"\r\n").unwrap_or(chunk);
+        if let Some(split) = find_bytes(chunk, b"\r\n\r\n", 0) {
+            let head = String::from_utf8_lossy(&chunk[..split]);
+            let mut part = FormPart {
+                name: String::new(),
+                file_name: None,
+                content_type: None,
+                body: chunk[split + 4..].to_vec(),
+            };
+            for line in head.lines() {
+                let Some((header, value)) = line.split_once(':') else {
+                    continue;
+                };
+                if header.eq_ignore_ascii_case("content-type") {
+                    part.content_type = Some(value.trim().to_owned());
+                } else if header.eq_ignore_ascii_case("content-disposition") {
+                    for parameter in value.split(';').map(str::trim) {
+                        let unquote = |v: &str| v.trim_matches('"').to_owned();
+                        if let Some(name) = parameter.strip_prefix("name=") {
+                            part.name = unquote(name);
+                        } else if let Some(name) = parameter.strip_prefix("filename=") {
+                            part.file_name = Some(unquote(name));
+                        }
+                    }
+                }
+            }
+            parts.push(part);
+        }
+        at = next;
+    }
+    parts
+}
+
+/// `%XX` escapes in a URL path decoded (teloxide sends a file path with
+/// its `/` escaped, as one path segment).
+pub(crate) fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| text.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Registers `bytes` as a new file at `path`.
+fn store_file(inner: &mut Inner, path: &str, bytes: Vec<u8>) -> FakeFile {
+    inner.files_added += 1;
+    let n = inner.files_added;
+    let file = FakeFile {
+        id: format!("FAKE-file-{n:06}"),
+        unique_id: format!("FAKE-unique-{n:06}"),
+        path: path.to_owned(),
+        size: bytes.len() as u64,
+    };
+    inner.files.insert(
+        file.id.clone(),
+        StoredFile {
+            file: file.clone(),
+            bytes,
+            declared: None,
+            expired: false,
+        },
+    );
+    file
+}
+
+/// `GET /file/bot<token>/<file_path>`: the file's bytes, as Telegram serves them.
+fn serve_file(shared: &Shared, rest: &str) -> Response {
+    let (token, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let path = percent_decode(path);
+    let found = {
+        let mut inner = shared.lock();
+        inner.downloads.push(path.clone());
+        inner
+            .files
+            .values()
+            .find(|stored| stored.file.path == path && !stored.expired)
+            .map(|stored| stored.bytes.clone())
+            .filter(|_| token == TOKEN)
+    };
+    shared.changed.notify_waiters();
+    match found {
+        Some(bytes) => (
+            StatusCode::OK,
+            [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
+            bytes,
+        )
+            .into_response(),
+        None => {
+            let (status, body) = err(404, "Not Found");
+            (
+                StatusCode::from_u16(status).unwrap_or(StatusCode::NOT_FOUND),
+                axum::Json(body),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// `getFile`: the file's ids, size and path, or why not.
+fn get_file(inner: &Inner, params: &Value) -> (u16, Value) {
+    let id = params
+        .get("file_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let Some(stored) = inner.files.get(id) else {
+        return err(400, "Bad Request: invalid file_id");
+    };
+    let size = stored.declared.unwrap_or(Some(stored.file.size));
+    if size.is_some_and(|size| size > MAX_DOWNLOAD) {
+        return err(400, "Bad Request: file is too big");
+    }
+    let mut file = json!({
+        "file_id": stored.file.id,
+        "file_unique_id": stored.file.unique_id,
+        "file_path": stored.file.path,
+    });
+    if let Some(size) = size {
+        file["file_size"] = json!(size);
+    }
+    ok(file)
 }
 
 async fn get_updates(shared: &Shared, params: &Value) -> (u16, Value) {
@@ -828,7 +1252,13 @@ async fn get_updates(shared: &Shared, params: &Value) -> (u16, Value) {
     }
 }
 
-fn answer(inner: &mut Inner, method: &str, params: &Value, now: Instant) -> (u16, Value) {
+fn answer(
+    inner: &mut Inner,
+    method: &str,
+    params: &Value,
+    files: &[Upload],
+    now: Instant,
+) -> (u16, Value) {
     if let Some(failure) = inner.failures.get_mut(method).and_then(VecDeque::pop_front) {
         return match failure {
             Failure::RetryAfter(secs) => too_many(secs),
@@ -885,6 +1315,8 @@ fn answer(inner: &mut Inner, method: &str, params: &Value, now: Instant) -> (u16
         }
         "setmycommands" | "deletemycommands" | "sendchataction" => ok(json!(true)),
         "sendmessage" => send_message(inner, params, now),
+        "sendphoto" => send_photo(inner, params, files, now),
+        "getfile" => get_file(inner, params),
         "editmessagetext" => edit_message(inner, params, now),
         "answercallbackquery" => answer_callback_query(inner, params),
         "getchatadministrators" => chat_administrators(inner, params),
@@ -914,7 +1346,31 @@ fn check_text(params: &Value) -> Result<String, (u16, Value)> {
         .get("text")
         .and_then(Value::as_str)
         .ok_or_else(|| err(400, "Bad Request: message text is empty"))?;
-    let visible = match params.get("parse_mode").and_then(Value::as_str) {
+    let visible = visible_text(params, text)?;
+    if visible.trim().is_empty() {
+        return Err(err(400, "Bad Request: message text is empty"));
+    }
+    if visible.encode_utf16().count() > MAX_TEXT {
+        return Err(err(400, "Bad Request: message is too long"));
+    }
+    Ok(visible)
+}
+
+/// Checks a `caption` (which may be left out, or empty) as Telegram does.
+fn check_caption(params: &Value) -> Result<(), (u16, Value)> {
+    let Some(caption) = params.get("caption").and_then(Value::as_str) else {
+        return Ok(());
+    };
+    let visible = visible_text(params, caption)?;
+    if visible.encode_utf16().count() > MAX_CAPTION {
+        return Err(err(400, "Bad Request: message caption is too long"));
+    }
+    Ok(())
+}
+
+/// The text a reader sees of `text` under the `parse_mode` of `params`.
+fn visible_text(params: &Value, text: &str) -> Result<String, (u16, Value)> {
+    Ok(match params.get("parse_mode").and_then(Value::as_str) {
         Some("HTML") => parse_html(text)
             .map_err(|why| err(400, &format!("Bad Request: can't parse entities: {why}")))?,
         Some(other) => {
@@ -924,14 +1380,7 @@ fn check_text(params: &Value) -> Result<String, (u16, Value)> {
             ));
         }
         None => text.to_owned(),
-    };
-    if visible.trim().is_empty() {
-        return Err(err(400, "Bad Request: message text is empty"));
-    }
-    if visible.encode_utf16().count() > MAX_TEXT {
-        return Err(err(400, "Bad Request: message is too long"));
-    }
-    Ok(visible)
+    })
 }
 
 /// Checks Telegram HTML and returns the visible text.
@@ -1053,8 +1502,20 @@ fn message_json(inner: &Inner, m: &BotMessage) -> Value {
         "date": 1_700_000_000,
         "chat": chat_object(inner, m.chat),
         "from": updates::me(),
-        "text": parse_html_or_plain(&m.text, m.parse_mode.as_deref()),
     });
+    let shown = parse_html_or_plain(&m.text, m.parse_mode.as_deref());
+    match &m.photo {
+        Some(photo) => {
+            message["photo"] = json!([{
+                "file_id": photo.file.id, "file_unique_id": photo.file.unique_id,
+                "file_size": photo.file.size, "width": 512, "height": 512,
+            }]);
+            if !shown.is_empty() {
+                message["caption"] = json!(shown);
+            }
+        }
+        None => message["text"] = json!(shown),
+    }
     if let Some(thread) = m.thread {
         message["message_thread_id"] = json!(thread);
         message["is_topic_message"] = json!(true);
@@ -1189,6 +1650,75 @@ fn send_message(inner: &mut Inner, params: &Value, now: Instant) -> (u16, Value)
             .pointer("/reply_parameters/message_id")
             .and_then(Value::as_i64),
         reply_markup,
+        photo: None,
+    };
+    let json = message_json(inner, &message);
+    inner.messages.insert((chat, message.id), message);
+    ok(json)
+}
+
+/// `sendPhoto`: the picture uploaded (by `attach://` reference or as the
+/// `photo` part) or a known `file_id`, with a checked caption.
+fn send_photo(inner: &mut Inner, params: &Value, files: &[Upload], now: Instant) -> (u16, Value) {
+    let Some(chat) = params.get("chat_id").and_then(Value::as_i64) else {
+        return err(400, "Bad Request: chat not found");
+    };
+    let upload = match params.get("photo") {
+        Some(Value::String(reference)) => match reference.strip_prefix("attach://") {
+            Some(id) => files.iter().find(|f| f.field == id).cloned(),
+            None => inner.files.get(reference).map(|stored| Upload {
+                field: "photo".into(),
+                file_name: stored
+                    .file
+                    .path
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .into(),
+                content_type: None,
+                bytes: stored.bytes.clone(),
+            }),
+        },
+        None => files.iter().find(|f| f.field == "photo").cloned(),
+        Some(_) => None,
+    };
+    let Some(upload) = upload else {
+        return err(400, "Bad Request: wrong file identifier/HTTP URL specified");
+    };
+    if upload.bytes.is_empty() {
+        return err(400, "Bad Request: file must be non-empty");
+    }
+    if let Err(e) = check_caption(params) {
+        return e;
+    }
+    let reply_markup = match check_keyboard(params) {
+        Ok(markup) => markup,
+        Err(e) => return e,
+    };
+    if let Some(wait) = rate_check(inner, chat, now) {
+        return too_many(wait);
+    }
+    let path = format!("photos/file_{}.jpg", inner.files_added);
+    let file = store_file(inner, &path, upload.bytes.clone());
+    inner.next_message += 1;
+    let message = BotMessage {
+        chat,
+        id: inner.next_message,
+        text: params["caption"].as_str().unwrap_or_default().to_owned(),
+        parse_mode: params
+            .get("parse_mode")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        thread: params.get("message_thread_id").and_then(Value::as_i64),
+        reply_to: params
+            .pointer("/reply_parameters/message_id")
+            .and_then(Value::as_i64),
+        reply_markup,
+        photo: Some(Photo {
+            file,
+            file_name: upload.file_name,
+            bytes: upload.bytes,
+        }),
     };
     let json = message_json(inner, &message);
     inner.messages.insert((chat, message.id), message);
@@ -1205,6 +1735,9 @@ fn edit_message(inner: &mut Inner, params: &Value, now: Instant) -> (u16, Value)
     let Some(existing) = inner.messages.get(&(chat, id)).cloned() else {
         return err(400, "Bad Request: message to edit not found");
     };
+    if existing.photo.is_some() {
+        return err(400, "Bad Request: there is no text in the message to edit");
+    }
     if let Err(e) = check_text(params) {
         return e;
     }
@@ -1244,7 +1777,33 @@ fn edit_message(inner: &mut Inner, params: &Value, now: Instant) -> (u16, Value)
 
 #[cfg(test)]
 mod tests {
-    use super::parse_html;
+    use super::{form_fields, parse_html, percent_decode};
+
+    #[test]
+    fn multipart_bodies_keep_binary_files_and_decode_fields() {
+        let mut body = b"--XyZ\r\nContent-Disposition: form-data; name=\"chat_id\"\r\n\r\n-100\r\n\
+--XyZ\r\nContent-Disposition: form-data; name=\"caption\"\r\n\r\n123\r\n\
+--XyZ\r\nContent-Disposition: form-data; name=\"a1\"; filename=\"p.png\"\r\n\
+Content-Type: image/png\r\n\r\n"
+            .to_vec();
+        body.extend_from_slice(b"\x89PNG\r\n\x00\xff--X");
+        body.extend_from_slice(b"\r\n--XyZ--\r\n");
+        let (fields, files) = form_fields(&body, "XyZ");
+        assert_eq!(fields["chat_id"], -100);
+        assert_eq!(fields["caption"], "123", "a caption stays text");
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].field, "a1");
+        assert_eq!(files[0].file_name, "p.png");
+        assert_eq!(files[0].content_type.as_deref(), Some("image/png"));
+        assert_eq!(files[0].bytes, b"\x89PNG\r\n\x00\xff--X");
+    }
+
+    #[test]
+    fn escaped_paths_decode() {
+        assert_eq!(percent_decode("voice%2Ffile_1.oga"), "voice/file_1.oga");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
 
     #[test]
     fn html_checks() {
