@@ -56,7 +56,7 @@ mod tests {
         let long = "x".repeat(500);
         assert_eq!(
             caption(&long).chars().count(),
-            2 + 2 + MAX_CAPTION_CHARS + 1 + 1
+            "🎨 _".chars().count() + MAX_CAPTION_CHARS + "…_".chars().count()
         );
     }
 }

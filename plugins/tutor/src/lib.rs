@@ -32,7 +32,10 @@ pub mod settings;
 pub mod state;
 
 use async_trait::async_trait;
-use natter_core::{Command, CommandSpec, Flow, Incoming, Plugin, PluginContext, PluginError};
+use natter_core::{
+    AttachmentKind, Command, CommandSpec, Flow, ImagePart, Incoming, Plugin, PluginContext,
+    PluginError,
+};
 use tracing::{instrument, warn};
 
 pub use settings::TutorSettings;
@@ -279,11 +282,12 @@ impl TutorPlugin {
         mut session: Session,
         question: Question,
         answer: &str,
+        photos: Vec<ImagePart>,
     ) -> Result<(), PluginError> {
         let Grade {
             verdict,
             explanation,
-        } = model::grade(cx, &self.settings, &session, &question, answer).await?;
+        } = model::grade(cx, &self.settings, &session, &question, answer, photos).await?;
         let mut text = Self::addressee(cx);
         let opening = match verdict {
             Some(Verdict::Correct) => "✅ Correct.",
@@ -375,7 +379,25 @@ impl Plugin for TutorPlugin {
         let Some(question) = session.question.clone() else {
             return Ok(Flow::Continue);
         };
-        self.answer(cx, session, question, msg.text.trim()).await?;
+        // A photo of a written answer is graded by a model that can see;
+        // one that cannot says so, and a caption alone is graded.
+        let mut photos = Vec::new();
+        if msg
+            .attachments
+            .iter()
+            .any(|a| a.kind == AttachmentKind::Image)
+        {
+            let (seen, note) = cx.pictures().await;
+            if let Some(note) = note {
+                cx.reply(&note).await?;
+            }
+            if seen.is_empty() && msg.text.trim().is_empty() {
+                return Ok(Flow::Handled);
+            }
+            photos = seen;
+        }
+        self.answer(cx, session, question, msg.text.trim(), photos)
+            .await?;
         Ok(Flow::Handled)
     }
 }

@@ -2,7 +2,7 @@
 //! it answers: JSON when it complies, one retry with a reminder when it does
 //! not, and plain text when even that fails.
 
-use natter_core::{ChatMessage, ChatRequest, PluginContext, PluginError};
+use natter_core::{ChatMessage, ChatRequest, ImagePart, PluginContext, PluginError};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 
@@ -220,16 +220,25 @@ pub async fn grade(
     session: &Session,
     question: &Question,
     answer: &str,
+    photos: Vec<ImagePart>,
 ) -> Result<Grade, PluginError> {
     let reference = question
         .answer
         .as_deref()
         .unwrap_or("(none given: judge from your own knowledge)");
+    let answer = match (answer.is_empty(), photos.is_empty()) {
+        (_, true) => answer.to_owned(),
+        (true, false) => "(written on the attached photo)".to_owned(),
+        (false, false) => format!("{answer} (and the attached photo of their work)"),
+    };
     let user = format!(
         "Subject: {}\nLevel: {}\nQuestion: {}\nReference answer: {reference}\nStudent's answer: {answer}",
         session.subject, session.level, question.text
     );
-    let request = request(cx, settings, &settings.grading_prompt, &user).await?;
+    let mut request = request(cx, settings, &settings.grading_prompt, &user).await?;
+    if let Some(student) = request.messages.last_mut() {
+        student.images = photos;
+    }
     Ok(match ask_json(cx, request, parse_grade).await? {
         Ok(grade) => grade,
         Err(text) => {

@@ -442,3 +442,62 @@ fn settings_are_checked() {
     .unwrap();
     assert!(TutorPlugin::new(parsed).is_ok());
 }
+
+/// A 1×1 PNG.
+fn photo_bytes() -> Vec<u8> {
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(image::RgbImage::new(1, 1))
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+#[tokio::test]
+async fn a_photo_of_a_written_answer_is_graded_by_a_model_that_sees() {
+    use natter_core::test_utils::{RecordingOutbox, ScriptedBackend};
+    use natter_core::{Attachment, AttachmentKind};
+    let seeing = TestBot::with_parts(
+        Arc::new(ScriptedBackend::new().with_vision()),
+        Arc::new(RecordingOutbox::default()),
+        |b| b.plugin(Arc::new(tutor()), serde_json::Value::Null),
+    );
+    seeing
+        .backend
+        .reply(question("Solve 2x = 6", "x = 3", "Divide"));
+    seeing.say("/tutor algebra").await;
+    seeing.outbox.add_file("work-1", photo_bytes());
+    seeing
+        .backend
+        .reply(grade("correct", "Dividing both sides by 2 gives 3."));
+    seeing
+        .backend
+        .reply(question("Solve x + 1 = 5", "x = 4", "Subtract"));
+    let mut answer = seeing.private("");
+    answer.attachments =
+        vec![Attachment::new(AttachmentKind::Image, "work-1").with_mime("image/png")];
+    let shown = seeing.send(answer).await;
+    assert!(shown[0].starts_with("✅ Correct."), "{shown:?}");
+    let grading = &seeing.backend.requests()[1];
+    assert!(
+        user(grading).contains("Student's answer: (written on the attached photo)"),
+        "{}",
+        user(grading)
+    );
+    assert_eq!(grading.messages.last().unwrap().images.len(), 1);
+
+    // A model that cannot see says so and grades nothing.
+    let blind = bot();
+    blind
+        .backend
+        .reply(question("Solve 2x = 6", "x = 3", "Divide"));
+    blind.say("/tutor algebra").await;
+    blind.outbox.add_file("work-1", photo_bytes());
+    let mut answer = blind.private("");
+    answer.attachments =
+        vec![Attachment::new(AttachmentKind::Image, "work-1").with_mime("image/png")];
+    assert_eq!(
+        blind.send(answer).await,
+        ["I can't see pictures with this model — please tell me in words."]
+    );
+    assert_eq!(blind.backend.requests().len(), 1, "nothing graded");
+}
