@@ -251,7 +251,7 @@ async fn a_voice_note_is_transcribed_shown_answered_and_counted() {
             "echo: what's the weather like"
         ]
     );
-    let clip = &hears.clips.lock().unwrap()[0];
+    let clip = hears.clips.lock().unwrap()[0].clone();
     assert_eq!(clip.bytes, b"OggS fake opus");
     assert_eq!(clip.file_name, "voice.ogg");
     let totals = store

@@ -324,8 +324,7 @@ impl OpenAiImages {
 /// Whether `a` and `b` name the same scheme, host and port.
 fn same_host(a: &str, b: &str) -> bool {
     let origin = |url: &str| {
-        let rest = url.split_once("://").map(|(scheme, rest)| (scheme, rest));
-        rest.map(|(scheme, rest)| {
+        url.split_once("://").map(|(scheme, rest)| {
             let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
             let host = authority.rsplit('@').next().unwrap_or(authority);
             format!(
