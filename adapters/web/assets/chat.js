@@ -1,6 +1,8 @@
 // natter web chat: posts messages and shows the bot's replies as they are
 // written (Server-Sent Events). The server sends replies as safe HTML; what
-// the user typed is shown as text.
+// the user typed is shown as text. A picture goes with its caption as a
+// multipart post; the page shows it from a data: URL (the page's policy
+// allows no blob: URLs).
 (() => {
   "use strict";
   const csrf = document.querySelector('meta[name="csrf"]').content;
@@ -8,6 +10,8 @@
   const form = document.getElementById("composer");
   const input = document.getElementById("message");
   const typing = document.getElementById("typing");
+  const picker = document.getElementById("picture");
+  const picked = document.getElementById("picked");
 
   const post = (url, fields) =>
     fetch(url, {
@@ -44,9 +48,51 @@
     scroll();
   };
 
+  const sendPicture = (text, file) => {
+    const body = add("user").querySelector(".body");
+    const img = document.createElement("img");
+    img.className = "sent";
+    img.alt = "your picture";
+    const reader = new FileReader();
+    reader.onload = () => { img.src = reader.result; scroll(); };
+    reader.readAsDataURL(file);
+    body.appendChild(img);
+    if (text) {
+      const caption = document.createElement("p");
+      caption.textContent = text;
+      body.appendChild(caption);
+    }
+    scroll();
+    const data = new FormData();
+    data.append("text", text);
+    data.append("picture", file, file.name);
+    fetch("/chat/picture", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "x-csrf-token": csrf },
+      body: data,
+    }).then((r) => {
+      if (!r.ok) note("Picture not sent (" + r.status + "): " + (r.status === 413 ? "it is too large." : "reload the page if you logged out."));
+    }, () => note("Not sent: the server cannot be reached."));
+  };
+
+  picker.addEventListener("change", () => {
+    const file = picker.files[0];
+    picked.hidden = !file;
+    picked.textContent = file ? "📷 " + file.name : "";
+  });
+
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const text = input.value.trim();
+    const file = picker.files[0];
+    if (file) {
+      input.value = "";
+      picker.value = "";
+      picked.hidden = true;
+      sendPicture(text, file);
+      return;
+    }
     if (!text) return;
     input.value = "";
     send(text);

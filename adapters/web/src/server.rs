@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::chat::{Feeds, WebOutbox};
+use crate::chat::{Feeds, Pictures, WebOutbox};
 use crate::error::WebError;
 use crate::pages::{Pages, security_headers};
 use crate::sessions::{Sessions, random_token};
@@ -59,14 +59,16 @@ impl WebServer {
         };
         metrics::recorder();
         let feeds = Arc::new(Feeds::default());
+        let pictures = Arc::new(Pictures::default());
         let inbox = engine.attach(
             crate::PLATFORM,
-            Arc::new(WebOutbox::new(Arc::clone(&feeds))),
+            Arc::new(WebOutbox::new(Arc::clone(&feeds), Arc::clone(&pictures))),
         );
         let web = Web(Arc::new(Inner {
             engine,
             inbox,
             feeds,
+            pictures,
             sessions: Sessions::default(),
             token,
             metrics_public: settings.metrics_public,

@@ -7,7 +7,7 @@ use natter_core::{Engine, Inbox, Platform};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
-use crate::chat::Feeds;
+use crate::chat::{Feeds, Pictures};
 use crate::pages::Pages;
 use crate::sessions::Sessions;
 
@@ -21,6 +21,8 @@ pub(crate) struct Inner {
     pub(crate) inbox: Inbox,
     /// Each browser conversation's live events.
     pub(crate) feeds: Arc<Feeds>,
+    /// Pictures sent from browsers, until the engine fetches them.
+    pub(crate) pictures: Arc<Pictures>,
     pub(crate) sessions: Sessions,
     pub(crate) token: SecretString,
     pub(crate) metrics_public: bool,

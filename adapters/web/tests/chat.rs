@@ -277,3 +277,98 @@ async fn the_dashboard_reads_resets_and_sets_the_persona_of_a_chat_conversation(
     assert!(usage.contains("<svg class=\"chart\""), "{usage}");
     assert!(usage.contains("<td>web</td><td>operator</td>"), "{usage}");
 }
+
+/// A 1×1 PNG.
+fn png() -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
+        .unwrap()
+}
+
+/// Draws a 1×1 PNG for any prompt.
+struct Draws;
+
+#[async_trait]
+impl natter_core::ImageGenerator for Draws {
+    fn model(&self) -> &str {
+        "painter"
+    }
+
+    async fn generate(
+        &self,
+        _prompt: &str,
+    ) -> Result<natter_core::GeneratedImage, natter_core::MediaError> {
+        Ok(natter_core::GeneratedImage {
+            bytes: png(),
+            mime: "image/png".into(),
+            revised_prompt: None,
+        })
+    }
+}
+
+/// `/draw <prompt>`.
+struct Painter;
+
+#[async_trait]
+impl Plugin for Painter {
+    fn name(&self) -> &str {
+        "painter"
+    }
+
+    fn commands(&self) -> Vec<CommandSpec> {
+        vec![CommandSpec::new("draw", "Draw")]
+    }
+
+    async fn on_command(
+        &self,
+        cx: &mut PluginContext<'_>,
+        cmd: Command,
+    ) -> Result<(), PluginError> {
+        let image = cx.generate_image(&cmd.args).await?;
+        cx.reply_image(image, &format!("**{}**", cmd.args)).await
+    }
+}
+
+#[tokio::test]
+async fn a_picture_from_the_browser_reaches_a_model_that_sees_and_pictures_made_are_shown() {
+    let backend = Arc::new(natter_core::test_utils::ScriptedBackend::new().with_vision());
+    let engine = natter_core::Engine::builder(backend.clone())
+        .image_generator(Arc::new(Draws))
+        .plugin(Arc::new(Painter), serde_json::Value::Null)
+        .build()
+        .unwrap();
+    let site = Site::on(engine, backend, false, Vec::new()).await;
+    let browser = site.login().await;
+    let mut events = Events::open(&site, &browser).await;
+
+    let sent = site
+        .send(browser.picture("what is this?", &png(), "image/png"))
+        .await;
+    assert_eq!(sent.status(), StatusCode::ACCEPTED);
+    events.until_final("echo: what is this?").await;
+    let asked = site.backend.requests();
+    let user = asked[0].messages.last().unwrap();
+    assert_eq!(user.images.len(), 1, "the picture went with the caption");
+
+    let refused = site
+        .send(browser.picture("", b"%PDF-1.7", "application/pdf"))
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    site.send(browser.fetch("/chat/send", &[("text", "/draw <a lighthouse>")]))
+        .await;
+    let shown = events.until_final("<figure").await;
+    let html = shown.last().unwrap()["html"].as_str().unwrap().to_owned();
+    assert!(
+        html.contains("<img alt=\"A picture natter made\" src=\"data:image/png;base64,iVBOR"),
+        "{html}"
+    );
+    assert!(
+        html.contains("&lt;a lighthouse&gt;"),
+        "the caption is escaped: {html}"
+    );
+    // Handled in order: the picture's turn was stored before /draw ran.
+    let chat = text(site.send(browser.get("/chat")).await).await;
+    assert!(chat.contains("📷 <p>what is this?</p>"), "{chat}");
+}

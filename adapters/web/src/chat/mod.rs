@@ -2,31 +2,38 @@
 //! private conversation (`web:chat/ID`) with the same engine, plugins and
 //! personas as every platform. The page posts messages (`/commands` too:
 //! the persona and model pickers and the Stop button send `/persona`,
-//! `/model` and `/stop`), and follows its conversation's [`Feeds`] over
-//! Server-Sent Events as replies stream in.
+//! `/model` and `/stop`), pictures with a caption (`/chat/picture`), and
+//! follows its conversation's [`Feeds`] over Server-Sent Events as replies
+//! stream in.
 //!
 //! | module | owns |
 //! |---|---|
 //! | `feeds` | each conversation's live events |
 //! | `outbox` | [`WebOutbox`]: the engine's messages as feed events |
+//! | `pictures` | [`Pictures`]: pictures sent from browsers, until the engine fetches them |
 
 mod feeds;
 mod outbox;
+mod pictures;
 
 pub use feeds::{FeedEvent, Feeds};
 pub use outbox::WebOutbox;
+pub use pictures::Pictures;
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use futures::{Stream, StreamExt};
-use natter_core::{Addressed, Author, ChannelRef, ConversationKey, Decision, Incoming, MessageId};
+use natter_core::{
+    Addressed, Attachment, AttachmentKind, Author, ChannelRef, ConversationKey, Decision, Incoming,
+    MessageId,
+};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 use tracing::instrument;
@@ -41,6 +48,8 @@ use crate::state::Web;
 pub const OPERATOR_ID: &str = "operator";
 /// Longest message accepted, in bytes.
 const MAX_MESSAGE_BYTES: usize = 32 * 1024;
+/// Largest picture accepted from a browser, in bytes.
+const MAX_PICTURE_BYTES: usize = 20 * 1024 * 1024;
 /// Turns shown when the page opens.
 const TURNS_SHOWN: usize = 100;
 
@@ -50,6 +59,10 @@ pub(crate) fn routes() -> Router<Web> {
         .route("/", get(|| async { Redirect::to("/chat") }))
         .route("/chat", get(chat_page))
         .route("/chat/send", post(send))
+        .route(
+            "/chat/picture",
+            post(picture).layer(DefaultBodyLimit::max(MAX_PICTURE_BYTES + 64 * 1024)),
+        )
         .route("/chat/events", get(events))
         .route("/chat/approval", post(approval))
 }
@@ -81,7 +94,10 @@ async fn chat_page(State(web): State<Web>, authed: Authed) -> Response {
     let turns: Vec<ShownTurn> = turns
         .iter()
         .map(|turn| ShownTurn {
-            user: to_safe_html(&turn.user.content),
+            user: match turn.user.images.len() {
+                0 => to_safe_html(&turn.user.content),
+                n => format!("{} {}", "📷".repeat(n), to_safe_html(&turn.user.content)),
+            },
             assistant: to_safe_html(&turn.assistant.content),
         })
         .collect();
@@ -129,6 +145,19 @@ async fn send(
     if text.len() > MAX_MESSAGE_BYTES {
         return (StatusCode::PAYLOAD_TOO_LARGE, "message too long\n").into_response();
     }
+    let (id, message) = incoming(&authed, text, Vec::new());
+    // The reply arrives through the feed; the receipt is not needed.
+    drop(web.inbox.submit(message));
+    if headers.contains_key(CSRF_HEADER) {
+        (StatusCode::ACCEPTED, Json(Sent { id })).into_response()
+    } else {
+        // A form posted without script: show the page again.
+        Redirect::to("/chat").into_response()
+    }
+}
+
+/// A message from the operator's browser, with its id.
+fn incoming(authed: &Authed, text: &str, attachments: Vec<Attachment>) -> (String, Incoming) {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let id = format!("u{}", NEXT.fetch_add(1, Ordering::Relaxed));
     let conversation = &authed.session.conversation;
@@ -140,16 +169,74 @@ async fn send(
         text: text.to_owned(),
         addressed: Addressed::Private,
         replied_to_text: None,
-        attachments: Vec::new(),
+        attachments,
     };
-    // The reply arrives through the feed; the receipt is not needed.
-    drop(web.inbox.submit(message));
-    if headers.contains_key(CSRF_HEADER) {
-        (StatusCode::ACCEPTED, Json(Sent { id })).into_response()
-    } else {
-        // A form posted without script: show the page again.
-        Redirect::to("/chat").into_response()
+    (id, message)
+}
+
+/// Takes a picture (multipart field `picture`) with an optional caption
+/// (`text`) to the engine. Only the page's script posts it, with the CSRF
+/// header.
+#[instrument(name = "web_picture", skip_all)]
+async fn picture(
+    State(web): State<Web>,
+    authed: Authed,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> Response {
+    if let Err(refused) = authed.check_csrf(&headers, None) {
+        return refused.into_response();
     }
+    let mut text = String::new();
+    let mut picture = None;
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(error) => {
+                return (error.status(), format!("{}\n", error.body_text())).into_response();
+            }
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        let mime = field.content_type().map(str::to_owned);
+        let file_name = field.file_name().map(str::to_owned);
+        let bytes = match field.bytes().await {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                return (error.status(), format!("{}\n", error.body_text())).into_response();
+            }
+        };
+        match name.as_str() {
+            "text" => text = String::from_utf8_lossy(&bytes).trim().to_owned(),
+            "picture" => picture = Some((bytes, mime, file_name)),
+            _ => {}
+        }
+    }
+    let Some((bytes, mime, file_name)) = picture else {
+        return (StatusCode::BAD_REQUEST, "no picture\n").into_response();
+    };
+    if bytes.is_empty() {
+        return (StatusCode::BAD_REQUEST, "empty picture\n").into_response();
+    }
+    if bytes.len() > MAX_PICTURE_BYTES || text.len() > MAX_MESSAGE_BYTES {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "picture or caption too large\n",
+        )
+            .into_response();
+    }
+    let mime = mime.filter(|m| m.starts_with("image/"));
+    let Some(mime) = mime else {
+        return (StatusCode::UNSUPPORTED_MEDIA_TYPE, "not a picture\n").into_response();
+    };
+    let size = bytes.len() as u64;
+    let reference = web.pictures.keep(bytes.to_vec());
+    let mut attachment = Attachment::new(AttachmentKind::Image, reference).with_mime(mime);
+    attachment.size = Some(size);
+    attachment.file_name = file_name;
+    let (id, message) = incoming(&authed, &text, vec![attachment]);
+    drop(web.inbox.submit(message));
+    (StatusCode::ACCEPTED, Json(Sent { id })).into_response()
 }
 
 /// The conversation's live events, as Server-Sent Events.

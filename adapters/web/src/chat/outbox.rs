@@ -1,17 +1,21 @@
 //! [`WebOutbox`]: the web chat's [`Outbox`]. Replies stream with no pacing
 //! (a browser has no rate limit), as safe HTML, into the conversation's
-//! feed; confirmations carry Allow and Refuse buttons.
+//! feed; confirmations carry Allow and Refuse buttons; pictures the bot
+//! makes are shown inline, and pictures the browser sent are handed to the
+//! engine from [`Pictures`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
+use base64::Engine as _;
 use natter_core::{
-    ApprovalRequest, ChannelRef, DeliveryError, MessageId, Outbox, PlatformLimits, Rendered,
-    TextFormat,
+    ApprovalRequest, Attachment, ChannelRef, DeliveryError, DownloadError, MessageId, Outbox,
+    OutgoingImage, PlatformLimits, Rendered, TextFormat,
 };
 
 use super::feeds::{FeedEvent, Feeds};
+use super::pictures::Pictures;
 use crate::markdown::to_safe_html;
 
 /// Shown at the end of a reply still being written.
@@ -21,14 +25,16 @@ const WRITING: &str = " ▍";
 /// browser conversation's id.
 pub struct WebOutbox {
     feeds: Arc<Feeds>,
+    pictures: Arc<Pictures>,
     next_id: AtomicU64,
 }
 
 impl WebOutbox {
-    /// An outbox publishing to `feeds`.
-    pub fn new(feeds: Arc<Feeds>) -> Self {
+    /// An outbox publishing to `feeds`, fetching sent pictures from `pictures`.
+    pub fn new(feeds: Arc<Feeds>, pictures: Arc<Pictures>) -> Self {
         Self {
             feeds,
+            pictures,
             next_id: AtomicU64::new(1),
         }
     }
@@ -88,6 +94,45 @@ impl Outbox for WebOutbox {
             },
         );
         Ok(())
+    }
+
+    async fn download(&self, file: &Attachment, limit: u64) -> Result<Vec<u8>, DownloadError> {
+        let bytes = self.pictures.get(&file.reference).ok_or_else(|| {
+            DownloadError::Refused("the picture is no longer kept; send it again".into())
+        })?;
+        if bytes.len() as u64 > limit {
+            return Err(DownloadError::TooLarge { limit });
+        }
+        Ok(bytes)
+    }
+
+    async fn send_image(
+        &self,
+        to: &ChannelRef,
+        image: &OutgoingImage,
+        _reply_to: Option<&MessageId>,
+    ) -> Result<MessageId, DeliveryError> {
+        if !image.mime.starts_with("image/") || image.mime.contains(['"', '<', '>', ' ']) {
+            return Err(DeliveryError::Rejected(format!(
+                "{} is not a picture type",
+                image.mime
+            )));
+        }
+        let id = self.next_id();
+        let data = base64::engine::general_purpose::STANDARD.encode(&image.bytes);
+        // The caption is safe HTML already (rendered by `render`).
+        let html = format!(
+            "<figure class=\"picture\"><img alt=\"A picture natter made\" src=\"data:{};base64,{data}\"><figcaption>{}</figcaption></figure>",
+            image.mime, image.caption.text
+        );
+        self.feeds.publish(
+            &to.channel,
+            FeedEvent::Message {
+                id: id.clone(),
+                html,
+            },
+        );
+        Ok(MessageId(id))
     }
 
     async fn send_approval(

@@ -192,6 +192,34 @@ fn hidden_csrf(html: &str) -> String {
     between(html, "name=\"csrf\" value=\"", "\"").to_owned()
 }
 
+impl Browser {
+    /// The page script's multipart POST of a picture with a caption.
+    pub fn picture(&self, caption: &str, bytes: &[u8], mime: &str) -> Request<Body> {
+        let boundary = "natter-test-boundary";
+        let mut body = Vec::new();
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\n{caption}\r\n\
+                 --{boundary}\r\nContent-Disposition: form-data; name=\"picture\"; filename=\"photo.png\"\r\n\
+                 Content-Type: {mime}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        Request::post("/chat/picture")
+            .header(header::HOST, "127.0.0.1:8787")
+            .header(header::COOKIE, &self.cookie)
+            .header("x-csrf-token", &self.csrf)
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(Body::from(body))
+            .unwrap()
+    }
+}
+
 fn meta_csrf(html: &str) -> String {
     between(html, "<meta name=\"csrf\" content=\"", "\"").to_owned()
 }
