@@ -9,11 +9,12 @@
 //! | module | owns |
 //! |---|---|
 //! | [`settings`] | the `[discord]` section: token, scope, admins, allowed places, shards, proxy, gateway |
-//! | `translate` | a Discord message → [`natter_core::Incoming`] (key, place, author, addressed, text) |
+//! | `translate` | a Discord message → [`natter_core::Incoming`] (key, place, author, addressed, text, attachments) |
 //! | `places` | DM, channel or thread (with its parent), from the cache or REST |
 //! | `order` | each channel's messages reach the engine in arrival order |
 //! | `handler` | serenity's event handler: place, filter, translate, submit; button presses to the engine |
-//! | [`outbox`] | the engine's [`natter_core::Outbox`] on Discord: send, edit, typing, no pings |
+//! | [`outbox`] | the engine's [`natter_core::Outbox`] on Discord: send, edit, typing, pictures, no pings |
+//! | `download` | an attachment's bytes from Discord's CDN (or the proxy's origin), within a size limit |
 //! | `approval` | confirmations as buttons: the Allow/Refuse row, its custom ids, the answer to a press |
 //! | `run` | [`run`]: token check, client, shards, shutdown |
 //! | [`error`] | [`DiscordError`] |
@@ -32,6 +33,7 @@
 //! ```
 
 mod approval;
+mod download;
 pub mod error;
 mod handler;
 mod order;

@@ -4,6 +4,10 @@
 //! `components: []`, so a settled question loses them) — and never lets
 //! model output ping anyone (`allowed_mentions` parses nothing).
 //!
+//! Pictures go out as a message with the picture attached (multipart) and
+//! the caption as its content; attachments of incoming messages are fetched
+//! by `crate::download`, from Discord's CDN only.
+//!
 //! Splitting, pacing, coalescing and retrying are core's delivery courier's
 //! job, driven by [`DiscordOutbox::limits`].
 
@@ -11,17 +15,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use natter_core::delivery::split::split_all;
 use natter_core::{
-    ApprovalRequest, ChannelRef, DeliveryError, LengthUnit, MessageId, Outbox, PlatformLimits,
-    Rate, Rendered, TextFormat,
+    ApprovalRequest, Attachment, ChannelRef, DeliveryError, DownloadError, LengthUnit, MessageId,
+    Outbox, OutgoingImage, PlatformLimits, Rate, Rendered, TextFormat,
 };
-use serenity::builder::{CreateActionRow, CreateAllowedMentions, CreateMessage, EditMessage};
+use serenity::builder::{
+    CreateActionRow, CreateAllowedMentions, CreateAttachment, CreateMessage, EditMessage,
+};
 use serenity::http::{Http, HttpError};
 use serenity::model::channel::MessageReference;
 use serenity::model::id::{ChannelId, MessageId as DiscordMessageId};
 use tracing::instrument;
 
 use crate::approval;
+use crate::download::Downloader;
 
 /// Longest message Discord accepts, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 2000;
@@ -36,6 +44,7 @@ const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 #[derive(Clone)]
 pub struct DiscordOutbox {
     http: Arc<Http>,
+    files: Downloader,
 }
 
 impl std::fmt::Debug for DiscordOutbox {
@@ -45,9 +54,11 @@ impl std::fmt::Debug for DiscordOutbox {
 }
 
 impl DiscordOutbox {
-    /// An outbox sending through `http`.
+    /// An outbox sending through `http`, and fetching attachments from
+    /// Discord's CDN and from the origin of `http`'s proxy, if it has one.
     pub fn new(http: Arc<Http>) -> Self {
-        Self { http }
+        let files = Downloader::new(http.proxy.as_deref());
+        Self { http, files }
     }
 
     /// Posts `text` in `to` with `components` under it, referencing `reply_to`.
@@ -58,10 +69,27 @@ impl DiscordOutbox {
         reply_to: Option<&MessageId>,
         components: Vec<CreateActionRow>,
     ) -> Result<MessageId, DeliveryError> {
+        self.create(to, text, reply_to, components, None).await
+    }
+
+    /// Posts `text` (may be empty when there is a `file`) in `to`, with
+    /// `components` under it and `file` attached, referencing `reply_to`.
+    async fn create(
+        &self,
+        to: &ChannelRef,
+        text: &Rendered,
+        reply_to: Option<&MessageId>,
+        components: Vec<CreateActionRow>,
+        file: Option<CreateAttachment>,
+    ) -> Result<MessageId, DeliveryError> {
         let channel = target(to)?;
-        let mut builder = CreateMessage::new()
-            .content(&text.text)
-            .allowed_mentions(mentions(text));
+        let mut builder = CreateMessage::new().allowed_mentions(mentions(text));
+        if !text.text.is_empty() {
+            builder = builder.content(&text.text);
+        }
+        if let Some(file) = file {
+            builder = builder.add_file(file);
+        }
         if !components.is_empty() {
             builder = builder.components(components);
         }
@@ -204,6 +232,41 @@ impl Outbox for DiscordOutbox {
             .map_err(classify)
     }
 
+    /// The attachment from its URL, if that is Discord's CDN (or the proxy).
+    #[instrument(skip_all, fields(kind = ?file.kind, size = ?file.size))]
+    async fn download(&self, file: &Attachment, limit: u64) -> Result<Vec<u8>, DownloadError> {
+        self.files.download(file, limit).await
+    }
+
+    /// A message with the picture attached and the caption as its content;
+    /// a caption longer than a message may be is split like a long reply,
+    /// its first part under the picture and the rest in messages after it.
+    /// Returns the picture's message id.
+    #[instrument(skip_all, fields(channel = %to.channel, image = ?image))]
+    async fn send_image(
+        &self,
+        to: &ChannelRef,
+        image: &OutgoingImage,
+        reply_to: Option<&MessageId>,
+    ) -> Result<MessageId, DeliveryError> {
+        let caption = &image.caption;
+        let fits = |text: &str| text.chars().count() <= MAX_MESSAGE_CHARS;
+        let mut parts = split_all(&caption.text, &fits).into_iter();
+        let part = |text: String| Rendered {
+            text,
+            ..caption.clone()
+        };
+        let under = part(parts.next().unwrap_or_default());
+        let file = CreateAttachment::bytes(image.bytes.clone(), file_name(image));
+        let id = self
+            .create(to, &under, reply_to, Vec::new(), Some(file))
+            .await?;
+        for rest in parts {
+            self.post(to, &part(rest), None, Vec::new()).await?;
+        }
+        Ok(id)
+    }
+
     /// The question with ✅ Allow and ❌ Refuse buttons under it.
     #[instrument(skip_all, fields(channel = %to.channel, approval = %approval.id))]
     async fn send_approval(
@@ -216,6 +279,21 @@ impl Outbox for DiscordOutbox {
         let buttons = vec![approval::buttons(&approval.id)];
         self.post(to, &text, reply_to, buttons).await
     }
+}
+
+/// The upload's file name: the image's, else one from its MIME type (Discord
+/// shows a picture inline by the name's extension).
+fn file_name(image: &OutgoingImage) -> String {
+    if !image.file_name.trim().is_empty() {
+        return image.file_name.clone();
+    }
+    let extension = match image.mime.as_str() {
+        "image/png" => "png",
+        "image/gif" => "gif",
+        "image/webp" => "webp",
+        _ => "jpg",
+    };
+    format!("picture.{extension}")
 }
 
 /// A thread is a channel of its own on Discord, with its own rate limits;

@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use natter_core::{Addressed, Author, ChannelRef, ConversationKey, Incoming, MessageId};
-use serenity::model::channel::Message;
+use serenity::model::channel::{Message, MessageFlags};
 use serenity::model::id::{ChannelId, GuildId, UserId};
 
 use crate::settings::{DiscordSettings, Scope};
@@ -144,7 +144,7 @@ impl Policy {
             text: strip_mention(&msg.content, self.bot),
             addressed,
             replied_to_text: msg.referenced_message.as_ref().map(|m| m.content.clone()),
-            attachments: msg.attachments.iter().map(attachment).collect(),
+            attachments: attachments(msg),
         }
     }
 
@@ -204,15 +204,44 @@ pub(crate) fn strip_mention(text: &str, bot: UserId) -> String {
     out.trim().to_owned()
 }
 
-/// A Discord attachment as the engine's, by URL; its kind by content type.
-fn attachment(file: &serenity::model::channel::Attachment) -> natter_core::Attachment {
-    let mime = file.content_type.clone();
-    let kind = mime.as_deref().map_or(
-        natter_core::AttachmentKind::File,
-        natter_core::AttachmentKind::from_mime,
-    );
+/// The files of `msg` as the engine's attachments.
+fn attachments(msg: &Message) -> Vec<natter_core::Attachment> {
+    let voice_message = msg
+        .flags
+        .is_some_and(|flags| flags.contains(MessageFlags::IS_VOICE_MESSAGE));
+    msg.attachments
+        .iter()
+        .map(|file| attachment(file, voice_message))
+        .collect()
+}
+
+/// A Discord attachment as the engine's, by URL, with its size, name, type
+/// and length; its kind by content type, or a voice note when it is the
+/// recording of a voice message (`voice_message`: the message's flag) or
+/// audio with a length (only voice messages have one).
+fn attachment(
+    file: &serenity::model::channel::Attachment,
+    voice_message: bool,
+) -> natter_core::Attachment {
+    use natter_core::AttachmentKind;
+    let mut mime = file.content_type.clone();
+    let mut kind = mime
+        .as_deref()
+        .map_or(AttachmentKind::File, AttachmentKind::from_mime);
+    let voice = voice_message
+        || (kind == AttachmentKind::Audio && file.duration_secs.is_some_and(|d| d > 0.0));
+    if voice {
+        kind = AttachmentKind::Voice;
+        // Voice messages are Ogg Opus.
+        mime.get_or_insert_with(|| "audio/ogg".to_owned());
+    }
     let mut attachment = natter_core::Attachment::new(kind, file.url.clone());
     attachment.mime = mime;
+    attachment.size = Some(u64::from(file.size));
+    attachment.file_name = Some(file.filename.clone());
+    // Whole seconds, rounded up: a 0.4 s note still plays for a moment. The
+    // cast saturates (a negative or NaN length reads as 0).
+    attachment.seconds = file.duration_secs.map(|secs| secs.ceil() as u32);
     attachment
 }
 
@@ -235,13 +264,51 @@ mod tests {
             }
             serde_json::from_value::<serenity::model::channel::Attachment>(value).unwrap()
         };
-        let image = attachment(&file("shot.png", Some("image/png")));
+        let image = attachment(&file("shot.png", Some("image/png")), false);
         assert_eq!(image.kind, natter_core::AttachmentKind::Image);
         assert_eq!(image.reference, "https://cdn.example/shot.png");
-        let voice = attachment(&file("voice-message.ogg", Some("audio/ogg")));
-        assert_eq!(voice.kind, natter_core::AttachmentKind::Audio);
-        let unknown = attachment(&file("notes", None));
+        assert_eq!(image.size, Some(10));
+        assert_eq!(image.file_name.as_deref(), Some("shot.png"));
+        assert_eq!(image.seconds, None);
+        let song = attachment(&file("song.ogg", Some("audio/ogg")), false);
+        assert_eq!(song.kind, natter_core::AttachmentKind::Audio);
+        let unknown = attachment(&file("notes", None), false);
         assert_eq!(unknown.kind, natter_core::AttachmentKind::File);
+        assert_eq!(unknown.mime, None);
+    }
+
+    #[test]
+    fn voice_messages_are_voice_notes_with_their_length_rounded_up() {
+        let recording = |mime: Option<&str>| {
+            json!({
+                "id": "1", "filename": "voice-message.ogg", "size": 4_321,
+                "url": "https://cdn.discordapp.com/attachments/1/2/voice-message.ogg",
+                "proxy_url": "https://media.discordapp.net/attachments/1/2/voice-message.ogg",
+                "content_type": mime, "duration_secs": 3.2, "waveform": "AAAA",
+            })
+        };
+        let flagged = message(
+            "",
+            json!({"flags": 8192, "attachments": [recording(Some("audio/ogg"))]}),
+        );
+        let incoming = policy(Scope::Channel).translate(&flagged, &server(None), false);
+        let mut expected = natter_core::Attachment::new(
+            natter_core::AttachmentKind::Voice,
+            "https://cdn.discordapp.com/attachments/1/2/voice-message.ogg",
+        )
+        .with_mime("audio/ogg")
+        .with_seconds(4);
+        expected.size = Some(4_321);
+        expected.file_name = Some("voice-message.ogg".into());
+        assert_eq!(incoming.attachments, [expected.clone()]);
+        // Flagged without a content type: Ogg Opus, as Discord records them.
+        let bare = message("", json!({"flags": 8192, "attachments": [recording(None)]}));
+        let incoming = policy(Scope::Channel).translate(&bare, &server(None), false);
+        assert_eq!(incoming.attachments, [expected.clone()]);
+        // Not flagged, but audio with a length: only voice messages have one.
+        let unflagged = message("", json!({"attachments": [recording(Some("audio/ogg"))]}));
+        let incoming = policy(Scope::Channel).translate(&unflagged, &server(None), false);
+        assert_eq!(incoming.attachments, [expected]);
     }
 
     const BOT: u64 = 900;

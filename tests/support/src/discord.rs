@@ -16,6 +16,17 @@
 //! [`FakeDiscord::press`] dispatches an INTERACTION_CREATE (message
 //! component) from a given user, and its callback is accepted once.
 //!
+//! Files: [`FakeDiscord::add_attachment`] and [`FakeDiscord::add_voice_message`]
+//! serve bytes from the fake's own HTTP server (`GET /attachments/…`,
+//! recorded in [`FakeDiscord::downloads`]) and return the attachment object
+//! for a [`Post`] to carry ([`Post::with_attachment`]; a voice message also
+//! sets the message's IS_VOICE_MESSAGE flag, [`Post::as_voice_message`]). A
+//! message create may come as `multipart/form-data` (`payload_json` and
+//! `files[n]`, each matched by an `attachments` entry of the payload): the
+//! uploads are on the [`Call`] and the [`Posted`] message (`files`), and the
+//! answer lists them as attachments served by the fake. A create with no
+//! content, files or components is refused (50006), as Discord refuses it.
+//!
 //! Gateway: HELLO → IDENTIFY → READY, heartbeat → ACK, dispatches with
 //! sequence numbers kept in a log; [`FakeDiscord::request_reconnect`] sends
 //! RECONNECT, and a RESUME replays every dispatch after the client's sequence
@@ -37,6 +48,9 @@ use axum::routing::{any, get};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
+pub use crate::telegram::Upload;
+use crate::telegram::form_parts;
+
 /// The token the fake accepts unless told otherwise.
 pub const TOKEN: &str = "fake-discord-token";
 /// The bot's user id.
@@ -45,6 +59,8 @@ pub const BOT_ID: u64 = 700_000_000_000_000_001;
 const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
 /// How long `wait_*` helpers wait before failing the test.
 const WAIT_LIMIT: Duration = Duration::from_secs(30);
+/// The message flag of a voice message (`1 << 13`).
+pub const IS_VOICE_MESSAGE: u64 = 1 << 13;
 
 /// One REST call the fake received.
 #[derive(Clone, Debug)]
@@ -53,10 +69,12 @@ pub struct Call {
     pub method: String,
     /// The path after `/api/v10`, e.g. `/channels/10/messages`.
     pub path: String,
-    /// The JSON body (`Value::Null` if none).
+    /// The JSON body (`Value::Null` if none; `payload_json` of a multipart body).
     pub body: Value,
     /// When it arrived.
     pub at: Instant,
+    /// The files of a multipart body (`files[n]`), in order.
+    pub files: Vec<Upload>,
 }
 
 impl Call {
@@ -92,6 +110,8 @@ pub struct Posted {
     pub edits: usize,
     /// Its action rows now (`[]` for none).
     pub components: Value,
+    /// The files uploaded with it.
+    pub files: Vec<Upload>,
 }
 
 /// A button on a bot message.
@@ -177,6 +197,8 @@ pub struct Post {
     content: String,
     mentions: Vec<Value>,
     reply_to: Option<Value>,
+    attachments: Vec<Value>,
+    flags: u64,
 }
 
 impl Post {
@@ -189,7 +211,23 @@ impl Post {
             content: content.to_owned(),
             mentions: Vec::new(),
             reply_to: None,
+            attachments: Vec::new(),
+            flags: 0,
         }
+    }
+
+    /// Attaches `attachment` (from [`FakeDiscord::add_attachment`] or
+    /// [`FakeDiscord::add_voice_message`]).
+    pub fn with_attachment(mut self, attachment: Value) -> Self {
+        self.attachments.push(attachment);
+        self
+    }
+
+    /// Marks it a voice message (flag [`IS_VOICE_MESSAGE`]), as Discord sends
+    /// one recorded in the app: no content, one Ogg Opus attachment with a length.
+    pub fn as_voice_message(mut self) -> Self {
+        self.flags |= IS_VOICE_MESSAGE;
+        self
     }
 
     /// A direct message in DM channel `channel`.
@@ -286,12 +324,18 @@ struct Inner {
     refuse_intents: bool,
     /// Interactions dispatched, by id.
     interactions: HashMap<u64, Pressed>,
+    /// Files served at `/attachments/…`, by path: content type and bytes.
+    attachments: HashMap<String, (Option<String>, Vec<u8>)>,
+    /// Attachment paths asked for, in order.
+    downloads: Vec<String>,
 }
 
 struct Shared {
     inner: Mutex<Inner>,
     version: watch::Sender<u64>,
     gateway_url: String,
+    /// `http://127.0.0.1:PORT`: where REST calls and attachments are served.
+    base_url: String,
 }
 
 impl Shared {
@@ -332,9 +376,11 @@ impl FakeDiscord {
             }),
             version,
             gateway_url: format!("ws://{addr}/gateway"),
+            base_url: format!("http://{addr}"),
         });
         let app = Router::new()
             .route("/gateway", get(gateway))
+            .route("/attachments/{*rest}", get(attachment))
             .route("/api/v10/{*rest}", any(rest))
             .with_state(Arc::clone(&shared));
         let server = tokio::spawn(async move {
@@ -367,6 +413,42 @@ impl FakeDiscord {
                    "name": format!("channel-{channel}"), "position": 0,
                    "permission_overwrites": [], "nsfw": false, "parent_id": null}),
         );
+    }
+
+    /// Serves `bytes` as an attachment named `filename` of `content_type`
+    /// and returns the attachment object for [`Post::with_attachment`], its
+    /// `url` pointing at the fake.
+    pub fn add_attachment(
+        &self,
+        filename: &str,
+        content_type: &str,
+        bytes: impl Into<Vec<u8>>,
+    ) -> Value {
+        let mut inner = self.shared.lock();
+        serve_attachment(
+            &mut inner,
+            self.addr,
+            filename,
+            Some(content_type),
+            bytes.into(),
+        )
+    }
+
+    /// Serves `bytes` as the Ogg Opus file of a voice message lasting
+    /// `duration_secs`, and returns its attachment object (with
+    /// `duration_secs` and a `waveform`); post it with
+    /// [`Post::with_attachment`] and [`Post::as_voice_message`].
+    pub fn add_voice_message(&self, bytes: impl Into<Vec<u8>>, duration_secs: f64) -> Value {
+        let mut attachment = self.add_attachment("voice-message.ogg", "audio/ogg", bytes);
+        attachment["duration_secs"] = json!(duration_secs);
+        attachment["waveform"] = json!("AAAAAAAAAAAA");
+        attachment
+    }
+
+    /// The attachment paths fetched from the fake (`/attachments/…`), in
+    /// order, served or not.
+    pub fn downloads(&self) -> Vec<String> {
+        self.shared.lock().downloads.clone()
     }
 
     /// Registers a public thread `thread` in `parent`.
@@ -407,7 +489,8 @@ impl FakeDiscord {
             "author": post.author.json(), "content": post.content,
             "timestamp": timestamp(), "edited_timestamp": null, "tts": false,
             "mention_everyone": false, "mentions": post.mentions, "mention_roles": [],
-            "attachments": [], "embeds": [], "pinned": false, "type": 0,
+            "attachments": post.attachments, "embeds": [], "pinned": false, "type": 0,
+            "flags": post.flags,
         });
         if let Some(guild) = post.guild {
             d["guild_id"] = json!(guild.to_string());
@@ -445,7 +528,7 @@ impl FakeDiscord {
             "id": id.to_string(), "application_id": BOT_ID.to_string(), "type": 3,
             "data": {"custom_id": custom_id, "component_type": 2},
             "channel_id": message.channel.to_string(),
-            "token": token, "version": 1, "message": message_json(message),
+            "token": token, "version": 1, "message": message_json(message, &self.shared.base_url),
             "locale": "en-US", "entitlements": [], "attachment_size_limit": 10_485_760,
         });
         match guild {
@@ -764,15 +847,28 @@ async fn rest(
         .strip_prefix("/api/v10")
         .unwrap_or(uri.path())
         .to_owned();
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let boundary = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.starts_with("multipart/form-data"))
+        .and_then(|v| v.split("boundary=").nth(1))
+        .map(|b| b.trim_matches('"').to_owned());
+    let (body, files) = match boundary {
+        Some(boundary) => multipart_body(&body, &boundary),
+        None => (
+            serde_json::from_slice(&body).unwrap_or(Value::Null),
+            Vec::new(),
+        ),
+    };
     let mut inner = shared.lock();
     inner.calls.push(Call {
         method: method.to_string(),
         path: path.clone(),
         body: body.clone(),
         at: Instant::now(),
+        files: files.clone(),
     });
-    let response = answer(&shared, &mut inner, &method, &path, &headers, body);
+    let response = answer(&shared, &mut inner, &method, &path, &headers, body, files);
     drop(inner);
     shared.changed();
     response
@@ -785,6 +881,7 @@ fn answer(
     path: &str,
     headers: &HeaderMap,
     body: Value,
+    files: Vec<Upload>,
 ) -> Response {
     let auth = headers
         .get("authorization")
@@ -826,8 +923,16 @@ fn answer(
                 return error(StatusCode::BAD_REQUEST, "Invalid Form Body", 50_035);
             }
             let components = body.get("components").cloned().unwrap_or(json!([]));
-            if !components_ok(&components) {
+            if !components_ok(&components) || !files_described(&body, &files) {
                 return error(StatusCode::BAD_REQUEST, "Invalid Form Body", 50_035);
+            }
+            let shows_nothing = components.as_array().is_none_or(Vec::is_empty);
+            if content.is_empty() && files.is_empty() && shows_nothing {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "Cannot send an empty message",
+                    50_006,
+                );
             }
             let id = next_snowflake(inner);
             let posted = Posted {
@@ -841,8 +946,15 @@ fn answer(
                 allowed_mentions: body["allowed_mentions"].clone(),
                 edits: 0,
                 components,
+                files,
             };
-            let json = message_json(&posted);
+            for (index, file) in posted.files.iter().enumerate() {
+                inner.attachments.insert(
+                    upload_path(&posted, index, file),
+                    (file.content_type.clone(), file.bytes.clone()),
+                );
+            }
+            let json = message_json(&posted, &shared.base_url);
             inner.posted.insert(id, posted);
             axum::Json(json).into_response()
         }
@@ -864,7 +976,7 @@ fn answer(
                 posted.components = components.clone();
             }
             posted.edits += 1;
-            axum::Json(message_json(posted)).into_response()
+            axum::Json(message_json(posted, &shared.base_url)).into_response()
         }
         ("POST", ["interactions", id, token, "callback"]) => {
             interaction_callback(inner, id, token, body)
@@ -936,13 +1048,121 @@ fn button_ok(button: &Value) -> bool {
     button["type"] == 2 && label.chars().count() <= 80 && shows_something && target_ok
 }
 
-fn message_json(posted: &Posted) -> Value {
+/// Where the fake serves upload `index` of `posted`.
+fn upload_path(posted: &Posted, index: usize, file: &Upload) -> String {
+    format!(
+        "/attachments/{}/{}/{index}/{}",
+        posted.channel, posted.id, file.file_name
+    )
+}
+
+/// A `multipart/form-data` message create: the `payload_json` and the files.
+fn multipart_body(body: &[u8], boundary: &str) -> (Value, Vec<Upload>) {
+    let mut payload = Value::Null;
+    let mut files = Vec::new();
+    for part in form_parts(body, boundary) {
+        match part.file_name {
+            Some(file_name) => files.push(Upload {
+                field: part.name,
+                file_name,
+                content_type: part.content_type,
+                bytes: part.body,
+            }),
+            None if part.name == "payload_json" => {
+                payload = serde_json::from_slice(&part.body).unwrap_or(Value::Null);
+            }
+            None => {}
+        }
+    }
+    (payload, files)
+}
+
+/// True when every uploaded `files[n]` has its `attachments` entry `{id: n}`
+/// in the payload, as Discord requires.
+fn files_described(body: &Value, files: &[Upload]) -> bool {
+    let listed = body["attachments"].as_array().cloned().unwrap_or_default();
+    files.iter().all(|file| {
+        let Some(n) = file
+            .field
+            .strip_prefix("files[")
+            .and_then(|rest| rest.strip_suffix(']'))
+        else {
+            return false;
+        };
+        listed.iter().any(|entry| match &entry["id"] {
+            Value::Number(id) => id.to_string() == n,
+            Value::String(id) => id == n,
+            _ => false,
+        })
+    })
+}
+
+/// Registers `bytes` at a new `/attachments/{id}/{filename}` and returns
+/// its attachment object.
+fn serve_attachment(
+    inner: &mut Inner,
+    addr: SocketAddr,
+    filename: &str,
+    content_type: Option<&str>,
+    bytes: Vec<u8>,
+) -> Value {
+    let id = next_snowflake(inner);
+    let path = format!("/attachments/{id}/{filename}");
+    // Discord's CDN links are signed and expire: the query says so.
+    let url = format!("http://{addr}{path}?ex=6a000000&is=69000000&hm=fake");
+    let attachment = json!({
+        "id": id.to_string(), "filename": filename, "size": bytes.len(),
+        "url": url, "proxy_url": url, "content_type": content_type,
+    });
+    inner
+        .attachments
+        .insert(path, (content_type.map(str::to_owned), bytes));
+    attachment
+}
+
+/// `GET /attachments/…`: a file served by the fake, as Discord's CDN serves it.
+async fn attachment(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
+    let path = crate::telegram::percent_decode(uri.path());
+    let found = {
+        let mut inner = shared.lock();
+        inner.downloads.push(path.clone());
+        inner.attachments.get(&path).cloned()
+    };
+    shared.changed();
+    match found {
+        Some((content_type, bytes)) => {
+            let content_type =
+                content_type.unwrap_or_else(|| "application/octet-stream".to_owned());
+            ([(axum::http::header::CONTENT_TYPE, content_type)], bytes).into_response()
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            "This content is no longer available.",
+        )
+            .into_response(),
+    }
+}
+
+fn message_json(posted: &Posted, base_url: &str) -> Value {
+    let attachments: Vec<Value> = posted
+        .files
+        .iter()
+        .enumerate()
+        .map(|(index, file)| {
+            let url = format!("{base_url}{}", upload_path(posted, index, file));
+            json!({
+                "id": (posted.id + 1 + index as u64).to_string(),
+                "filename": file.file_name, "size": file.bytes.len(),
+                "url": url, "proxy_url": url, "content_type": file.content_type,
+            })
+        })
+        .collect();
     json!({
         "id": posted.id.to_string(), "channel_id": posted.channel.to_string(),
         "author": bot_user().json(), "content": posted.content,
         "timestamp": timestamp(), "edited_timestamp": null, "tts": false,
         "mention_everyone": false, "mentions": [], "mention_roles": [],
-        "attachments": [], "embeds": [], "pinned": false,
+        "attachments": attachments, "embeds": [], "pinned": false,
         "type": if posted.reply_to.is_some() { 19 } else { 0 },
         "components": posted.components,
     })
