@@ -292,3 +292,50 @@ async fn a_voice_message_reaches_the_engine_as_a_voice_note_that_downloads() {
         .unwrap();
     assert!(result.is_ok(), "{result:?}");
 }
+
+/// A 1×1 PNG.
+fn png() -> Vec<u8> {
+    vec![
+        0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44,
+        0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F,
+        0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0xDA, 0x63, 0x64,
+        0x60, 0xF8, 0x5F, 0x0F, 0x00, 0x02, 0x87, 0x01, 0x80, 0xEB, 0x47, 0xBA, 0x92, 0x00, 0x00,
+        0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_picture_in_a_dm_reaches_a_model_that_sees_as_an_image_part() {
+    let fake = FakeDiscord::start().await;
+    let backend = Arc::new(ScriptedBackend::new().with_vision());
+    let engine = Engine::builder(backend.clone()).build().unwrap();
+    let settings = DiscordSettings {
+        token: Some(SecretString::from(TOKEN)),
+        proxy_url: Some(fake.proxy_url()),
+        gateway_url: Some(fake.gateway_url()),
+        ..DiscordSettings::default()
+    };
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(natter_discord::run(settings, engine, shutdown.clone()));
+    fake.wait_ready().await;
+
+    let photo = fake.add_attachment("error.png", "image/png", png());
+    fake.post(
+        Post::direct(DM, &User::human(11, "alice"), "what does this error mean?")
+            .with_attachment(photo),
+    );
+    let replies = fake.wait_replies(DM, 1).await;
+    assert_eq!(replies[0].content, "echo: what does this error mean?");
+    let asked = backend.requests();
+    let user = asked[0].messages.last().unwrap();
+    assert_eq!(user.images.len(), 1, "the picture went with the text");
+    assert_eq!(user.images[0].mime, "image/png");
+    assert_eq!(fake.downloads().len(), 1);
+
+    shutdown.cancel();
+    let result = tokio::time::timeout(Duration::from_secs(20), task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(result.is_ok(), "{result:?}");
+}
