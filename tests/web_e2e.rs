@@ -186,6 +186,52 @@ async fn chat_in_a_real_browser_then_find_the_turn_in_the_dashboard() {
         )
         .await
     );
+    // A picture picked in the page goes with its caption to a model that
+    // sees (gpt-4o-mini), and shows in the log as sent.
+    let picked = page
+        .eval(
+            "new Promise(done => { \
+               const canvas = document.createElement('canvas'); canvas.width = 96; canvas.height = 64; \
+               const g = canvas.getContext('2d'); g.fillStyle = '#2b6cb0'; g.fillRect(0, 0, 96, 64); \
+               g.fillStyle = '#f6ad55'; g.beginPath(); g.arc(48, 32, 20, 0, 7); g.fill(); \
+               canvas.toBlob(blob => { \
+                 const picker = document.getElementById('picture'); \
+                 const files = new DataTransfer(); \
+                 files.items.add(new File([blob], 'sunset.png', { type: 'image/png' })); \
+                 picker.files = files.files; \
+                 picker.dispatchEvent(new Event('change')); \
+                 document.getElementById('message').value = 'what is in this picture?'; \
+                 document.getElementById('send').click(); \
+                 done(document.getElementById('picked').hidden); \
+               }, 'image/png'); })",
+        )
+        .await;
+    assert_eq!(picked, true, "the picker is cleared once sent");
+    assert!(
+        page.wait_for(
+            "[...document.querySelectorAll('.msg.bot .body')].some(b => b.textContent.trim() === 'echo: what is in this picture? [image]')",
+            WAIT
+        )
+        .await,
+        "the picture reached the model: {}",
+        page.eval("document.getElementById('log').innerText").await
+    );
+    assert!(
+        page.wait_for(
+            "(document.querySelector('.msg.user img.sent') || {}).naturalWidth === 96",
+            WAIT
+        )
+        .await,
+        "the sent picture shows in the log"
+    );
+    let pictures = fake
+        .requests()
+        .last()
+        .map(|request| request.image_urls())
+        .unwrap_or_default();
+    assert_eq!(pictures.len(), 1);
+    assert!(pictures[0].starts_with("data:image/png;base64,"));
+
     let shots = screenshot_dir();
     page.screenshot(&shots.join("web-chat.png")).await;
 

@@ -79,7 +79,7 @@
   picker.addEventListener("change", () => {
     const file = picker.files[0];
     picked.hidden = !file;
-    picked.textContent = file ? "📷 " + file.name : "";
+    picked.textContent = file ? file.name : "";
   });
 
   form.addEventListener("submit", (e) => {

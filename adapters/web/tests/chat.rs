@@ -370,5 +370,8 @@ async fn a_picture_from_the_browser_reaches_a_model_that_sees_and_pictures_made_
     );
     // Handled in order: the picture's turn was stored before /draw ran.
     let chat = text(site.send(browser.get("/chat")).await).await;
-    assert!(chat.contains("📷 <p>what is this?</p>"), "{chat}");
+    assert!(
+        chat.contains("<p class=\"tag\">[picture]</p><p>what is this?</p>"),
+        "{chat}"
+    );
 }

@@ -96,7 +96,14 @@ async fn chat_page(State(web): State<Web>, authed: Authed) -> Response {
         .map(|turn| ShownTurn {
             user: match turn.user.images.len() {
                 0 => to_safe_html(&turn.user.content),
-                n => format!("{} {}", "📷".repeat(n), to_safe_html(&turn.user.content)),
+                1 => format!(
+                    "<p class=\"tag\">[picture]</p>{}",
+                    to_safe_html(&turn.user.content)
+                ),
+                n => format!(
+                    "<p class=\"tag\">[{n} pictures]</p>{}",
+                    to_safe_html(&turn.user.content)
+                ),
             },
             assistant: to_safe_html(&turn.assistant.content),
         })
