@@ -5,12 +5,16 @@
 //! neutralised first (see [`crate::safe`]): model output cannot drive the terminal.
 
 use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use natter_core::{ChannelRef, DeliveryError, MessageId, Outbox, PlatformLimits, Rendered};
+use natter_core::{
+    ChannelRef, DeliveryError, MessageId, Outbox, OutgoingImage, PlatformLimits, Rendered,
+};
 use serde::Serialize;
 
 use crate::safe::neutralise;
@@ -44,6 +48,8 @@ struct JsonNotice<'a> {
 pub struct ConsoleOutbox<W: Write + Send> {
     output: Output,
     screen: Mutex<Screen<W>>,
+    pictures_dir: PathBuf,
+    pictures_saved: AtomicU64,
 }
 
 struct Screen<W> {
@@ -70,7 +76,16 @@ impl<W: Write + Send> ConsoleOutbox<W> {
                 at_line_start: true,
                 held: HashMap::new(),
             }),
+            pictures_dir: std::env::temp_dir().join("natter-pictures"),
+            pictures_saved: AtomicU64::new(0),
         }
+    }
+
+    /// The same outbox, saving pictures into `dir`.
+    #[must_use]
+    pub fn with_pictures_dir(mut self, dir: PathBuf) -> Self {
+        self.pictures_dir = dir;
+        self
     }
 
     /// JSON Lines mode: starts keeping the replies to input `id`.
@@ -150,6 +165,47 @@ impl<W: Write + Send> Outbox for ConsoleOutbox<W> {
 
     async fn typing(&self, _to: &ChannelRef) -> Result<(), DeliveryError> {
         Ok(())
+    }
+
+    /// A terminal shows no pictures: the picture is saved to a file and
+    /// its path printed with the caption.
+    async fn send_image(
+        &self,
+        to: &ChannelRef,
+        image: &OutgoingImage,
+        reply_to: Option<&MessageId>,
+    ) -> Result<MessageId, DeliveryError> {
+        let n = self.pictures_saved.fetch_add(1, Ordering::Relaxed) + 1;
+        let extension = image
+            .file_name
+            .rsplit_once('.')
+            .map_or("png", |(_, extension)| extension);
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        let path = self
+            .pictures_dir
+            .join(format!("picture-{stamp}-{n}.{extension}"));
+        let (dir, file, bytes) = (self.pictures_dir.clone(), path.clone(), image.bytes.clone());
+        let written = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(&file, bytes)
+        })
+        .await
+        .map_err(|e| DeliveryError::Transient(format!("saving the picture stopped: {e}")))?;
+        written.map_err(|e| {
+            DeliveryError::Rejected(format!(
+                "cannot save the picture to {}: {e}",
+                path.display()
+            ))
+        })?;
+        let saved = format!("(picture saved to {})", path.display());
+        let text = if image.caption.text.is_empty() {
+            saved
+        } else {
+            format!("{}\n{saved}", image.caption.text)
+        };
+        self.send(to, &Rendered::plain(text), reply_to).await
     }
 
     async fn send(

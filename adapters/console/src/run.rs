@@ -52,7 +52,11 @@ where
         Output::Lines
     };
     let interactive = interactive && !settings.jsonl;
-    let outbox = Arc::new(ConsoleOutbox::new(output, form));
+    let mut outbox = ConsoleOutbox::new(output, form);
+    if let Some(dir) = &settings.pictures_dir {
+        outbox = outbox.with_pictures_dir(dir.clone());
+    }
+    let outbox = Arc::new(outbox);
     let inbox = engine.attach(crate::PLATFORM, outbox.clone());
     let user = settings
         .user

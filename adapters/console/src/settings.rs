@@ -16,6 +16,10 @@ pub struct ConsoleSettings {
     /// Write one JSON object per input line, `{"input": …, "replies": […]}`,
     /// instead of text (`natter chat --jsonl`): for scripts.
     pub jsonl: bool,
+    /// Where pictures natter makes (`/image`) are saved, since a terminal
+    /// cannot show them; unset: `natter-pictures` in the system's
+    /// temporary directory.
+    pub pictures_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ConsoleSettings {
@@ -25,6 +29,7 @@ impl Default for ConsoleSettings {
             prompt: "> ".into(),
             streaming: true,
             jsonl: false,
+            pictures_dir: None,
         }
     }
 }
