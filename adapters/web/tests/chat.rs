@@ -374,4 +374,7 @@ async fn a_picture_from_the_browser_reaches_a_model_that_sees_and_pictures_made_
         chat.contains("<p class=\"tag\">[picture]</p><p>what is this?</p>"),
         "{chat}"
     );
+    let usage = text(site.send(browser.get("/dashboard/usage")).await).await;
+    assert!(usage.contains("<td>painter</td>"), "{usage}");
+    assert!(usage.contains("<td>1 picture</td>"), "{usage}");
 }

@@ -42,6 +42,8 @@ struct ModelRow {
     prompt: u64,
     completion: u64,
     calls: u64,
+    /// Voice heard or pictures made, for a transcription or image model.
+    media: String,
     cost: Option<String>,
 }
 
@@ -51,6 +53,20 @@ struct UserRow {
     user: String,
     prompt: u64,
     completion: u64,
+}
+
+/// "95 s of voice", "3 pictures", both, or nothing.
+fn media(audio_seconds: u64, images: u64) -> String {
+    let mut parts = Vec::new();
+    if audio_seconds > 0 {
+        parts.push(format!("{audio_seconds} s of voice"));
+    }
+    match images {
+        0 => {}
+        1 => parts.push("1 picture".to_owned()),
+        n => parts.push(format!("{n} pictures")),
+    }
+    parts.join(", ")
 }
 
 fn dollars(cost: Option<f64>) -> Option<String> {
@@ -131,6 +147,7 @@ pub(super) async fn page(
             prompt: t.prompt_tokens,
             completion: t.completion_tokens,
             calls: t.calls,
+            media: media(t.audio_seconds, t.images),
             cost: dollars(prices.get(&t.model).map(|p| p.cost(t))),
         })
         .collect();
