@@ -54,6 +54,21 @@ async fn start(config: &Path, telegram: &FakeTelegram) -> Child {
     child
 }
 
+/// Stops natter as an operator does (SIGTERM) and waits until it exited.
+async fn stop(mut child: Child) {
+    let pid = child.id().unwrap().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = tokio::time::timeout(WITHIN, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "natter exited with {status}");
+}
+
 /// Waits until the chat has had `n` text messages; returns their texts.
 async fn answers(telegram: &FakeTelegram, n: usize) -> Vec<String> {
     let sent = |calls: &[natter_test_support::telegram::Call]| -> Vec<String> {
@@ -102,7 +117,7 @@ async fn a_photo_reaches_a_model_that_sees_and_stays_in_history_across_a_restart
     let first = openai.requests()[0].image_urls();
     assert_eq!(first.len(), 1);
     assert!(first[0].starts_with("data:image/png;base64,"), "{first:?}");
-    drop(child);
+    stop(child).await;
 
     // After a restart, the picture is still in the conversation.
     let _child = start(&config, &telegram).await;

@@ -376,7 +376,7 @@ async fn a_photo_with_a_caption_is_said_to_be_unseen_and_the_caption_answered() 
     assert_eq!(
         said,
         [
-            "I can't see images or videos here yet, so I'm answering your text only.",
+            "I can't see pictures with this model, so I'm answering with what I have.",
             "It means the file is missing."
         ]
     );
@@ -399,7 +399,7 @@ async fn a_photo_with_a_caption_is_said_to_be_unseen_and_the_caption_answered() 
     let reply = h.reply_to(id).await;
     assert_eq!(
         reply.text(),
-        Some("I can't listen to voice or audio messages here yet — please tell me in words.")
+        Some("I can't listen to voice or audio messages here — please tell me in words.")
     );
     assert_eq!(h.backend.requests().len(), 1);
 }

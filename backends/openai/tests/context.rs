@@ -154,8 +154,10 @@ async fn a_server_that_says_nothing_gets_the_assumption_and_a_warning() {
 async fn the_setting_wins_and_known_models_keep_their_window_without_asking() {
     let fake = FakeOpenAi::start().await;
     fake.act_as(ollama(131_072, Some(2048)));
+    // Whether it sees is configured too: nothing is left to ask.
     let configured = OpenAiSettings {
         context: Some(1000),
+        vision: Some(false),
         ..settings(&fake, "llama3.2")
     };
     assert_eq!(window(configured).await, (1000, ContextSource::Configured));
@@ -167,6 +169,15 @@ async fn the_setting_wins_and_known_models_keep_their_window_without_asking() {
         "{:?}",
         fake.discovery_requests()
     );
+
+    // An unknown model whose window is set but not whether it sees: the
+    // server is asked that, and the setting still wins for the window.
+    let unsure = OpenAiSettings {
+        context: Some(1000),
+        ..settings(&fake, "llama3.2")
+    };
+    assert_eq!(window(unsure).await, (1000, ContextSource::Configured));
+    assert!(!fake.discovery_requests().is_empty());
 
     let old_name: OpenAiSettings = serde_json::from_str(r#"{"context_window": 3000}"#).unwrap();
     assert_eq!(old_name.context, Some(3000), "context_window still reads");
