@@ -262,7 +262,11 @@ impl Outbox for DiscordOutbox {
             .create(to, &under, reply_to, Vec::new(), Some(file))
             .await?;
         for rest in parts {
-            self.post(to, &part(rest), None, Vec::new()).await?;
+            // The picture is out: a failure now must not be retried as a
+            // whole (the courier would post the picture twice).
+            self.post(to, &part(rest), None, Vec::new())
+                .await
+                .map_err(caption_lost)?;
         }
         Ok(id)
     }
@@ -300,6 +304,14 @@ fn file_name(image: &OutgoingImage) -> String {
 /// messages elsewhere count against their channel.
 fn pacing_key(to: &ChannelRef) -> &str {
     to.thread.as_deref().unwrap_or(&to.channel)
+}
+
+/// A failure to post the rest of a caption after its picture went out: never
+/// retried as a whole, which would post the picture again.
+fn caption_lost(error: DeliveryError) -> DeliveryError {
+    DeliveryError::Rejected(format!(
+        "the picture was posted, but the rest of its caption was not: {error}"
+    ))
 }
 
 #[cfg(test)]

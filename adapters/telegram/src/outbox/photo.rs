@@ -62,7 +62,13 @@ impl TelegramOutbox {
             },
         };
         if !fits {
-            self.post(to, &caption, None, None).await?;
+            // The picture is out: a failure now must not be retried as a
+            // whole (the courier would post the picture twice).
+            self.post(to, &caption, None, None).await.map_err(|error| {
+                DeliveryError::Rejected(format!(
+                    "the picture was posted, but its caption was not: {error}"
+                ))
+            })?;
         }
         Ok(MessageId(sent.0.to_string()))
     }
