@@ -166,7 +166,13 @@ fn turn_lines(turn: &Turn, max_chars: usize) -> String {
         } else {
             ""
         };
-        lines.push_str(&format!("{who}: {content}{more}\n"));
+        // The summary model reads words only; it is told a picture was there.
+        let pictures = match message.images.len() {
+            0 => String::new(),
+            1 => " [sent a picture]".to_owned(),
+            n => format!(" [sent {n} pictures]"),
+        };
+        lines.push_str(&format!("{who}: {content}{more}{pictures}\n"));
     }
     lines
 }
@@ -238,6 +244,28 @@ mod tests {
         assert!(asked.contains("Assistant: answer 3"), "{asked}");
         assert!(!asked.contains(&format!("question {}", 3 + taken)));
         assert_eq!(request.params.max_tokens, Some(100));
+    }
+
+    #[test]
+    fn a_picture_in_a_turn_is_named_not_sent() {
+        let mut with_picture = turn(1, 2);
+        with_picture.user.images = vec![crate::chat::ImagePart {
+            reference: "photo".into(),
+            mime: "image/jpeg".into(),
+            base64: "/9j/".into(),
+        }];
+        let lines = turn_lines(&with_picture, 200);
+        assert!(
+            lines.starts_with("Ann: question 1 word word [sent a picture]\n"),
+            "{lines}"
+        );
+        let forgotten = Forgotten {
+            previous: None,
+            turns: vec![with_picture],
+            turns_covered: 1,
+        };
+        let (request, _) = request(&Counter, 2000, &forgotten, 100).unwrap();
+        assert!(request.messages.iter().all(|m| m.images.is_empty()));
     }
 
     #[test]
