@@ -32,6 +32,19 @@ fn settings(telegram: &FakeTelegram, openai: &FakeOpenAi, store: &str, extra: &s
     )
 }
 
+/// A large photo-like PNG: what a phone sends as a file.
+fn big_png() -> Vec<u8> {
+    let picture = image::RgbImage::from_fn(1600, 1200, |x, y| {
+        let v = (x.wrapping_mul(7919) ^ y.wrapping_mul(104_729)) as u8;
+        image::Rgb([v, v.wrapping_mul(3), v.wrapping_add(91)])
+    });
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(picture)
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
 fn png() -> Vec<u8> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD
@@ -102,7 +115,8 @@ async fn a_photo_reaches_a_model_that_sees_and_stays_in_history_across_a_restart
     std::fs::write(&config, settings(&telegram, &openai, &store, "")).unwrap();
 
     let child = start(&config, &telegram).await;
-    let photo = telegram.add_file(png());
+    let original = big_png();
+    let photo = telegram.add_file(original.clone());
     telegram.inject(updates::photo(
         1,
         chat(),
@@ -116,8 +130,31 @@ async fn a_photo_reaches_a_model_that_sees_and_stays_in_history_across_a_restart
     );
     let first = openai.requests()[0].image_urls();
     assert_eq!(first.len(), 1);
-    assert!(first[0].starts_with("data:image/png;base64,"), "{first:?}");
+    assert!(
+        first[0].starts_with("data:image/jpeg;base64,"),
+        "a large picture is downscaled and re-encoded"
+    );
+    assert!(
+        first[0].len() < original.len() / 4,
+        "{} bytes sent",
+        first[0].len()
+    );
     stop(child).await;
+
+    // The stored turn holds a small copy, not the original.
+    let pool = sqlx::SqlitePool::connect(&store).await.unwrap();
+    let row_bytes: i64 = sqlx::query_scalar(
+        "SELECT length(user_images) + length(user_content) + length(assistant_content) FROM turns",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    assert!(
+        row_bytes < 48 * 1024,
+        "the row is {row_bytes} bytes for a {}-byte picture",
+        original.len()
+    );
 
     // After a restart, the picture is still in the conversation.
     let _child = start(&config, &telegram).await;
