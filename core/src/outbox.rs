@@ -139,6 +139,40 @@ pub struct OutgoingImage {
     pub caption: Rendered,
 }
 
+impl OutgoingImage {
+    /// A picture of type `mime` with `caption`, named `picture.<extension>`.
+    pub fn new(bytes: Vec<u8>, mime: impl Into<String>, caption: Rendered) -> Self {
+        let mime = mime.into();
+        let file_name = format!("picture.{}", extension(&mime));
+        Self {
+            bytes,
+            mime,
+            file_name,
+            caption,
+        }
+    }
+
+    /// The name to upload it under: its own, else `picture.<extension>` of
+    /// its type (platforms show a picture inline by the name's extension).
+    pub fn upload_name(&self) -> String {
+        if self.file_name.trim().is_empty() {
+            format!("picture.{}", extension(&self.mime))
+        } else {
+            self.file_name.clone()
+        }
+    }
+}
+
+/// The file extension of picture type `mime` (`jpg` when unknown).
+fn extension(mime: &str) -> &'static str {
+    match mime {
+        "image/png" => "png",
+        "image/gif" => "gif",
+        "image/webp" => "webp",
+        _ => "jpg",
+    }
+}
+
 impl std::fmt::Debug for OutgoingImage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OutgoingImage")
@@ -169,6 +203,17 @@ pub enum DownloadError {
     /// A temporary failure; trying again may work.
     #[error("the download failed: {0}")]
     Failed(String),
+}
+
+impl DownloadError {
+    /// `bytes` when they are at most `limit`, else [`DownloadError::TooLarge`]:
+    /// for a platform that hands a file out whole.
+    pub fn within(bytes: Vec<u8>, limit: u64) -> Result<Vec<u8>, DownloadError> {
+        if bytes.len() as u64 > limit {
+            return Err(DownloadError::TooLarge { limit });
+        }
+        Ok(bytes)
+    }
 }
 
 /// Why a send or edit failed. The delivery driver acts on the variant.
@@ -285,6 +330,21 @@ pub trait Outbox: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_picture_is_uploaded_under_its_name_or_one_from_its_type() {
+        let named = |name: &str, mime: &str| OutgoingImage {
+            file_name: name.into(),
+            ..OutgoingImage::new(Vec::new(), mime, Rendered::plain(""))
+        };
+        assert_eq!(named("cat.webp", "image/webp").upload_name(), "cat.webp");
+        assert_eq!(named("", "image/png").upload_name(), "picture.png");
+        assert_eq!(named(" ", "image/jpeg").upload_name(), "picture.jpg");
+        assert_eq!(
+            OutgoingImage::new(Vec::new(), "image/gif", Rendered::plain("")).file_name,
+            "picture.gif"
+        );
+    }
 
     #[test]
     fn utf16_counts_surrogate_pairs_twice() {

@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use base64::Engine as _;
-use natter_core::test_utils::{RecordingOutbox, ScriptedBackend, TEST_PLATFORM, TestBot};
+use natter_core::test_utils::{
+    DrawPlugin, FixedPictures, RecordingOutbox, ScriptedBackend, TEST_PLATFORM, TestBot,
+};
 use natter_core::{
     Attachment, AttachmentKind, AudioClip, Command, CommandSpec, GeneratedImage, HistoryStore,
     ImageGenerator, ImageLimits, MediaError, MediaSettings, MemoryStore, Plugin, PluginContext,
@@ -313,62 +315,16 @@ async fn a_voice_note_too_long_or_unheard_is_declined_in_one_sentence() {
     assert!(plain.backend.requests().is_empty());
 }
 
-/// Draws a 1×1 PNG for any prompt.
-struct Draws;
-
-#[async_trait]
-impl ImageGenerator for Draws {
-    fn model(&self) -> &str {
-        "painter"
-    }
-
-    async fn generate(&self, prompt: &str) -> Result<GeneratedImage, MediaError> {
-        if prompt.contains("forbidden") {
-            return Err(MediaError::Rejected {
-                service: "image service",
-                status: 400,
-                message: "content_policy_violation".into(),
-            });
-        }
-        Ok(GeneratedImage {
-            bytes: png(1, 1),
-            mime: "image/png".into(),
-            revised_prompt: None,
-        })
-    }
-}
-
-/// `/draw <prompt>` through the plugin context.
-struct Painter;
-
-#[async_trait]
-impl Plugin for Painter {
-    fn name(&self) -> &str {
-        "painter"
-    }
-
-    fn commands(&self) -> Vec<CommandSpec> {
-        vec![CommandSpec::new("draw", "Draw")]
-    }
-
-    async fn on_command(
-        &self,
-        cx: &mut PluginContext<'_>,
-        cmd: Command,
-    ) -> Result<(), PluginError> {
-        let image = cx.generate_image(&cmd.args).await?;
-        cx.reply_image(image, &format!("_{}_", cmd.args)).await
-    }
-}
-
 #[tokio::test]
 async fn plugins_make_pictures_counted_in_usage_or_say_why_not() {
     let store = Arc::new(MemoryStore::new());
     let ledger = store.clone();
     let bot = TestBot::with(|b| {
         b.store(store)
-            .image_generator(Arc::new(Draws))
-            .plugin(Arc::new(Painter), serde_json::Value::Null)
+            .image_generator(Arc::new(
+                FixedPictures::png(png(1, 1)).refusing("forbidden"),
+            ))
+            .plugin(Arc::new(DrawPlugin), serde_json::Value::Null)
     });
     bot.say("/draw a cat").await;
     let images = bot.outbox.images();
@@ -390,7 +346,7 @@ async fn plugins_make_pictures_counted_in_usage_or_say_why_not() {
     );
     assert_eq!(bot.outbox.images().len(), 1);
 
-    let without = TestBot::with_plugin(Painter);
+    let without = TestBot::with_plugin(DrawPlugin);
     assert_eq!(
         without.say("/draw a cat").await,
         ["I can't make pictures here: no image service is set up."]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use natter_console::{ConsoleSettings, run_with};
 use natter_core::Engine;
-use natter_core::test_utils::ScriptedBackend;
+use natter_core::test_utils::{DrawPlugin, FixedPictures, ScriptedBackend};
 use tokio_util::sync::CancellationToken;
 
 /// A writer tests can read back.
@@ -130,56 +130,12 @@ async fn json_lines_pair_every_input_with_its_replies() {
     );
 }
 
-/// Draws the same few bytes for any prompt.
-struct Draws;
-
-#[async_trait::async_trait]
-impl natter_core::ImageGenerator for Draws {
-    fn model(&self) -> &str {
-        "painter"
-    }
-
-    async fn generate(
-        &self,
-        _prompt: &str,
-    ) -> Result<natter_core::GeneratedImage, natter_core::MediaError> {
-        Ok(natter_core::GeneratedImage {
-            bytes: b"\x89PNG picture".to_vec(),
-            mime: "image/png".into(),
-            revised_prompt: None,
-        })
-    }
-}
-
-/// `/draw <prompt>`.
-struct Painter;
-
-#[async_trait::async_trait]
-impl natter_core::Plugin for Painter {
-    fn name(&self) -> &str {
-        "painter"
-    }
-
-    fn commands(&self) -> Vec<natter_core::CommandSpec> {
-        vec![natter_core::CommandSpec::new("draw", "Draw")]
-    }
-
-    async fn on_command(
-        &self,
-        cx: &mut natter_core::PluginContext<'_>,
-        cmd: natter_core::Command,
-    ) -> Result<(), natter_core::PluginError> {
-        let image = cx.generate_image(&cmd.args).await?;
-        cx.reply_image(image, &cmd.args).await
-    }
-}
-
 #[tokio::test]
 async fn a_picture_is_saved_to_a_file_and_its_path_printed() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::builder(Arc::new(ScriptedBackend::new()))
-        .image_generator(Arc::new(Draws))
-        .plugin(Arc::new(Painter), serde_json::Value::Null)
+        .image_generator(Arc::new(FixedPictures::png(b"\x89PNG picture".to_vec())))
+        .plugin(Arc::new(DrawPlugin), serde_json::Value::Null)
         .build()
         .unwrap();
     let out = Captured::default();
@@ -199,7 +155,7 @@ async fn a_picture_is_saved_to_a_file_and_its_path_printed() {
     .unwrap();
     let printed = out.text();
     assert!(
-        printed.starts_with("a red fox\n(picture saved to "),
+        printed.starts_with("_a red fox_\n(picture saved to "),
         "{printed}"
     );
     let path = printed

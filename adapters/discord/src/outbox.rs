@@ -257,7 +257,7 @@ impl Outbox for DiscordOutbox {
             ..caption.clone()
         };
         let under = part(parts.next().unwrap_or_default());
-        let file = CreateAttachment::bytes(image.bytes.clone(), file_name(image));
+        let file = CreateAttachment::bytes(image.bytes.clone(), image.upload_name());
         let id = self
             .create(to, &under, reply_to, Vec::new(), Some(file))
             .await?;
@@ -283,21 +283,6 @@ impl Outbox for DiscordOutbox {
         let buttons = vec![approval::buttons(&approval.id)];
         self.post(to, &text, reply_to, buttons).await
     }
-}
-
-/// The upload's file name: the image's, else one from its MIME type (Discord
-/// shows a picture inline by the name's extension).
-fn file_name(image: &OutgoingImage) -> String {
-    if !image.file_name.trim().is_empty() {
-        return image.file_name.clone();
-    }
-    let extension = match image.mime.as_str() {
-        "image/png" => "png",
-        "image/gif" => "gif",
-        "image/webp" => "webp",
-        _ => "jpg",
-    };
-    format!("picture.{extension}")
 }
 
 /// A thread is a channel of its own on Discord, with its own rate limits;

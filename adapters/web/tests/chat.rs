@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::http::StatusCode;
+use natter_core::test_utils::{DrawPlugin, FixedPictures};
 use natter_core::{
     Command, CommandSpec, Permission, Persona, PersonaSettings, Personas, Plugin, PluginContext,
     PluginError, ToolInvocation, ToolSpec,
@@ -286,56 +287,12 @@ fn png() -> Vec<u8> {
         .unwrap()
 }
 
-/// Draws a 1×1 PNG for any prompt.
-struct Draws;
-
-#[async_trait]
-impl natter_core::ImageGenerator for Draws {
-    fn model(&self) -> &str {
-        "painter"
-    }
-
-    async fn generate(
-        &self,
-        _prompt: &str,
-    ) -> Result<natter_core::GeneratedImage, natter_core::MediaError> {
-        Ok(natter_core::GeneratedImage {
-            bytes: png(),
-            mime: "image/png".into(),
-            revised_prompt: None,
-        })
-    }
-}
-
-/// `/draw <prompt>`.
-struct Painter;
-
-#[async_trait]
-impl Plugin for Painter {
-    fn name(&self) -> &str {
-        "painter"
-    }
-
-    fn commands(&self) -> Vec<CommandSpec> {
-        vec![CommandSpec::new("draw", "Draw")]
-    }
-
-    async fn on_command(
-        &self,
-        cx: &mut PluginContext<'_>,
-        cmd: Command,
-    ) -> Result<(), PluginError> {
-        let image = cx.generate_image(&cmd.args).await?;
-        cx.reply_image(image, &format!("**{}**", cmd.args)).await
-    }
-}
-
 #[tokio::test]
 async fn a_picture_from_the_browser_reaches_a_model_that_sees_and_pictures_made_are_shown() {
     let backend = Arc::new(natter_core::test_utils::ScriptedBackend::new().with_vision());
     let engine = natter_core::Engine::builder(backend.clone())
-        .image_generator(Arc::new(Draws))
-        .plugin(Arc::new(Painter), serde_json::Value::Null)
+        .image_generator(Arc::new(FixedPictures::png(png())))
+        .plugin(Arc::new(DrawPlugin), serde_json::Value::Null)
         .build()
         .unwrap();
     let site = Site::on(engine, backend, false, Vec::new()).await;

@@ -286,18 +286,7 @@ impl Courier {
             Released::Text(text) => text,
             Released::Blocked(notice) => notice,
         };
-        let extension = match mime {
-            "image/jpeg" => "jpg",
-            "image/webp" => "webp",
-            "image/gif" => "gif",
-            _ => "png",
-        };
-        let image = OutgoingImage {
-            bytes,
-            mime: mime.to_owned(),
-            file_name: format!("picture.{extension}"),
-            caption: self.outbox.render(&caption),
-        };
+        let image = OutgoingImage::new(bytes, mime, self.outbox.render(&caption));
         let mut attempt = 0;
         loop {
             attempt += 1;

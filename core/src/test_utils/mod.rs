@@ -1,6 +1,7 @@
 //! Test helpers (feature `test-utils`): a [`ScriptedBackend`] that answers from
 //! a script, a [`RecordingOutbox`] that records every send and edit, a
-//! [`TestBot`] wiring both to an engine, and the store conformance suite.
+//! [`TestBot`] wiring both to an engine, a picture service with a `/draw` plugin
+//! ([`FixedPictures`], [`DrawPlugin`]), and the store conformance suite.
 //!
 //! ```
 //! # tokio_test_shim::run(async {
@@ -19,9 +20,11 @@
 #![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)]
 
 pub mod conformance;
+mod drawing;
 mod janitor;
 mod store_suite;
 
+pub use drawing::{DrawPlugin, FixedPictures};
 pub use janitor::Janitor;
 
 pub use store_suite::{
@@ -547,10 +550,7 @@ impl Outbox for RecordingOutbox {
             .get(&file.reference)
             .cloned()
             .ok_or_else(|| DownloadError::Refused(format!("no file {}", file.reference)))?;
-        if bytes.len() as u64 > limit {
-            return Err(DownloadError::TooLarge { limit });
-        }
-        Ok(bytes)
+        DownloadError::within(bytes, limit)
     }
 
     async fn send_image(

@@ -1622,6 +1622,35 @@ fn parse_html_or_plain(text: &str, mode: Option<&str>) -> String {
     }
 }
 
+/// The bot's next message in `chat`, as `params` describe it: its text from
+/// the parameter `text_key` (`text`, or a photo's `caption`), its parse
+/// mode, topic and reply.
+fn new_message(
+    inner: &mut Inner,
+    chat: i64,
+    params: &Value,
+    text_key: &str,
+    reply_markup: Option<Value>,
+    photo: Option<Photo>,
+) -> BotMessage {
+    inner.next_message += 1;
+    BotMessage {
+        chat,
+        id: inner.next_message,
+        text: params[text_key].as_str().unwrap_or_default().to_owned(),
+        parse_mode: params
+            .get("parse_mode")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        thread: params.get("message_thread_id").and_then(Value::as_i64),
+        reply_to: params
+            .pointer("/reply_parameters/message_id")
+            .and_then(Value::as_i64),
+        reply_markup,
+        photo,
+    }
+}
+
 fn send_message(inner: &mut Inner, params: &Value, now: Instant) -> (u16, Value) {
     let Some(chat) = params.get("chat_id").and_then(Value::as_i64) else {
         return err(400, "Bad Request: chat not found");
@@ -1636,22 +1665,7 @@ fn send_message(inner: &mut Inner, params: &Value, now: Instant) -> (u16, Value)
     if let Some(wait) = rate_check(inner, chat, now) {
         return too_many(wait);
     }
-    inner.next_message += 1;
-    let message = BotMessage {
-        chat,
-        id: inner.next_message,
-        text: params["text"].as_str().unwrap_or_default().to_owned(),
-        parse_mode: params
-            .get("parse_mode")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        thread: params.get("message_thread_id").and_then(Value::as_i64),
-        reply_to: params
-            .pointer("/reply_parameters/message_id")
-            .and_then(Value::as_i64),
-        reply_markup,
-        photo: None,
-    };
+    let message = new_message(inner, chat, params, "text", reply_markup, None);
     let json = message_json(inner, &message);
     inner.messages.insert((chat, message.id), message);
     ok(json)
@@ -1700,26 +1714,12 @@ fn send_photo(inner: &mut Inner, params: &Value, files: &[Upload], now: Instant)
     }
     let path = format!("photos/file_{}.jpg", inner.files_added);
     let file = store_file(inner, &path, upload.bytes.clone());
-    inner.next_message += 1;
-    let message = BotMessage {
-        chat,
-        id: inner.next_message,
-        text: params["caption"].as_str().unwrap_or_default().to_owned(),
-        parse_mode: params
-            .get("parse_mode")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        thread: params.get("message_thread_id").and_then(Value::as_i64),
-        reply_to: params
-            .pointer("/reply_parameters/message_id")
-            .and_then(Value::as_i64),
-        reply_markup,
-        photo: Some(Photo {
-            file,
-            file_name: upload.file_name,
-            bytes: upload.bytes,
-        }),
+    let photo = Photo {
+        file,
+        file_name: upload.file_name,
+        bytes: upload.bytes,
     };
+    let message = new_message(inner, chat, params, "caption", reply_markup, Some(photo));
     let json = message_json(inner, &message);
     inner.messages.insert((chat, message.id), message);
     ok(json)

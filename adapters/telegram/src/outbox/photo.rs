@@ -81,7 +81,7 @@ impl TelegramOutbox {
         caption: Caption<'_>,
         reply_to: Option<TgMessageId>,
     ) -> Result<TgMessageId, RequestError> {
-        let file = InputFile::memory(image.bytes.clone()).file_name(file_name(image));
+        let file = InputFile::memory(image.bytes.clone()).file_name(image.upload_name());
         let mut request = self.bot.send_photo(chat, file);
         if let Some((text, mode)) = caption {
             request = request.caption(text);
@@ -109,32 +109,9 @@ fn visible(caption: &Rendered) -> String {
     }
 }
 
-/// The upload's file name: the image's, else one from its MIME type.
-fn file_name(image: &OutgoingImage) -> String {
-    if !image.file_name.trim().is_empty() {
-        return image.file_name.clone();
-    }
-    let extension = match image.mime.as_str() {
-        "image/png" => "png",
-        "image/gif" => "gif",
-        "image/webp" => "webp",
-        _ => "jpg",
-    };
-    format!("picture.{extension}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn image(name: &str, mime: &str) -> OutgoingImage {
-        OutgoingImage {
-            bytes: vec![1],
-            mime: mime.into(),
-            file_name: name.into(),
-            caption: Rendered::plain(""),
-        }
-    }
 
     #[test]
     fn the_caption_limit_counts_what_a_reader_sees() {
@@ -142,12 +119,5 @@ mod tests {
         assert_eq!(visible(&html).encode_utf16().count(), MAX_CAPTION);
         let escaped = Rendered::new("a &lt; b", TextFormat::Html);
         assert_eq!(visible(&escaped), "a < b");
-    }
-
-    #[test]
-    fn a_picture_without_a_name_is_named_by_its_type() {
-        assert_eq!(file_name(&image("cat.webp", "image/webp")), "cat.webp");
-        assert_eq!(file_name(&image("", "image/png")), "picture.png");
-        assert_eq!(file_name(&image(" ", "image/jpeg")), "picture.jpg");
     }
 }

@@ -100,10 +100,7 @@ impl Outbox for WebOutbox {
         let bytes = self.pictures.get(&file.reference).ok_or_else(|| {
             DownloadError::Refused("the picture is no longer kept; send it again".into())
         })?;
-        if bytes.len() as u64 > limit {
-            return Err(DownloadError::TooLarge { limit });
-        }
-        Ok(bytes)
+        DownloadError::within(bytes, limit)
     }
 
     async fn send_image(
