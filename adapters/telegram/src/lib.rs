@@ -13,6 +13,7 @@
 //! | `safety` | never a message that renders to nothing, never a user link the message should not carry |
 //! | `admins` | a group's admins by Telegram (`getChatAdministrators`), cached per chat, one lookup at a time |
 //! | `order` | a chat's messages handed to the engine in arrival order while one waits for its admin lookup |
+//! | `albums` | an album's pictures, sent as one message each, handed over as one message |
 //! | `approval` | confirmations as inline keyboards: Allow/Refuse buttons, their callback data, presses answered |
 //! | `media` | the files a message carries (photos, voice notes, audio, documents) as engine attachments, with size, length, name and type |
 //! | `download` | an attachment's bytes: `getFile`, then the file from the Bot API server, within a size limit |
@@ -22,6 +23,7 @@
 //! delivery courier from the [`natter_core::PlatformLimits`] the outbox reports.
 
 mod admins;
+mod albums;
 mod approval;
 mod download;
 pub mod error;

@@ -47,17 +47,21 @@ impl InOrder {
     /// still waiting.
     pub(crate) fn now(&self, chat: i64, message: Incoming) {
         if lock(&self.tails).contains_key(&chat) {
-            self.after(chat, async move { message });
+            self.after(chat, async move { Some(message) });
         } else {
             // The receipt is not needed: the engine orders and answers on its own.
             drop(self.inbox.submit(message));
         }
     }
 
-    /// Hands the message `ready` yields over once it does and once the
-    /// chat's messages before it are handed over; meanwhile other chats'
-    /// messages go on.
-    pub(crate) fn after(&self, chat: i64, ready: impl Future<Output = Incoming> + Send + 'static) {
+    /// Hands the message `ready` yields (if any) over once it does and once
+    /// the chat's messages before it are handed over; meanwhile other
+    /// chats' messages go on.
+    pub(crate) fn after(
+        &self,
+        chat: i64,
+        ready: impl Future<Output = Option<Incoming>> + Send + 'static,
+    ) {
         let (done, waited) = oneshot::channel();
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let before = lock(&self.tails).insert(chat, Tail { id, done: waited });
@@ -70,7 +74,9 @@ impl InOrder {
                     // Sent when it is handed over, or dropped if it never is.
                     let _ = before.done.await;
                 }
-                drop(inbox.submit(message));
+                if let Some(message) = message {
+                    drop(inbox.submit(message));
+                }
                 let mut tails = lock(&tails);
                 if tails.get(&chat).is_some_and(|tail| tail.id == id) {
                     tails.remove(&chat);

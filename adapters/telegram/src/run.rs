@@ -6,7 +6,8 @@
 //! A group message the engine may answer, from someone not already an admin
 //! by the settings, first learns whether its author is one of the group's
 //! admins by Telegram (`crate::admins`); a chat's messages still reach the
-//! engine in arrival order (`crate::order`).
+//! engine in arrival order (`crate::order`), an album's pictures as one
+//! message (`crate::albums`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, instrument, warn};
 
 use crate::admins::ChatAdmins;
+use crate::albums::{ALBUM_WAIT, Albums, Part};
 use crate::approval::Presses;
 use crate::error::TelegramError;
 use crate::order::InOrder;
@@ -52,9 +54,30 @@ struct Feed {
     order: InOrder,
     presses: Presses,
     inbox: Inbox,
+    albums: Albums,
 }
 
 impl Feed {
+    /// Hands over a part of album `group`: the first part waits
+    /// [`ALBUM_WAIT`] for the others, then goes as one message with all of
+    /// them (in the chat's order); later parts only join it.
+    fn album_part(&self, chat: i64, group: String, message: Incoming) {
+        let question = self.admin_question(&message);
+        if let Part::Joined = self.albums.add(chat, &group, message) {
+            return;
+        }
+        let (albums, admins) = (self.albums.clone(), self.admins.clone());
+        self.order.after(chat, async move {
+            tokio::time::sleep(ALBUM_WAIT).await;
+            // Only this task closes it, so it is there.
+            let mut album = albums.close(chat, &group)?;
+            if let Some(user) = question {
+                album.author.is_admin |= admins.is_admin(chat, user).await;
+            }
+            Some(album)
+        });
+    }
+
     /// Hands `message`, posted in `chat`, to the engine — once it is known
     /// whether its author is one of the group's admins by Telegram, where
     /// that may matter.
@@ -71,7 +94,7 @@ impl Feed {
                 let admins = self.admins.clone();
                 self.order.after(chat, async move {
                     message.author.is_admin |= admins.is_admin(chat, user).await;
-                    message
+                    Some(message)
                 });
             }
         }
@@ -163,6 +186,7 @@ pub async fn run_reloading(
         order: InOrder::new(inbox.clone()),
         presses: Presses::new(bot.clone(), access),
         inbox,
+        albums: Albums::default(),
     };
     info!(bot = %identity.username, "Telegram adapter started");
     match &settings.webhook_url {
@@ -236,7 +260,10 @@ async fn register_commands(bot: &Bot, engine: &Engine) {
 fn dispatch(update: Update, feed: &Feed) {
     match update.kind {
         UpdateKind::Message(message) => match feed.translator.translate(&message) {
-            Some(incoming) => feed.hand_over(message.chat.id.0, incoming),
+            Some(incoming) => match message.media_group_id() {
+                Some(group) => feed.album_part(message.chat.id.0, group.0.clone(), incoming),
+                None => feed.hand_over(message.chat.id.0, incoming),
+            },
             None => debug!(chat = message.chat.id.0, "nothing to hand over"),
         },
         UpdateKind::CallbackQuery(query) => feed.presses.take(query, &feed.inbox),

@@ -403,3 +403,56 @@ async fn a_photo_with_a_caption_is_said_to_be_unseen_and_the_caption_answered() 
     );
     assert_eq!(h.backend.requests().len(), 1);
 }
+
+#[tokio::test]
+async fn an_album_is_one_message_with_every_picture_and_one_answer() {
+    let h = Harness::with_backend(
+        natter_core::test_utils::ScriptedBackend::new().with_vision(),
+        |_| {},
+        |b| b,
+    )
+    .await;
+    let png = vec![
+        0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44,
+        0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F,
+        0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0xDA, 0x63, 0x64,
+        0x60, 0xF8, 0x5F, 0x0F, 0x00, 0x02, 0x87, 0x01, 0x80, 0xEB, 0x47, 0xBA, 0x92, 0x00, 0x00,
+        0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+    ];
+    // Three pictures sent at once, the caption on the second (as Telegram
+    // may send it), then a text after them.
+    let mut first_id = 0;
+    for (n, caption) in [None, Some("which of these is sharpest?"), None]
+        .into_iter()
+        .enumerate()
+    {
+        let file = h.fake.add_file(png.clone());
+        let mut part = updates::photo(
+            h.fake.next_message_id(),
+            private_chat(ALICE, "Alice"),
+            alice(),
+            &file,
+            caption,
+        );
+        part["message"]["media_group_id"] = json!("13579");
+        let id = h.inject(part);
+        if n == 0 {
+            first_id = id;
+        }
+    }
+    let after = h.inject(private_text(&h, "thanks"));
+    assert_eq!(
+        h.reply_to(first_id).await.text(),
+        Some("echo: which of these is sharpest?")
+    );
+    assert_eq!(h.reply_to(after).await.text(), Some("echo: thanks"));
+    let requests = h.backend.requests();
+    assert_eq!(
+        requests.len(),
+        2,
+        "one answer for the album, one for the text"
+    );
+    let album = requests[0].messages.last().unwrap();
+    assert_eq!(album.images.len(), 3, "every picture of the album");
+    assert_eq!(requests[1].messages.last().unwrap().content, "thanks");
+}

@@ -48,11 +48,20 @@ impl Harness {
         configure: impl FnOnce(&mut TelegramSettings),
         build: impl FnOnce(EngineBuilder) -> EngineBuilder,
     ) -> Self {
+        Self::with_backend(ScriptedBackend::new(), configure, build).await
+    }
+
+    /// [`Harness::with_engine`] on `backend` (e.g. one that sees pictures).
+    pub async fn with_backend(
+        backend: ScriptedBackend,
+        configure: impl FnOnce(&mut TelegramSettings),
+        build: impl FnOnce(EngineBuilder) -> EngineBuilder,
+    ) -> Self {
         let fake = FakeTelegram::start().await;
         let mut settings = settings_for(&fake);
         configure(&mut settings);
         let webhook = settings.webhook_url.is_some();
-        let backend = Arc::new(ScriptedBackend::new());
+        let backend = Arc::new(backend);
         let engine = build(Engine::builder(backend.clone())).build().unwrap();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(natter_telegram::run(
