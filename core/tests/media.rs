@@ -14,9 +14,8 @@ use natter_core::test_utils::{
     DrawPlugin, FixedPictures, RecordingOutbox, ScriptedBackend, TEST_PLATFORM, TestBot,
 };
 use natter_core::{
-    Attachment, AttachmentKind, AudioClip, Command, CommandSpec, GeneratedImage, HistoryStore,
-    ImageGenerator, ImageLimits, MediaError, MediaSettings, MemoryStore, Plugin, PluginContext,
-    PluginError, Transcriber, Transcript, UsageScope, UsageStore, VoiceLimits,
+    Attachment, AttachmentKind, AudioClip, HistoryStore, ImageLimits, MediaError, MediaSettings,
+    MemoryStore, Transcriber, Transcript, UsageScope, UsageStore, VoiceLimits,
 };
 
 /// A PNG of `width`×`height` noisy pixels.
