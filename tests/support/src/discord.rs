@@ -48,8 +48,8 @@ use axum::routing::{any, get};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
+use crate::form::{form_parts, percent_decode};
 pub use crate::telegram::Upload;
-use crate::telegram::form_parts;
 
 /// The token the fake accepts unless told otherwise.
 pub const TOKEN: &str = "fake-discord-token";
@@ -854,7 +854,7 @@ async fn rest(
         .and_then(|v| v.split("boundary=").nth(1))
         .map(|b| b.trim_matches('"').to_owned());
     let (body, files) = match boundary {
-        Some(boundary) => multipart_body(&body, &boundary),
+        Some(boundary) => multipart_body(body.clone(), &boundary).await,
         None => (
             serde_json::from_slice(&body).unwrap_or(Value::Null),
             Vec::new(),
@@ -1057,10 +1057,10 @@ fn upload_path(posted: &Posted, index: usize, file: &Upload) -> String {
 }
 
 /// A `multipart/form-data` message create: the `payload_json` and the files.
-fn multipart_body(body: &[u8], boundary: &str) -> (Value, Vec<Upload>) {
+async fn multipart_body(body: Bytes, boundary: &str) -> (Value, Vec<Upload>) {
     let mut payload = Value::Null;
     let mut files = Vec::new();
-    for part in form_parts(body, boundary) {
+    for part in form_parts(body, boundary).await {
         match part.file_name {
             Some(file_name) => files.push(Upload {
                 field: part.name,
@@ -1122,7 +1122,7 @@ fn serve_attachment(
 
 /// `GET /attachments/…`: a file served by the fake, as Discord's CDN serves it.
 async fn attachment(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
-    let path = crate::telegram::percent_decode(uri.path());
+    let path = percent_decode(uri.path());
     let found = {
         let mut inner = shared.lock();
         inner.downloads.push(path.clone());

@@ -10,6 +10,7 @@
 
 pub mod browser;
 pub mod discord;
+mod form;
 pub mod mcp;
 pub mod openai;
 pub mod optional;

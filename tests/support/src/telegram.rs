@@ -59,6 +59,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
+use crate::form::{form_parts, percent_decode};
+
 /// The token tests give the adapter.
 pub const TOKEN: &str = "123456:TEST-token_for-the-fake";
 /// The fake bot's user id.
@@ -931,7 +933,7 @@ async fn handle(
     let (params, files) = if body.is_empty() {
         (json!({}), Vec::new())
     } else if let Some(boundary) = content_type.split("boundary=").nth(1) {
-        form_fields(&body, boundary.trim_matches('"'))
+        form_fields(body.clone(), boundary.trim_matches('"')).await
     } else {
         (
             serde_json::from_slice(&body).unwrap_or(json!({})),
@@ -1000,10 +1002,10 @@ fn held(shared: &Shared, method: &str, params: &Value) -> bool {
 /// that may carry files, such as `setWebhook` and `sendPhoto`): text fields
 /// as parameters, JSON values decoded (but `text` and `caption` kept as
 /// written), and file parts as uploads.
-fn form_fields(body: &[u8], boundary: &str) -> (Value, Vec<Upload>) {
+async fn form_fields(body: Bytes, boundary: &str) -> (Value, Vec<Upload>) {
     let mut fields = serde_json::Map::new();
     let mut files = Vec::new();
-    for part in form_parts(body, boundary) {
+    for part in form_parts(body, boundary).await {
         match part.file_name {
             Some(file_name) => files.push(Upload {
                 field: part.name,
@@ -1022,102 +1024,6 @@ fn form_fields(body: &[u8], boundary: &str) -> (Value, Vec<Upload>) {
         }
     }
     (Value::Object(fields), files)
-}
-
-/// One part of a `multipart/form-data` body.
-pub(crate) struct FormPart {
-    /// Its field name.
-    pub(crate) name: String,
-    /// Its file name, for a file.
-    pub(crate) file_name: Option<String>,
-    /// Its `Content-Type`, if given.
-    pub(crate) content_type: Option<String>,
-    /// Its bytes.
-    pub(crate) body: Vec<u8>,
-}
-
-/// Where `needle` first occurs in `hay` at or after `from`.
-fn find_bytes(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    hay.get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|at| at + from)
-}
-
-/// The parts of a `multipart/form-data` body delimited by `boundary`
-/// (RFC 7578), bytes kept as they are. Shared with the fake Discord.
-pub(crate) fn form_parts(body: &[u8], boundary: &str) -> Vec<FormPart> {
-    let delimiter = format!("--{boundary}").into_bytes();
-    let mut parts = Vec::new();
-    let Some(mut at) = find_bytes(body, &delimiter, 0) else {
-        return parts;
-    };
-    loop {
-        let start = at + delimiter.len();
-        if body[start..].starts_with(b"--") {
-            break;
-        }
-        let Some(next) = find_bytes(body, &delimiter, start) else {
-            break;
-        };
-        let chunk = &body[start..next];
-        let chunk = chunk.strip_prefix(b"\r\n").unwrap_or(chunk);
-        let chunk = chunk.strip_suffix(b"\r\n").unwrap_or(chunk);
-        if let Some(split) = find_bytes(chunk, b"\r\n\r\n", 0) {
-            let head = String::from_utf8_lossy(&chunk[..split]);
-            let mut part = FormPart {
-                name: String::new(),
-                file_name: None,
-                content_type: None,
-                body: chunk[split + 4..].to_vec(),
-            };
-            for line in head.lines() {
-                let Some((header, value)) = line.split_once(':') else {
-                    continue;
-                };
-                if header.eq_ignore_ascii_case("content-type") {
-                    part.content_type = Some(value.trim().to_owned());
-                } else if header.eq_ignore_ascii_case("content-disposition") {
-                    for parameter in value.split(';').map(str::trim) {
-                        let unquote = |v: &str| v.trim_matches('"').to_owned();
-                        if let Some(name) = parameter.strip_prefix("name=") {
-                            part.name = unquote(name);
-                        } else if let Some(name) = parameter.strip_prefix("filename=") {
-                            part.file_name = Some(unquote(name));
-                        }
-                    }
-                }
-            }
-            parts.push(part);
-        }
-        at = next;
-    }
-    parts
-}
-
-/// `%XX` escapes in a URL path decoded (teloxide sends a file path with
-/// its `/` escaped, as one path segment).
-pub(crate) fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| text.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Registers `bytes` as a new file at `path`.
@@ -1777,10 +1683,10 @@ fn edit_message(inner: &mut Inner, params: &Value, now: Instant) -> (u16, Value)
 
 #[cfg(test)]
 mod tests {
-    use super::{form_fields, parse_html, percent_decode};
+    use super::{Bytes, form_fields, parse_html};
 
-    #[test]
-    fn multipart_bodies_keep_binary_files_and_decode_fields() {
+    #[tokio::test]
+    async fn multipart_bodies_keep_binary_files_and_decode_fields() {
         let mut body = b"--XyZ\r\nContent-Disposition: form-data; name=\"chat_id\"\r\n\r\n-100\r\n\
 --XyZ\r\nContent-Disposition: form-data; name=\"caption\"\r\n\r\n123\r\n\
 --XyZ\r\nContent-Disposition: form-data; name=\"a1\"; filename=\"p.png\"\r\n\
@@ -1788,7 +1694,7 @@ Content-Type: image/png\r\n\r\n"
             .to_vec();
         body.extend_from_slice(b"\x89PNG\r\n\x00\xff--X");
         body.extend_from_slice(b"\r\n--XyZ--\r\n");
-        let (fields, files) = form_fields(&body, "XyZ");
+        let (fields, files) = form_fields(Bytes::from(body), "XyZ").await;
         assert_eq!(fields["chat_id"], -100);
         assert_eq!(fields["caption"], "123", "a caption stays text");
         assert_eq!(files.len(), 1);
@@ -1796,13 +1702,6 @@ Content-Type: image/png\r\n\r\n"
         assert_eq!(files[0].file_name, "p.png");
         assert_eq!(files[0].content_type.as_deref(), Some("image/png"));
         assert_eq!(files[0].bytes, b"\x89PNG\r\n\x00\xff--X");
-    }
-
-    #[test]
-    fn escaped_paths_decode() {
-        assert_eq!(percent_decode("voice%2Ffile_1.oga"), "voice/file_1.oga");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz"), "%zz");
     }
 
     #[test]
