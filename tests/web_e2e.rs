@@ -264,6 +264,14 @@ async fn chat_in_a_real_browser_then_find_the_turn_in_the_dashboard() {
     assert!(overview.contains("gpt-4o-mini"), "{overview}");
     page.screenshot(&shots.join("web-dashboard.png")).await;
 
+    page.goto(&format!("{url}dashboard/usage")).await;
+    let usage: String =
+        serde_json::from_value(page.eval("document.querySelector('main').innerText").await)
+            .unwrap();
+    assert!(usage.contains("voice · pictures"), "{usage}");
+    assert!(usage.contains("gpt-4o-mini"), "{usage}");
+    page.screenshot(&shots.join("web-usage.png")).await;
+
     let ready = page
         .eval("fetch('/readyz').then(r => r.json()).then(j => j.ready)")
         .await;
