@@ -339,3 +339,70 @@ async fn a_picture_in_a_dm_reaches_a_model_that_sees_as_an_image_part() {
         .unwrap();
     assert!(result.is_ok(), "{result:?}");
 }
+
+/// Hears the same words in any clip, and keeps what it was given.
+struct Hears(std::sync::Mutex<Vec<natter_core::AudioClip>>);
+
+#[async_trait]
+impl natter_core::Transcriber for Hears {
+    fn model(&self) -> &str {
+        "whisper-test"
+    }
+
+    async fn transcribe(
+        &self,
+        clip: natter_core::AudioClip,
+    ) -> Result<natter_core::Transcript, natter_core::MediaError> {
+        self.0.lock().unwrap().push(clip);
+        Ok(natter_core::Transcript {
+            text: "what time is it in Lima".into(),
+            seconds: Some(2.3),
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voice_message_is_transcribed_shown_and_answered() {
+    let fake = FakeDiscord::start().await;
+    let hears = Arc::new(Hears(std::sync::Mutex::new(Vec::new())));
+    let engine = Engine::builder(Arc::new(ScriptedBackend::new()))
+        .transcriber(hears.clone())
+        .build()
+        .unwrap();
+    let settings = DiscordSettings {
+        token: Some(SecretString::from(TOKEN)),
+        proxy_url: Some(fake.proxy_url()),
+        gateway_url: Some(fake.gateway_url()),
+        ..DiscordSettings::default()
+    };
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(natter_discord::run(settings, engine, shutdown.clone()));
+    fake.wait_ready().await;
+
+    let recording = b"OggS\x00\x02 opus".to_vec();
+    let voice = fake.add_voice_message(recording.clone(), 2.3);
+    fake.post(
+        Post::direct(DM, &User::human(11, "alice"), "")
+            .with_attachment(voice)
+            .as_voice_message(),
+    );
+    let replies = fake.wait_replies(DM, 2).await;
+    let said: Vec<&str> = replies.iter().map(|p| p.content.as_str()).collect();
+    assert_eq!(
+        said,
+        [
+            "🎙️ “what time is it in Lima”",
+            "echo: what time is it in Lima"
+        ]
+    );
+    let clip = hears.0.lock().unwrap()[0].clone();
+    assert_eq!(clip.bytes, recording, "the voice message, fetched whole");
+    assert_eq!(clip.file_name, "voice-message.ogg");
+
+    shutdown.cancel();
+    let result = tokio::time::timeout(Duration::from_secs(20), task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(result.is_ok(), "{result:?}");
+}
