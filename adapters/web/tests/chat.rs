@@ -328,9 +328,10 @@ async fn a_picture_from_the_browser_reaches_a_model_that_sees_and_pictures_made_
     // Handled in order: the picture's turn was stored before /draw ran.
     let chat = text(site.send(browser.get("/chat")).await).await;
     assert!(
-        chat.contains("<p class=\"tag\">[picture]</p><p>what is this?</p>"),
-        "{chat}"
+        chat.contains("<img class=\"sent\" alt=\"your picture\" src=\"data:image/png;base64,iVBOR"),
+        "the sent picture shows again from history: {chat}"
     );
+    assert!(chat.contains("<p>what is this?</p>"), "{chat}");
     let usage = text(site.send(browser.get("/dashboard/usage")).await).await;
     assert!(usage.contains("<td>painter</td>"), "{usage}");
     assert!(usage.contains("<td>1 picture</td>"), "{usage}");

@@ -31,8 +31,8 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use futures::{Stream, StreamExt};
 use natter_core::{
-    Addressed, Attachment, AttachmentKind, Author, ChannelRef, ConversationKey, Decision, Incoming,
-    MessageId,
+    Addressed, Attachment, AttachmentKind, Author, ChannelRef, ConversationKey, Decision,
+    ImagePart, Incoming, MessageId,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
@@ -94,17 +94,11 @@ async fn chat_page(State(web): State<Web>, authed: Authed) -> Response {
     let turns: Vec<ShownTurn> = turns
         .iter()
         .map(|turn| ShownTurn {
-            user: match turn.user.images.len() {
-                0 => to_safe_html(&turn.user.content),
-                1 => format!(
-                    "<p class=\"tag\">[picture]</p>{}",
-                    to_safe_html(&turn.user.content)
-                ),
-                n => format!(
-                    "<p class=\"tag\">[{n} pictures]</p>{}",
-                    to_safe_html(&turn.user.content)
-                ),
-            },
+            user: format!(
+                "{}{}",
+                pictures_html(&turn.user.images),
+                to_safe_html(&turn.user.content)
+            ),
             assistant: to_safe_html(&turn.assistant.content),
         })
         .collect();
@@ -121,6 +115,31 @@ async fn chat_page(State(web): State<Web>, authed: Authed) -> Response {
             section => "chat",
         },
     )
+}
+
+/// A sent turn's pictures as history kept them: each small copy inline,
+/// or `[picture]` for one kept by reference alone. Only a JPEG or PNG copy
+/// whose text is base64 becomes an image, whatever the store holds.
+fn pictures_html(images: &[ImagePart]) -> String {
+    images
+        .iter()
+        .map(|image| {
+            let inline = matches!(image.mime.as_str(), "image/jpeg" | "image/png")
+                && !image.base64.is_empty()
+                && image
+                    .base64
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
+            if inline {
+                format!(
+                    "<img class=\"sent\" alt=\"your picture\" src=\"data:{};base64,{}\">",
+                    image.mime, image.base64
+                )
+            } else {
+                "<p class=\"tag\">[picture]</p>".to_owned()
+            }
+        })
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -306,4 +325,29 @@ async fn approval(
         message: answered.user_message(),
     })
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(mime: &str, base64: &str) -> ImagePart {
+        ImagePart {
+            reference: "r".into(),
+            mime: mime.into(),
+            base64: base64.into(),
+        }
+    }
+
+    #[test]
+    fn only_a_well_formed_jpeg_or_png_copy_becomes_an_image() {
+        assert!(pictures_html(&[part("image/jpeg", "/9j/4A==")]).starts_with("<img"));
+        for hostile in [
+            part("image/svg+xml", "PHN2Zz4="),
+            part("image/png", "x\" onerror=\"alert(1)"),
+            part("image/png", ""),
+        ] {
+            assert_eq!(pictures_html(&[hostile]), "<p class=\"tag\">[picture]</p>");
+        }
+    }
 }
