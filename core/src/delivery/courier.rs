@@ -2,6 +2,7 @@
 //! split to the platform's length, paced by its [`Pacer`], with the latest text
 //! winning over edits that had to wait, and the final text always delivered.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -256,11 +257,26 @@ impl Courier {
             question,
             ..approval.clone()
         };
+        self.paced(to, || self.outbox.send_approval(to, &approval, reply_to))
+            .await
+    }
+
+    /// Runs `post` (one new message in `to`) when the chat's pacing allows,
+    /// again after the wait the platform asks for when it rate-limits, up to
+    /// [`FINAL_ATTEMPTS`] times.
+    async fn paced<F>(
+        &self,
+        to: &ChannelRef,
+        post: impl Fn() -> F,
+    ) -> Result<MessageId, DeliveryError>
+    where
+        F: Future<Output = Result<MessageId, DeliveryError>>,
+    {
         let mut attempt = 0;
         loop {
             attempt += 1;
             self.pacer.acquire(self.pace_key(to)).await;
-            match self.outbox.send_approval(to, &approval, reply_to).await {
+            match post().await {
                 Err(DeliveryError::RetryAfter(wait)) if attempt < FINAL_ATTEMPTS => {
                     telemetry::platform_rate_limited(self.platform);
                     telemetry::delivery_retry(self.platform);
@@ -287,19 +303,8 @@ impl Courier {
             Released::Blocked(notice) => notice,
         };
         let image = OutgoingImage::new(bytes, mime, self.outbox.render(&caption));
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            self.pacer.acquire(self.pace_key(to)).await;
-            match self.outbox.send_image(to, &image, reply_to).await {
-                Err(DeliveryError::RetryAfter(wait)) if attempt < FINAL_ATTEMPTS => {
-                    telemetry::platform_rate_limited(self.platform);
-                    telemetry::delivery_retry(self.platform);
-                    self.pacer.hold(self.pace_key(to), wait);
-                }
-                result => return result,
-            }
-        }
+        self.paced(to, || self.outbox.send_image(to, &image, reply_to))
+            .await
     }
 
     /// Replaces message `id` in `to` with `markdown` (and removes its
