@@ -94,7 +94,7 @@ pub use models::{DEFAULT_MODEL, Models, NamedModel, UnknownModel};
 pub use moderator::{Moderation, Moderator};
 pub use outbox::{
     DeliveryError, DownloadError, LengthUnit, Outbox, OutgoingImage, PlatformLimits, Rate,
-    Rendered, TextFormat,
+    Received, Rendered, TextFormat,
 };
 pub use persona::{Persona, PersonaError, PersonaSettings, Personas};
 pub use place::{Place, PlaceError};

@@ -216,6 +216,54 @@ impl DownloadError {
     }
 }
 
+/// A download gathered chunk by chunk, never past its limit: a file declared
+/// larger is refused before any byte arrives, and one that turns out larger
+/// is dropped at the chunk that crosses the limit.
+#[derive(Debug)]
+pub struct Received {
+    bytes: Vec<u8>,
+    limit: u64,
+}
+
+/// The most a download buffer is sized for up front, whatever is declared.
+const MAX_PREALLOCATED: u64 = 32 * 1024 * 1024;
+
+impl Received {
+    /// An empty download of at most `limit` bytes, sized for `declared`
+    /// (the size the platform announced, if it did).
+    pub fn new(limit: u64, declared: Option<u64>) -> Result<Self, DownloadError> {
+        Self::check(limit, declared)?;
+        let capacity = declared.unwrap_or(0).min(limit).min(MAX_PREALLOCATED);
+        Ok(Self {
+            bytes: Vec::with_capacity(usize::try_from(capacity).unwrap_or(0)),
+            limit,
+        })
+    }
+
+    /// Refuses a file declared larger than `limit`, before anything is
+    /// fetched or allocated.
+    pub fn check(limit: u64, declared: Option<u64>) -> Result<(), DownloadError> {
+        match declared {
+            Some(size) if size > limit => Err(DownloadError::TooLarge { limit }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Adds `chunk`, or fails when it takes the download past the limit.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), DownloadError> {
+        if (self.bytes.len() + chunk.len()) as u64 > self.limit {
+            return Err(DownloadError::TooLarge { limit: self.limit });
+        }
+        self.bytes.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    /// The bytes received.
+    pub fn finish(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
 /// Why a send or edit failed. The delivery driver acts on the variant.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -330,6 +378,26 @@ pub trait Outbox: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_download_stays_within_its_limit() {
+        assert_eq!(
+            Received::new(10, Some(11)).unwrap_err(),
+            DownloadError::TooLarge { limit: 10 }
+        );
+        let mut received = Received::new(10, None).unwrap();
+        received.push(b"123456").unwrap();
+        assert_eq!(
+            received.push(b"12345"),
+            Err(DownloadError::TooLarge { limit: 10 })
+        );
+        received.push(b"7890").unwrap();
+        assert_eq!(received.finish(), b"1234567890");
+        assert_eq!(
+            DownloadError::within(vec![0; 3], 2),
+            Err(DownloadError::TooLarge { limit: 2 })
+        );
+    }
 
     #[test]
     fn a_picture_is_uploaded_under_its_name_or_one_from_its_type() {

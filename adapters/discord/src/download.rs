@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use natter_core::{Attachment, DownloadError};
+use natter_core::{Attachment, DownloadError, Received};
 use reqwest::Url;
 
 /// Hosts of Discord's CDN.
@@ -21,8 +21,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(120);
 /// Redirects followed at most.
 const MAX_REDIRECTS: usize = 5;
-/// The most a download buffer is sized for up front, whatever is declared.
-const MAX_PREALLOCATED: u64 = 25 * 1024 * 1024;
 
 /// Where attachments may be fetched from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -94,7 +92,6 @@ impl Downloader {
         file: &Attachment,
         limit: u64,
     ) -> Result<Vec<u8>, DownloadError> {
-        let too_large = || DownloadError::TooLarge { limit };
         let url = Url::parse(&file.reference).map_err(|_| {
             DownloadError::Refused("the attachment's reference is not a URL".into())
         })?;
@@ -104,9 +101,7 @@ impl Downloader {
                 url.host_str().unwrap_or("a URL without a host")
             )));
         }
-        if file.size.is_some_and(|size| size > limit) {
-            return Err(too_large());
-        }
+        Received::check(limit, file.size)?;
         let client = self
             .client
             .as_ref()
@@ -128,23 +123,15 @@ impl Downloader {
                 _ => DownloadError::Refused(why),
             });
         }
-        let declared = response.content_length();
-        if declared.is_some_and(|length| length > limit) {
-            return Err(too_large());
-        }
-        let capacity = declared.unwrap_or(0).min(limit).min(MAX_PREALLOCATED);
-        let mut bytes = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+        let mut received = Received::new(limit, response.content_length())?;
         while let Some(chunk) = response
             .chunk()
             .await
             .map_err(|e| DownloadError::Failed(e.without_url().to_string()))?
         {
-            if (bytes.len() + chunk.len()) as u64 > limit {
-                return Err(too_large());
-            }
-            bytes.extend_from_slice(&chunk);
+            received.push(&chunk)?;
         }
-        Ok(bytes)
+        Ok(received.finish())
     }
 }
 

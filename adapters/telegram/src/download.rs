@@ -16,7 +16,7 @@
 use std::path::Path;
 
 use futures::StreamExt;
-use natter_core::{Attachment, DownloadError};
+use natter_core::{Attachment, DownloadError, Received};
 use teloxide::net::Download;
 use teloxide::prelude::Requester;
 use teloxide::types::FileId;
@@ -25,9 +25,6 @@ use tokio::io::AsyncReadExt;
 
 use crate::media::declared_size;
 
-/// The most a download buffer is sized for up front, whatever is declared.
-const MAX_PREALLOCATED: u64 = 20 * 1024 * 1024;
-
 /// The bytes of `file` (its `reference` is a Telegram `file_id`), at most
 /// `limit` of them.
 pub(crate) async fn download(
@@ -35,23 +32,18 @@ pub(crate) async fn download(
     file: &Attachment,
     limit: u64,
 ) -> Result<Vec<u8>, DownloadError> {
-    let too_large = || DownloadError::TooLarge { limit };
-    if file.size.is_some_and(|size| size > limit) {
-        return Err(too_large());
-    }
+    // What the message declared, then what getFile declares.
+    Received::check(limit, file.size)?;
     let found = bot
         .get_file(FileId(file.reference.clone()))
         .await
         .map_err(get_file_failed)?;
     let declared = declared_size(&found.meta);
-    if declared.is_some_and(|size| size > limit) {
-        return Err(too_large());
-    }
+    Received::check(limit, declared)?;
     if Path::new(&found.path).is_absolute() {
         return read_local(&found.path, limit).await;
     }
-    let capacity = declared.unwrap_or(0).min(limit).min(MAX_PREALLOCATED);
-    let mut bytes = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+    let mut received = Received::new(limit, declared)?;
     let mut body = bot.download_file_stream(&found.path);
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|error| {
@@ -64,12 +56,9 @@ pub(crate) async fn download(
                 _ => DownloadError::Failed(error.to_string()),
             }
         })?;
-        if (bytes.len() + chunk.len()) as u64 > limit {
-            return Err(too_large());
-        }
-        bytes.extend_from_slice(&chunk);
+        received.push(&chunk)?;
     }
-    Ok(bytes)
+    Ok(received.finish())
 }
 
 /// Why `getFile` failed, for the caller.
@@ -109,17 +98,12 @@ async fn read_local(path: &str, limit: u64) -> Result<Vec<u8>, DownloadError> {
     };
     let file = tokio::fs::File::open(path).await.map_err(unreadable)?;
     let size = file.metadata().await.map_err(unreadable)?.len();
-    if size > limit {
-        return Err(DownloadError::TooLarge { limit });
-    }
-    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    Received::check(limit, Some(size))?;
+    let mut bytes = Vec::new();
     // The file may grow meanwhile: read one byte past the limit at most.
     file.take(limit.saturating_add(1))
         .read_to_end(&mut bytes)
         .await
         .map_err(unreadable)?;
-    if bytes.len() as u64 > limit {
-        return Err(DownloadError::TooLarge { limit });
-    }
-    Ok(bytes)
+    DownloadError::within(bytes, limit)
 }
