@@ -335,7 +335,7 @@ impl Services {
         &self,
         message: &Incoming,
         text: &str,
-        images: Vec<ImagePart>,
+        images: &[ImagePart],
         reserved: usize,
         model: &NamedModel,
     ) -> Result<Prompt, PluginError> {
@@ -355,7 +355,7 @@ impl Services {
                 model.capabilities.context_window,
                 ChatMessage::system(system),
                 turns,
-                user_message(message, text).with_images(images.clone()),
+                user_message(message, text).with_images(images.to_vec()),
                 reply_budget,
             )
             .map(|window| without_pictures_unless(model.capabilities.vision, window))

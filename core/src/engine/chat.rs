@@ -46,13 +46,7 @@ pub(crate) async fn turn(exchange: &Exchange<'_>) {
     let toolbox = Toolbox::for_turn(exchange);
     let reserved = toolbox.definition_tokens();
     let prompt = match services
-        .prompt_for(
-            message,
-            &text,
-            sight.images.clone(),
-            reserved,
-            &exchange.model,
-        )
+        .prompt_for(message, &text, &sight.images, reserved, &exchange.model)
         .await
     {
         Ok(prepared) => prepared,

@@ -70,19 +70,10 @@ pub fn prepare(
 }
 
 /// The small copy of `part` kept in history: at most `max_side` pixels a
-/// side and `max_bytes`, or `None` when even that is impossible (history
-/// then keeps the reference alone).
+/// side and `max_bytes` (a part already that small is kept as it is), or
+/// `None` when even that is impossible (history then keeps the reference
+/// alone).
 pub fn prepare_for_history(part: &ImagePart, max_side: u32, max_bytes: usize) -> Option<ImagePart> {
-    if part.encoded_len() <= max_bytes {
-        let small = base64::engine::general_purpose::STANDARD
-            .decode(&part.base64)
-            .ok()
-            .and_then(|bytes| image::load_from_memory(&bytes).ok())
-            .is_some_and(|picture| picture.width().max(picture.height()) <= max_side);
-        if small {
-            return Some(part.clone());
-        }
-    }
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(&part.base64)
         .ok()?;

@@ -124,7 +124,7 @@ impl<'a> PluginContext<'a> {
     pub async fn prompt(&self, text: &str) -> Result<ChatRequest, PluginError> {
         let prompt = self
             .services
-            .prompt_for(self.incoming, text, Vec::new(), 0, self.model)
+            .prompt_for(self.incoming, text, &[], 0, self.model)
             .await?;
         Ok(prompt.request)
     }
