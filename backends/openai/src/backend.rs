@@ -13,10 +13,10 @@ use natter_core::{
     ModelError, Moderation, Moderator,
 };
 
-use crate::base_url::BaseUrl;
+use crate::base_url::{BaseUrl, endpoint_of};
 use crate::context::{ASSUMED_CONTEXT, ContextSource, known_vision, without_asking};
 use crate::discovery::{DISCOVERY_TIMEOUT, discover};
-use crate::http::Http;
+use crate::http::{self, Http};
 use crate::settings::OpenAiSettings;
 use crate::tokens::TokenCounter;
 use crate::tool_calls::CallAssembler;
@@ -125,18 +125,10 @@ impl OpenAiBackend {
     /// server, so the context window is the setting's, a known model's, or
     /// assumed ([`OpenAiBackend::connect`] asks the server).
     pub fn new(settings: OpenAiSettings) -> Result<Self, OpenAiError> {
-        let base = BaseUrl::parse(&settings.base_url)?;
-        let key = base.key(&settings.api_key)?;
-        if settings.model.trim().is_empty() {
-            return Err(OpenAiError::NoModel);
-        }
+        let (base, key) = endpoint_of(&settings.base_url, &settings.api_key, &settings.model)?;
         let timeout = Duration::from_secs(settings.timeout_secs.max(1));
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(settings.connect_timeout_secs.max(1)))
-            .read_timeout(timeout)
-            .user_agent(concat!("natter/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| OpenAiError::Client(e.to_string()))?;
+        let connect = Duration::from_secs(settings.connect_timeout_secs.max(1));
+        let client = http::client(connect, timeout)?;
         let (context_window, context_source) = without_asking(settings.context, &settings.model);
         let vision = settings.vision.or_else(|| known_vision(&settings.model));
         Ok(Self {

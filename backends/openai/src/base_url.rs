@@ -112,6 +112,21 @@ impl BaseUrl {
     }
 }
 
+/// A configured endpoint's API root and the key its requests carry, once
+/// `model` is checked to name a model.
+pub(crate) fn endpoint_of(
+    base_url: &str,
+    api_key: &Option<SecretString>,
+    model: &str,
+) -> Result<(BaseUrl, Option<SecretString>), OpenAiError> {
+    let base = BaseUrl::parse(base_url)?;
+    let key = base.key(api_key)?;
+    if model.trim().is_empty() {
+        return Err(OpenAiError::NoModel);
+    }
+    Ok((base, key))
+}
+
 /// `url` with any credentials in it replaced by `[redacted]`:
 /// `http://[redacted]@host/v1`. Works on text that does not parse as a URL
 /// too, so an invalid setting can be shown safely.

@@ -17,6 +17,7 @@ use tracing::warn;
 
 use natter_core::ModelError;
 
+use crate::backend::OpenAiError;
 use crate::wire::ErrorBody;
 
 /// The HTTP side of the backend.
@@ -142,6 +143,17 @@ fn hung_up(error: &(dyn std::error::Error + 'static)) -> bool {
         cause = error.source();
     }
     false
+}
+
+/// natter's HTTP client for an OpenAI-compatible API: `connect` to connect,
+/// `read` at most between bytes of an answer.
+pub(crate) fn client(connect: Duration, read: Duration) -> Result<reqwest::Client, OpenAiError> {
+    reqwest::Client::builder()
+        .connect_timeout(connect)
+        .read_timeout(read)
+        .user_agent(concat!("natter/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| OpenAiError::Client(e.to_string()))
 }
 
 impl Http {

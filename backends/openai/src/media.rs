@@ -18,9 +18,11 @@ use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
 use crate::backend::OpenAiError;
-use crate::base_url::{BaseUrl, redact};
-use crate::http::Http;
+use crate::base_url::{endpoint_of, redact};
+use crate::http::{self, Http};
 
+/// Longest wait to connect to a media endpoint.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest picture fetched when an image service answers with a URL.
 const MAX_PICTURE_BYTES: usize = 32 * 1024 * 1024;
 
@@ -87,18 +89,9 @@ struct Endpoint {
 
 impl Endpoint {
     fn new(settings: &EndpointSettings, path: &str) -> Result<Self, OpenAiError> {
-        let base = BaseUrl::parse(&settings.base_url)?;
-        let key = base.key(&settings.api_key)?;
-        if settings.model.trim().is_empty() {
-            return Err(OpenAiError::NoModel);
-        }
+        let (base, key) = endpoint_of(&settings.base_url, &settings.api_key, &settings.model)?;
         let timeout = Duration::from_secs(settings.timeout_secs.max(1));
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(timeout)
-            .user_agent(concat!("natter/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| OpenAiError::Client(e.to_string()))?;
+        let client = http::client(CONNECT_TIMEOUT, timeout)?;
         Ok(Self {
             http: Http {
                 client,
