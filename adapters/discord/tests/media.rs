@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use natter_core::plugin::{Flow, Plugin, PluginContext, PluginError};
-use natter_core::test_utils::ScriptedBackend;
+use natter_core::test_utils::{ScriptedBackend, TINY_PNG};
 use natter_core::{
     Attachment, AttachmentKind, ChannelRef, DeliveryError, DownloadError, Engine, Incoming,
     MessageId, Outbox, OutgoingImage, Rendered, TextFormat,
@@ -228,6 +228,39 @@ async fn send_image_failures_map_like_sends() {
     ));
 }
 
+/// The real adapter running against the fake, through the settings users
+/// have (`proxy_url`, `gateway_url`).
+struct Adapter {
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), natter_discord::DiscordError>>,
+}
+
+impl Adapter {
+    /// Starts the adapter on `engine` and waits until it is connected.
+    async fn start(fake: &FakeDiscord, engine: Engine) -> Self {
+        let settings = DiscordSettings {
+            token: Some(SecretString::from(TOKEN)),
+            proxy_url: Some(fake.proxy_url()),
+            gateway_url: Some(fake.gateway_url()),
+            ..DiscordSettings::default()
+        };
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(natter_discord::run(settings, engine, shutdown.clone()));
+        fake.wait_ready().await;
+        Self { shutdown, task }
+    }
+
+    /// Stops it; it must end cleanly.
+    async fn stop(self) {
+        self.shutdown.cancel();
+        let result = tokio::time::timeout(Duration::from_secs(20), self.task)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(result.is_ok(), "{result:?}");
+    }
+}
+
 /// Hands every message it sees to the test, and answers it itself.
 struct Seen(mpsc::UnboundedSender<Incoming>);
 
@@ -255,15 +288,7 @@ async fn a_voice_message_reaches_the_engine_as_a_voice_note_that_downloads() {
         .plugin(Arc::new(Seen(tx)), json!({}))
         .build()
         .unwrap();
-    let settings = DiscordSettings {
-        token: Some(SecretString::from(TOKEN)),
-        proxy_url: Some(fake.proxy_url()),
-        gateway_url: Some(fake.gateway_url()),
-        ..DiscordSettings::default()
-    };
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(natter_discord::run(settings, engine, shutdown.clone()));
-    fake.wait_ready().await;
+    let adapter = Adapter::start(&fake, engine).await;
 
     let recording = b"OggS\x00\x02 opus".to_vec();
     let voice = fake.add_voice_message(recording.clone(), 2.3);
@@ -285,23 +310,7 @@ async fn a_voice_message_reaches_the_engine_as_a_voice_note_that_downloads() {
     let got = outbox(&fake).download(&note, 1 << 20).await.unwrap();
     assert_eq!(got, recording);
 
-    shutdown.cancel();
-    let result = tokio::time::timeout(Duration::from_secs(20), task)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(result.is_ok(), "{result:?}");
-}
-
-/// A 1×1 PNG.
-fn png() -> Vec<u8> {
-    vec![
-        0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44,
-        0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F,
-        0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0xDA, 0x63, 0x64,
-        0x60, 0xF8, 0x5F, 0x0F, 0x00, 0x02, 0x87, 0x01, 0x80, 0xEB, 0x47, 0xBA, 0x92, 0x00, 0x00,
-        0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
-    ]
+    adapter.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -309,17 +318,9 @@ async fn a_picture_in_a_dm_reaches_a_model_that_sees_as_an_image_part() {
     let fake = FakeDiscord::start().await;
     let backend = Arc::new(ScriptedBackend::new().with_vision());
     let engine = Engine::builder(backend.clone()).build().unwrap();
-    let settings = DiscordSettings {
-        token: Some(SecretString::from(TOKEN)),
-        proxy_url: Some(fake.proxy_url()),
-        gateway_url: Some(fake.gateway_url()),
-        ..DiscordSettings::default()
-    };
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(natter_discord::run(settings, engine, shutdown.clone()));
-    fake.wait_ready().await;
+    let adapter = Adapter::start(&fake, engine).await;
 
-    let photo = fake.add_attachment("error.png", "image/png", png());
+    let photo = fake.add_attachment("error.png", "image/png", TINY_PNG.to_vec());
     fake.post(
         Post::direct(DM, &User::human(11, "alice"), "what does this error mean?")
             .with_attachment(photo),
@@ -332,12 +333,7 @@ async fn a_picture_in_a_dm_reaches_a_model_that_sees_as_an_image_part() {
     assert_eq!(user.images[0].mime, "image/png");
     assert_eq!(fake.downloads().len(), 1);
 
-    shutdown.cancel();
-    let result = tokio::time::timeout(Duration::from_secs(20), task)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(result.is_ok(), "{result:?}");
+    adapter.stop().await;
 }
 
 /// Hears the same words in any clip, and keeps what it was given.
@@ -369,15 +365,7 @@ async fn a_voice_message_is_transcribed_shown_and_answered() {
         .transcriber(hears.clone())
         .build()
         .unwrap();
-    let settings = DiscordSettings {
-        token: Some(SecretString::from(TOKEN)),
-        proxy_url: Some(fake.proxy_url()),
-        gateway_url: Some(fake.gateway_url()),
-        ..DiscordSettings::default()
-    };
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(natter_discord::run(settings, engine, shutdown.clone()));
-    fake.wait_ready().await;
+    let adapter = Adapter::start(&fake, engine).await;
 
     let recording = b"OggS\x00\x02 opus".to_vec();
     let voice = fake.add_voice_message(recording.clone(), 2.3);
@@ -399,10 +387,5 @@ async fn a_voice_message_is_transcribed_shown_and_answered() {
     assert_eq!(clip.bytes, recording, "the voice message, fetched whole");
     assert_eq!(clip.file_name, "voice-message.ogg");
 
-    shutdown.cancel();
-    let result = tokio::time::timeout(Duration::from_secs(20), task)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(result.is_ok(), "{result:?}");
+    adapter.stop().await;
 }

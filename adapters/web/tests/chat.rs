@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::http::StatusCode;
-use natter_core::test_utils::{DrawPlugin, FixedPictures};
+use natter_core::test_utils::{DrawPlugin, FixedPictures, TINY_PNG};
 use natter_core::{
     Command, CommandSpec, Permission, Persona, PersonaSettings, Personas, Plugin, PluginContext,
     PluginError, ToolInvocation, ToolSpec,
@@ -279,19 +279,11 @@ async fn the_dashboard_reads_resets_and_sets_the_persona_of_a_chat_conversation(
     assert!(usage.contains("<td>web</td><td>operator</td>"), "{usage}");
 }
 
-/// A 1×1 PNG.
-fn png() -> Vec<u8> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD
-        .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_picture_from_the_browser_reaches_a_model_that_sees_and_pictures_made_are_shown() {
     let backend = Arc::new(natter_core::test_utils::ScriptedBackend::new().with_vision());
     let engine = natter_core::Engine::builder(backend.clone())
-        .image_generator(Arc::new(FixedPictures::png(png())))
+        .image_generator(Arc::new(FixedPictures::png(TINY_PNG.to_vec())))
         .plugin(Arc::new(DrawPlugin), serde_json::Value::Null)
         .build()
         .unwrap();
@@ -300,7 +292,7 @@ async fn a_picture_from_the_browser_reaches_a_model_that_sees_and_pictures_made_
     let mut events = Events::open(&site, &browser).await;
 
     let sent = site
-        .send(browser.picture("what is this?", &png(), "image/png"))
+        .send(browser.picture("what is this?", TINY_PNG, "image/png"))
         .await;
     assert_eq!(sent.status(), StatusCode::ACCEPTED);
     events.until_final("echo: what is this?").await;

@@ -24,7 +24,7 @@ mod drawing;
 mod janitor;
 mod store_suite;
 
-pub use drawing::{DrawPlugin, FixedPictures};
+pub use drawing::{DrawPlugin, FixedPictures, TINY_PNG};
 pub use janitor::Janitor;
 
 pub use store_suite::{
