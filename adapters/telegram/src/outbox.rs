@@ -105,6 +105,13 @@ fn parse_mode(text: &Rendered) -> Option<ParseMode> {
     }
 }
 
+/// A reply to message `id` that is still sent if `id` was deleted meanwhile.
+fn replying_to(id: TgMessageId) -> ReplyParameters {
+    let mut reply = ReplyParameters::new(id);
+    reply.allow_sending_without_reply = Some(true);
+    reply
+}
+
 fn no_preview() -> LinkPreviewOptions {
     LinkPreviewOptions {
         is_disabled: true,
@@ -139,9 +146,7 @@ impl TelegramOutbox {
             request = request.message_thread_id(thread);
         }
         if let Some(id) = reply_to {
-            let mut reply = ReplyParameters::new(id);
-            reply.allow_sending_without_reply = Some(true);
-            request = request.reply_parameters(reply);
+            request = request.reply_parameters(replying_to(id));
         }
         Ok(request.await?.id)
     }

@@ -8,12 +8,10 @@ use natter_core::{ChannelRef, DeliveryError, MessageId, OutgoingImage, Rendered,
 use teloxide::RequestError;
 use teloxide::payloads::SendPhotoSetters;
 use teloxide::prelude::Requester;
-use teloxide::types::{
-    ChatId, InputFile, MessageId as TgMessageId, ParseMode, ReplyParameters, ThreadId,
-};
+use teloxide::types::{ChatId, InputFile, MessageId as TgMessageId, ParseMode, ThreadId};
 use tracing::warn;
 
-use super::{Failed, TelegramOutbox, classify, message_id, parse_mode, target};
+use super::{Failed, TelegramOutbox, classify, message_id, parse_mode, replying_to, target};
 use crate::render::html_to_plain;
 
 /// Telegram's caption limit, in UTF-16 code units of visible text.
@@ -93,9 +91,7 @@ impl TelegramOutbox {
             request = request.message_thread_id(thread);
         }
         if let Some(id) = reply_to {
-            let mut reply = ReplyParameters::new(id);
-            reply.allow_sending_without_reply = Some(true);
-            request = request.reply_parameters(reply);
+            request = request.reply_parameters(replying_to(id));
         }
         Ok(request.await?.id)
     }
