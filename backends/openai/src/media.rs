@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine as _;
+use natter_core::media::picture_type;
 use natter_core::secret::{deserialize_non_empty, serialize_redacted};
 use natter_core::{
     AudioClip, GeneratedImage, ImageGenerator, MediaError, ModelError, Transcriber, Transcript,
@@ -268,7 +269,7 @@ impl ImageGenerator for OpenAiImages {
             (None, Some(url)) => self.fetch(&url).await?,
             (None, None) => return Err(failed("the answer holds no picture".into())),
         };
-        let mime = image_mime(&bytes)
+        let mime = picture_type(&bytes)
             .ok_or_else(|| failed("the answer is not a PNG, JPEG, WebP or GIF picture".into()))?;
         Ok(GeneratedImage {
             bytes,
@@ -290,7 +291,7 @@ impl OpenAiImages {
         let mut request = http.client.get(url).timeout(http.timeout);
         // The key goes only to the service's own host, never to a CDN.
         if let Some(key) = &http.key
-            && same_host(url, &http.endpoint)
+            && same_origin(url, &http.endpoint)
         {
             request = request.bearer_auth(key.expose_secret());
         }
@@ -314,34 +315,11 @@ impl OpenAiImages {
     }
 }
 
-/// Whether `a` and `b` name the same scheme, host and port.
-fn same_host(a: &str, b: &str) -> bool {
-    let origin = |url: &str| {
-        url.split_once("://").map(|(scheme, rest)| {
-            let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-            let host = authority.rsplit('@').next().unwrap_or(authority);
-            format!(
-                "{}://{}",
-                scheme.to_ascii_lowercase(),
-                host.to_ascii_lowercase()
-            )
-        })
-    };
-    origin(a).is_some() && origin(a) == origin(b)
-}
-
-/// The MIME type `bytes` start like, if a picture.
-fn image_mime(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some("image/jpeg")
-    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-        Some("image/webp")
-    } else if bytes.starts_with(b"GIF8") {
-        Some("image/gif")
-    } else {
-        None
+/// Whether `a` and `b` are URLs of the same origin (scheme, host, port).
+fn same_origin(a: &str, b: &str) -> bool {
+    match (reqwest::Url::parse(a), reqwest::Url::parse(b)) {
+        (Ok(a), Ok(b)) => a.origin().is_tuple() && a.origin() == b.origin(),
+        _ => false,
     }
 }
 
@@ -350,24 +328,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pictures_are_recognised_by_their_bytes() {
-        assert_eq!(image_mime(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
-        assert_eq!(image_mime(&[0xFF, 0xD8, 0xFF, 0xE0]), Some("image/jpeg"));
-        assert_eq!(image_mime(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
-        assert_eq!(image_mime(b"<html>"), None);
-    }
-
-    #[test]
     fn the_key_goes_to_the_same_origin_only() {
-        assert!(same_host(
+        assert!(same_origin(
             "http://127.0.0.1:9/v1/files/x.png",
             "http://127.0.0.1:9/v1/images/generations"
         ));
-        assert!(!same_host(
+        assert!(!same_origin(
             "https://cdn.example/x.png",
             "https://api.example/v1/images/generations"
         ));
-        assert!(!same_host("not a url", "not a url"));
+        assert!(!same_origin("not a url", "not a url"));
+        assert!(same_origin(
+            "https://user:pw@API.example:443/x.png",
+            "https://api.example/v1/images/generations"
+        ));
     }
 
     #[test]

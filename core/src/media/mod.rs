@@ -18,7 +18,7 @@ mod picture;
 mod services;
 mod settings;
 
-pub use picture::{PictureError, prepare, prepare_for_history};
+pub use picture::{PictureError, picture_type, prepare, prepare_for_history};
 pub use services::{
     AudioClip, GeneratedImage, ImageGenerator, MediaError, Transcriber, Transcript,
 };

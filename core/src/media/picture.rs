@@ -52,6 +52,22 @@ pub enum PictureError {
     },
 }
 
+/// The MIME type of `bytes` when they are a picture natter reads (JPEG,
+/// PNG, WebP or GIF), recognised by their first bytes.
+pub fn picture_type(bytes: &[u8]) -> Option<&'static str> {
+    readable_format(bytes).map(|format| format.to_mime_type())
+}
+
+/// The format of `bytes`, when natter reads it.
+fn readable_format(bytes: &[u8]) -> Option<ImageFormat> {
+    image::guess_format(bytes).ok().filter(|format| {
+        matches!(
+            format,
+            ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP | ImageFormat::Gif
+        )
+    })
+}
+
 /// `bytes` (a downloaded picture) as an image part for a model: at most
 /// `max_side` pixels on its longest side and `max_bytes` encoded.
 pub fn prepare(
@@ -60,7 +76,7 @@ pub fn prepare(
     max_side: u32,
     max_bytes: usize,
 ) -> Result<ImagePart, PictureError> {
-    let format = image::guess_format(bytes).map_err(|_| PictureError::NotAPicture)?;
+    let format = readable_format(bytes).ok_or(PictureError::NotAPicture)?;
     let passable = matches!(format, ImageFormat::Jpeg | ImageFormat::Png);
     let picture = decode(bytes, format)?;
     if passable && bytes.len() <= max_bytes && picture.width().max(picture.height()) <= max_side {
@@ -183,6 +199,20 @@ mod tests {
             .unwrap();
         let picture = image::load_from_memory(&bytes).unwrap();
         picture.width().max(picture.height())
+    }
+
+    #[test]
+    fn pictures_are_recognised_by_their_bytes() {
+        assert_eq!(picture_type(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
+        assert_eq!(picture_type(&[0xFF, 0xD8, 0xFF, 0xE0]), Some("image/jpeg"));
+        assert_eq!(picture_type(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
+        assert_eq!(picture_type(b"GIF89a"), Some("image/gif"));
+        assert_eq!(picture_type(b"<html>"), None);
+        assert_eq!(
+            picture_type(b"BM\0\0"),
+            None,
+            "a bitmap is not one natter reads"
+        );
     }
 
     #[test]
