@@ -254,6 +254,12 @@ async fn chat_in_a_real_browser_then_find_the_turn_in_the_dashboard() {
             .unwrap();
     assert!(history.contains(question), "{history}");
     assert!(history.contains(&answer), "the same turn: {history}");
+    assert_eq!(
+        page.eval("document.querySelectorAll('.msg.user img.sent').length")
+            .await,
+        1,
+        "the picture sent from the chat shows in the conversation, from history's copy"
+    );
     page.screenshot(&shots.join("web-conversation.png")).await;
 
     page.goto(&format!("{url}dashboard")).await;

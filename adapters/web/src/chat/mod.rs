@@ -31,8 +31,8 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use futures::{Stream, StreamExt};
 use natter_core::{
-    Addressed, Attachment, AttachmentKind, Author, ChannelRef, ConversationKey, Decision,
-    ImagePart, Incoming, MessageId,
+    Addressed, Attachment, AttachmentKind, Author, ChannelRef, ChatMessage, ConversationKey,
+    Decision, ImagePart, Incoming, MessageId,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
@@ -94,11 +94,7 @@ async fn chat_page(State(web): State<Web>, authed: Authed) -> Response {
     let turns: Vec<ShownTurn> = turns
         .iter()
         .map(|turn| ShownTurn {
-            user: format!(
-                "{}{}",
-                pictures_html(&turn.user.images),
-                to_safe_html(&turn.user.content)
-            ),
+            user: user_html(&turn.user),
             assistant: to_safe_html(&turn.assistant.content),
         })
         .collect();
@@ -114,6 +110,16 @@ async fn chat_page(State(web): State<Web>, authed: Authed) -> Response {
             models,
             section => "chat",
         },
+    )
+}
+
+/// A stored user message as the pages show it: its pictures, then its text
+/// as safe HTML.
+pub(crate) fn user_html(message: &ChatMessage) -> String {
+    format!(
+        "{}{}",
+        pictures_html(&message.images),
+        to_safe_html(&message.content)
     )
 }
 

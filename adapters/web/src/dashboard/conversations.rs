@@ -13,6 +13,7 @@ use tracing::info;
 
 use super::when;
 use crate::auth::{Authed, Refused};
+use crate::chat::user_html;
 use crate::markdown::to_safe_html;
 use crate::pages::{error_page, page, store_down};
 use crate::state::Web;
@@ -161,7 +162,7 @@ pub(super) async fn show(
     let turns: Vec<ShownTurn> = turns
         .iter()
         .map(|turn| ShownTurn {
-            user: to_safe_html(&turn.user.content),
+            user: user_html(&turn.user),
             user_name: turn.user.name.clone(),
             steps: turn
                 .steps
