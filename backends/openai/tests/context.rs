@@ -8,21 +8,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::logs_of;
+use common::{logs_of, settings};
 use natter_core::ModelBackend;
 use natter_core::test_utils::conformance;
 use natter_openai::{ASSUMED_CONTEXT, ContextSource, OpenAiBackend, OpenAiSettings, Server};
 use natter_test_support::openai::{FakeOpenAi, Server as Acting};
 use secrecy::SecretString;
-
-fn settings(fake: &FakeOpenAi, model: &str) -> OpenAiSettings {
-    OpenAiSettings {
-        base_url: fake.base_url(),
-        model: model.into(),
-        max_retries: 0,
-        ..OpenAiSettings::default()
-    }
-}
 
 /// The window and its source after connecting with `settings`.
 async fn window(settings: OpenAiSettings) -> (usize, ContextSource) {

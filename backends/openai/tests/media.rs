@@ -3,7 +3,10 @@
 //! multipart upload, and pictures made — or refused — as OpenAI answers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use base64::Engine as _;
+use common::settings;
 use natter_core::{
     AudioClip, ChatMessage, ChatRequest, ImageGenerator, ImagePart, MediaError, ModelBackend,
     Transcriber,
@@ -13,15 +16,6 @@ use natter_openai::{
 };
 use natter_test_support::openai::{FakeOpenAi, PICTURE_PNG_BASE64, Server as Acting};
 use secrecy::SecretString;
-
-fn settings(fake: &FakeOpenAi, model: &str) -> OpenAiSettings {
-    OpenAiSettings {
-        base_url: fake.base_url(),
-        model: model.into(),
-        max_retries: 0,
-        ..OpenAiSettings::default()
-    }
-}
 
 fn endpoint(fake: &FakeOpenAi, model: &str) -> EndpointSettings {
     EndpointSettings {

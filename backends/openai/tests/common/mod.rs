@@ -49,3 +49,16 @@ pub async fn logs_of<T>(f: impl std::future::Future<Output = T>) -> (T, String) 
     let logs = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
     (value, logs)
 }
+
+/// Settings for `model` on `fake`, without retries.
+pub fn settings(
+    fake: &natter_test_support::openai::FakeOpenAi,
+    model: &str,
+) -> natter_openai::OpenAiSettings {
+    natter_openai::OpenAiSettings {
+        base_url: fake.base_url(),
+        model: model.into(),
+        max_retries: 0,
+        ..natter_openai::OpenAiSettings::default()
+    }
+}
